@@ -1,0 +1,3 @@
+//! Readers and writers of trace files.
+
+pub mod record;

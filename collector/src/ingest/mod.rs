@@ -1,0 +1,126 @@
+//! OTLP receivers: gRPC (tonic) and HTTP (protobuf and JSON, gzip), and the conversion of
+//! decoded OTLP messages into the compact [`crate::model`].
+//!
+//! Receivers decode at the edge, on the request's task, and hand batches to the engine
+//! through [`crate::engine::Ingest`], which never blocks: when the engine's queue is full the
+//! request is refused (gRPC UNAVAILABLE with RetryInfo, HTTP 503 with Retry-After).
+
+pub mod convert;
+pub mod grpc;
+pub mod http;
+pub mod json;
+
+use std::net::SocketAddr;
+
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::Ingest;
+use convert::Decoder;
+
+/// Number of data points in a metrics request (metrics are only counted for now).
+pub fn metric_points(req: &ExportMetricsServiceRequest) -> u64 {
+    req.resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .map(|m| match &m.data {
+            Some(Data::Gauge(g)) => g.data_points.len(),
+            Some(Data::Sum(s)) => s.data_points.len(),
+            Some(Data::Histogram(h)) => h.data_points.len(),
+            Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+            Some(Data::Summary(s)) => s.data_points.len(),
+            None => 0,
+        } as u64)
+        .sum()
+}
+
+/// Where and how the receivers listen.
+#[derive(Debug, Clone)]
+pub struct ReceiverConfig {
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    /// Largest request accepted, in bytes, after decompression.
+    pub max_request: usize,
+}
+
+/// Errors starting the receivers.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    #[error(
+        "cannot listen for OTLP/{protocol} on {addr}: {source} (is another collector running? pick another address with --{flag})"
+    )]
+    Bind { protocol: &'static str, flag: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error("OTLP/gRPC server failed: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+    #[error("OTLP/HTTP server failed: {0}")]
+    Http(std::io::Error),
+    #[error("a receiver task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Both receivers, running.
+#[derive(Debug)]
+pub struct Receivers {
+    /// The address the gRPC receiver actually listens on (port 0 resolved).
+    pub grpc_addr: SocketAddr,
+    /// The address the HTTP receiver actually listens on.
+    pub http_addr: SocketAddr,
+    grpc: JoinHandle<Result<(), ReceiverError>>,
+    http: JoinHandle<Result<(), ReceiverError>>,
+}
+
+impl Receivers {
+    /// Binds both listeners, then serves until `shutdown` is cancelled.
+    pub async fn start(
+        config: &ReceiverConfig,
+        decoder: Decoder,
+        ingest: Ingest,
+        shutdown: CancellationToken,
+    ) -> Result<Receivers, ReceiverError> {
+        let grpc_listener = TcpListener::bind(config.grpc).await.map_err(|source| {
+            ReceiverError::Bind { protocol: "gRPC", flag: "grpc", addr: config.grpc, source }
+        })?;
+        let http_listener = TcpListener::bind(config.http).await.map_err(|source| {
+            ReceiverError::Bind { protocol: "HTTP", flag: "http", addr: config.http, source }
+        })?;
+        let local = |l: &TcpListener, protocol, flag, addr| {
+            l.local_addr().map_err(|source| ReceiverError::Bind { protocol, flag, addr, source })
+        };
+        let grpc_addr = local(&grpc_listener, "gRPC", "grpc", config.grpc)?;
+        let http_addr = local(&http_listener, "HTTP", "http", config.http)?;
+
+        let routes =
+            grpc::OtlpGrpc::new(decoder.clone(), ingest.clone()).router(config.max_request);
+        let stop = shutdown.clone();
+        let grpc = tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_routes(routes)
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(grpc_listener),
+                    stop.cancelled_owned(),
+                )
+                .await
+                .map_err(ReceiverError::from)
+        });
+        let app = http::router(decoder, ingest, config.max_request);
+        let http = tokio::spawn(async move {
+            axum::serve(http_listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+                .map_err(ReceiverError::Http)
+        });
+        Ok(Receivers { grpc_addr, http_addr, grpc, http })
+    }
+
+    /// Waits for both receivers to stop (after shutdown was cancelled, or on failure).
+    pub async fn wait(self) -> Result<(), ReceiverError> {
+        let (g, h) = tokio::join!(self.grpc, self.http);
+        g??;
+        h??;
+        Ok(())
+    }
+}

@@ -1,0 +1,311 @@
+//! The bounded span store: spans grouped by trace, deduplicated by `(trace_id, span_id)`,
+//! held within a memory budget by evicting the oldest traces first.
+//!
+//! The store counts an estimate of the bytes each span, trace and log record costs (see
+//! [`Span::approx_bytes`]); when the total passes the budget, whole traces are evicted in
+//! the order they first arrived. Evicted trace ids are kept for the linker to drop its
+//! indexes ([`SpanStore::take_evicted`]).
+
+use std::collections::VecDeque;
+use std::mem::size_of;
+
+use rustc_hash::FxHashMap;
+
+use crate::model::{LogRecord, Span, SpanId, TraceId};
+
+/// Where a stored span lives. Stable until its trace is evicted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SpanRef {
+    pub trace_id: TraceId,
+    pub index: u32,
+}
+
+/// What [`SpanStore::insert`] did with a span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// A span not seen before.
+    New(SpanRef),
+    /// A resent span that added something (an end time, a status, attributes).
+    Merged(SpanRef),
+    /// An exact resend; nothing changed.
+    Duplicate(SpanRef),
+}
+
+impl Inserted {
+    /// The stored span's location.
+    pub fn span_ref(self) -> SpanRef {
+        match self {
+            Inserted::New(r) | Inserted::Merged(r) | Inserted::Duplicate(r) => r,
+        }
+    }
+}
+
+/// The spans and log records of one trace.
+#[derive(Debug, Default)]
+pub struct Trace {
+    spans: Vec<Span>,
+    /// Built once a trace grows past [`INDEX_AFTER`] spans; linear search below that.
+    index: Option<FxHashMap<SpanId, u32>>,
+    logs: Vec<LogRecord>,
+    bytes: usize,
+}
+
+const INDEX_AFTER: usize = 16;
+/// Fixed cost of a trace: its map slot, its order slot and the `Trace` itself.
+const TRACE_OVERHEAD: usize = size_of::<Trace>() + size_of::<TraceId>() * 2 + 32;
+
+impl Trace {
+    /// The spans, in arrival order.
+    pub fn spans(&self) -> &[Span] {
+        &self.spans
+    }
+
+    /// The log records that name this trace.
+    pub fn logs(&self) -> &[LogRecord] {
+        &self.logs
+    }
+
+    fn find(&self, span_id: SpanId) -> Option<u32> {
+        match &self.index {
+            Some(index) => index.get(&span_id).copied(),
+            None => self.spans.iter().position(|s| s.span_id == span_id).map(|i| i as u32),
+        }
+    }
+
+    fn push(&mut self, span: Span) -> u32 {
+        let idx = self.spans.len() as u32;
+        if let Some(index) = &mut self.index {
+            index.insert(span.span_id, idx);
+        }
+        self.spans.push(span);
+        if self.index.is_none() && self.spans.len() > INDEX_AFTER {
+            self.index =
+                Some(self.spans.iter().enumerate().map(|(i, s)| (s.span_id, i as u32)).collect());
+        }
+        idx
+    }
+}
+
+/// Counters kept by the store.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Spans held now.
+    pub spans: u64,
+    /// Traces held now.
+    pub traces: u64,
+    /// Log records held now.
+    pub logs: u64,
+    /// Resends merged into (or identical to) a stored span, since start.
+    pub duplicates: u64,
+    /// Spans evicted to stay within the budget, since start.
+    pub evicted_spans: u64,
+    /// Traces evicted, since start.
+    pub evicted_traces: u64,
+    /// Estimated bytes held.
+    pub bytes: u64,
+}
+
+/// The span store. Owned by the engine; not shared.
+#[derive(Debug)]
+pub struct SpanStore {
+    traces: FxHashMap<TraceId, Trace>,
+    order: VecDeque<TraceId>,
+    /// Log records without a trace id, oldest first.
+    orphan_logs: VecDeque<LogRecord>,
+    max_bytes: usize,
+    stats: StoreStats,
+    evicted: Vec<TraceId>,
+}
+
+impl SpanStore {
+    /// A store that holds at most about `max_bytes` of spans and logs.
+    pub fn new(max_bytes: u64) -> Self {
+        Self {
+            traces: FxHashMap::default(),
+            order: VecDeque::new(),
+            orphan_logs: VecDeque::new(),
+            max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
+            stats: StoreStats::default(),
+            evicted: Vec::new(),
+        }
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> StoreStats {
+        self.stats
+    }
+
+    /// The trace with this id, if held.
+    pub fn trace(&self, trace_id: &TraceId) -> Option<&Trace> {
+        self.traces.get(trace_id)
+    }
+
+    /// The span at `r`, if its trace is still held.
+    pub fn get(&self, r: SpanRef) -> Option<&Span> {
+        self.traces.get(&r.trace_id)?.spans.get(r.index as usize)
+    }
+
+    /// Finds a span by its ids.
+    pub fn find(&self, trace_id: TraceId, span_id: SpanId) -> Option<SpanRef> {
+        let index = self.traces.get(&trace_id)?.find(span_id)?;
+        Some(SpanRef { trace_id, index })
+    }
+
+    /// Every held trace, in no particular order.
+    pub fn traces(&self) -> impl Iterator<Item = (&TraceId, &Trace)> {
+        self.traces.iter()
+    }
+
+    /// Trace ids evicted since the last call, for indexes that must forget them.
+    pub fn take_evicted(&mut self) -> Vec<TraceId> {
+        std::mem::take(&mut self.evicted)
+    }
+
+    fn trace_entry(&mut self, trace_id: TraceId) -> &mut Trace {
+        let stats = &mut self.stats;
+        let order = &mut self.order;
+        self.traces.entry(trace_id).or_insert_with(|| {
+            stats.traces += 1;
+            stats.bytes += TRACE_OVERHEAD as u64;
+            order.push_back(trace_id);
+            Trace { bytes: TRACE_OVERHEAD, ..Trace::default() }
+        })
+    }
+
+    /// Stores a span, merging it into a stored one with the same ids. May evict older
+    /// traces (never the span's own) to stay within the budget.
+    pub fn insert(&mut self, span: Span) -> Inserted {
+        let trace_id = span.trace_id;
+        let trace = self.trace_entry(trace_id);
+        let outcome = if let Some(index) = trace.find(span.span_id) {
+            let stored = &mut trace.spans[index as usize];
+            let before = stored.approx_bytes();
+            let changed = merge(stored, span);
+            let grown = stored.approx_bytes().saturating_sub(before);
+            trace.bytes += grown;
+            self.stats.bytes += grown as u64;
+            self.stats.duplicates += 1;
+            let r = SpanRef { trace_id, index };
+            if changed { Inserted::Merged(r) } else { Inserted::Duplicate(r) }
+        } else {
+            let bytes = span.approx_bytes();
+            let index = trace.push(span);
+            trace.bytes += bytes;
+            self.stats.bytes += bytes as u64;
+            self.stats.spans += 1;
+            Inserted::New(SpanRef { trace_id, index })
+        };
+        self.evict_to_budget(Some(trace_id));
+        outcome
+    }
+
+    /// Stores a log record beside its span's trace (or among the orphan records).
+    pub fn insert_log(&mut self, record: LogRecord) {
+        let bytes = record.approx_bytes();
+        self.stats.bytes += bytes as u64;
+        self.stats.logs += 1;
+        let keep = record.trace_id;
+        match record.trace_id {
+            Some(trace_id) => {
+                let trace = self.trace_entry(trace_id);
+                trace.bytes += bytes;
+                trace.logs.push(record);
+            }
+            None => self.orphan_logs.push_back(record),
+        }
+        self.evict_to_budget(keep);
+    }
+
+    /// Log records that name no trace, oldest first.
+    pub fn orphan_logs(&self) -> impl Iterator<Item = &LogRecord> {
+        self.orphan_logs.iter()
+    }
+
+    fn evict_to_budget(&mut self, keep: Option<TraceId>) {
+        while self.stats.bytes as usize > self.max_bytes {
+            if let Some(record) = self.orphan_logs.pop_front() {
+                self.stats.bytes -= record.approx_bytes() as u64;
+                self.stats.logs -= 1;
+                continue;
+            }
+            let Some(oldest) = self.order.pop_front() else { break };
+            if Some(oldest) == keep && self.order.is_empty() {
+                // The only trace left is the one being written: keep it, over budget.
+                self.order.push_back(oldest);
+                break;
+            }
+            if Some(oldest) == keep {
+                self.order.push_back(oldest);
+                continue;
+            }
+            if let Some(trace) = self.traces.remove(&oldest) {
+                self.stats.bytes -= trace.bytes as u64;
+                self.stats.spans -= trace.spans.len() as u64;
+                self.stats.logs -= trace.logs.len() as u64;
+                self.stats.traces -= 1;
+                self.stats.evicted_spans += trace.spans.len() as u64;
+                self.stats.evicted_traces += 1;
+                self.evicted.push(oldest);
+            }
+        }
+    }
+}
+
+/// Merges a resent span into the stored one; returns whether anything changed.
+fn merge(stored: &mut Span, new: Span) -> bool {
+    if *stored == new {
+        return false;
+    }
+    let mut changed = false;
+    if stored.end_unix_nano == 0 && new.end_unix_nano != 0 {
+        stored.end_unix_nano = new.end_unix_nano;
+        changed = true;
+    }
+    if stored.start_unix_nano == 0 && new.start_unix_nano != 0 {
+        stored.start_unix_nano = new.start_unix_nano;
+        changed = true;
+    }
+    if stored.status.code == crate::model::StatusCode::Unset
+        && new.status.code != crate::model::StatusCode::Unset
+    {
+        stored.status = new.status;
+        changed = true;
+    }
+    if stored.parent_span_id.is_none() && new.parent_span_id.is_some() {
+        stored.parent_span_id = new.parent_span_id;
+        changed = true;
+    }
+    let missing: Vec<_> = new
+        .attributes
+        .iter()
+        .filter(|kv| !stored.attributes.iter().any(|s| s.key == kv.key))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        stored.attributes = stored.attributes.iter().cloned().chain(missing).collect();
+        changed = true;
+    }
+    let events: Vec<_> =
+        new.events.iter().filter(|e| !stored.events.contains(e)).cloned().collect();
+    if !events.is_empty() {
+        stored.events = stored.events.iter().cloned().chain(events).collect();
+        changed = true;
+    }
+    let links: Vec<_> = new
+        .links
+        .iter()
+        .filter(|l| {
+            !stored.links.iter().any(|s| s.trace_id == l.trace_id && s.span_id == l.span_id)
+        })
+        .cloned()
+        .collect();
+    if !links.is_empty() {
+        stored.links = stored.links.iter().cloned().chain(links).collect();
+        changed = true;
+    }
+    if stored.messaging.is_none() && new.messaging.is_some() {
+        stored.messaging = new.messaging;
+        changed = true;
+    }
+    changed
+}

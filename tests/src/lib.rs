@@ -1,0 +1,1 @@
+//! hopscope end-to-end test support.

@@ -1,0 +1,34 @@
+//! `hopscope`: see how a request travels through sync calls and async events.
+//!
+//! This crate is the binary: the command line ([`cli`]), configuration precedence
+//! ([`config`]) and the modes. Everything that is not a terminal lives in
+//! `hopscope-collector`.
+
+mod cli;
+mod config;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hopscope: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = match cli.command {
+        cli::Command::Serve(args) => runtime.block_on(serve::run(args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hopscope: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

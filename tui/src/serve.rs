@@ -1,0 +1,125 @@
+//! `hopscope serve`: the collector without a terminal UI.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use hopscope_collector::engine::{Engine, EngineConfig, Stats};
+use hopscope_collector::ingest::convert::Decoder;
+use hopscope_collector::ingest::{ReceiverConfig, Receivers};
+use hopscope_collector::model::Interner;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::ServeArgs;
+use crate::config::{self, CollectorSettings};
+
+/// Runs until SIGINT or SIGTERM, then stops accepting, flushes the recording and exits 0.
+pub async fn run(args: ServeArgs) -> Result<ExitCode> {
+    let settings = config::serve(&args)?;
+    let interner = Arc::new(Interner::new());
+    let engine = Engine::start(
+        &engine_config(&settings.collector, settings.record.clone()),
+        Arc::clone(&interner),
+    )?;
+    let shutdown = CancellationToken::new();
+    let receivers = Receivers::start(
+        &receiver_config(&settings.collector),
+        Decoder::new(interner),
+        engine.ingest(),
+        shutdown.clone(),
+    )
+    .await?;
+    eprintln!("hopscope: OTLP/gRPC listening on {}", receivers.grpc_addr);
+    eprintln!("hopscope: OTLP/HTTP listening on {}", receivers.http_addr);
+    if let Some(path) = &settings.record {
+        eprintln!("hopscope: recording to {}", path.display());
+    }
+
+    let stats = Arc::clone(engine.stats());
+    let ticker = tokio::spawn(print_stats(stats, settings.stats_interval, shutdown.clone()));
+
+    wait_for_signal().await?;
+    eprintln!("hopscope: shutting down");
+    shutdown.cancel();
+    // Exporters keep connections open; in-flight requests get a few seconds to finish.
+    if let Ok(result) = tokio::time::timeout(Duration::from_secs(5), receivers.wait()).await {
+        result?;
+    }
+    ticker.await.ok();
+    let summary = tokio::task::spawn_blocking(move || engine.shutdown())
+        .await
+        .context("engine shutdown")??;
+    eprintln!("{}", stats_line(&summary.stats, 0));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn engine_config(c: &CollectorSettings, record: Option<std::path::PathBuf>) -> EngineConfig {
+    EngineConfig {
+        max_memory: c.max_memory,
+        queue_spans: c.ingest_queue,
+        record,
+        batch_delay: c.debug_engine_delay,
+    }
+}
+
+pub fn receiver_config(c: &CollectorSettings) -> ReceiverConfig {
+    ReceiverConfig {
+        grpc: c.grpc,
+        http: c.http,
+        max_request: usize::try_from(c.max_request).unwrap_or(usize::MAX),
+    }
+}
+
+async fn wait_for_signal() -> Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("cannot listen for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")?;
+    Ok(())
+}
+
+/// The stats line, in exactly the form scripts read.
+fn stats_line(s: &hopscope_collector::engine::StatsSnapshot, spans_per_sec: u64) -> String {
+    format!(
+        "stats: received={} stored={} refused={} evicted={} rss_bytes={} spans_per_sec={}",
+        s.received,
+        s.stored,
+        s.refused,
+        s.evicted,
+        rss_bytes().unwrap_or(0),
+        spans_per_sec
+    )
+}
+
+async fn print_stats(stats: Arc<Stats>, every: Duration, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    let mut last = (Instant::now(), stats.snapshot().accepted);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = stats.snapshot();
+        let secs = last.0.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 { (now.accepted - last.1) as f64 / secs } else { 0.0 };
+        eprintln!("{}", stats_line(&now, rate.round() as u64));
+        last = (Instant::now(), now.accepted);
+    }
+}
+
+/// Resident set size of this process, from /proc (Linux); `None` elsewhere.
+pub fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
