@@ -1,3 +1,4 @@
 //! Readers and writers of trace files.
 
+pub mod read;
 pub mod record;

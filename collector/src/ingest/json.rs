@@ -334,7 +334,7 @@ scalar_seed!(F64Seed -> f64, "a number (or \"NaN\", \"Infinity\", \"-Infinity\")
 scalar_seed!(HexIdSeed -> Vec<u8>, "a hex string");
 scalar_seed!(Base64Seed -> Vec<u8>, "a base64 string");
 
-impl<'de> Visitor<'de> for StrSeed {
+impl Visitor<'_> for StrSeed {
     type Value = String;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -354,7 +354,7 @@ impl<'de> Visitor<'de> for StrSeed {
     }
 }
 
-impl<'de> Visitor<'de> for BoolSeed {
+impl Visitor<'_> for BoolSeed {
     type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -399,7 +399,7 @@ fn parse_int_str<T: std::str::FromStr + TryFrom<i128>>(v: &str) -> Option<T> {
 /// `null` (zero), each range-checked.
 macro_rules! int_visitor {
     ($seed:ident -> $t:ty) => {
-        impl<'de> Visitor<'de> for $seed {
+        impl Visitor<'_> for $seed {
             type Value = $t;
 
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -437,7 +437,7 @@ int_visitor!(I64Seed -> i64);
 int_visitor!(U32Seed -> u32);
 int_visitor!(I32Seed -> i32);
 
-impl<'de> Visitor<'de> for F64Seed {
+impl Visitor<'_> for F64Seed {
     type Value = f64;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -482,31 +482,27 @@ fn hex_digit(c: u8) -> Option<u8> {
 /// Decodes a hex id leniently (see [`decode_traces`] for the rules).
 fn decode_hex_id(s: &str) -> Vec<u8> {
     let raw = s.as_bytes();
-    if raw.len() % 2 == 0 {
+    if raw.len().is_multiple_of(2) {
         let mut out = Vec::with_capacity(raw.len() / 2);
-        let mut ok = true;
         for pair in raw.chunks_exact(2) {
-            match (hex_digit(pair[0]), hex_digit(pair[1])) {
-                (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
-                _ => {
-                    ok = false;
-                    break;
-                }
-            }
+            let (Some(hi), Some(lo)) = (hex_digit(pair[0]), hex_digit(pair[1])) else {
+                break;
+            };
+            out.push(hi << 4 | lo);
         }
-        if ok {
+        if out.len() * 2 == raw.len() {
             return out;
         }
     }
     // Malformed: keep the raw bytes, at an odd length so that no id validation accepts them.
     let mut out = raw.to_vec();
-    if out.len() % 2 == 0 {
+    if out.len().is_multiple_of(2) {
         out.push(0);
     }
     out
 }
 
-impl<'de> Visitor<'de> for HexIdSeed {
+impl Visitor<'_> for HexIdSeed {
     type Value = Vec<u8>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -538,7 +534,7 @@ const BASE64_URL_LENIENT: GeneralPurpose = GeneralPurpose::new(
         .with_decode_allow_trailing_bits(true),
 );
 
-impl<'de> Visitor<'de> for Base64Seed {
+impl Visitor<'_> for Base64Seed {
     type Value = Vec<u8>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -572,7 +568,7 @@ impl<'de> DeserializeSeed<'de> for EnumSeed {
     }
 }
 
-impl<'de> Visitor<'de> for EnumSeed {
+impl Visitor<'_> for EnumSeed {
     type Value = i32;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -692,7 +688,7 @@ impl Message for ResourceSpans {
         match f {
             ResourceSpansField::Resource => self.resource = optional(map)?,
             ResourceSpansField::ScopeSpans => {
-                map.next_value_seed(Repeated(&mut self.scope_spans))?
+                map.next_value_seed(Repeated(&mut self.scope_spans))?;
             }
             ResourceSpansField::SchemaUrl => {
                 self.schema_url = map.next_value_seed(StrSeed("schemaUrl"))?;
@@ -1658,7 +1654,7 @@ fn write_any_value(out: &mut Vec<u8>, v: &AnyValue) {
             out.push(b'"');
         }
         Some(Value::StringValueStrindex(i)) => {
-            write_i64(o.key("stringValueStrindex"), i64::from(*i))
+            write_i64(o.key("stringValueStrindex"), i64::from(*i));
         }
     }
     o.close();
