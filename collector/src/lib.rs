@@ -5,6 +5,7 @@
 //! (and, later, the linker and analyses) and publishes read-only views.
 
 pub mod engine;
+pub mod fake;
 pub mod formats;
 pub mod ingest;
 pub mod model;

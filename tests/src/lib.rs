@@ -1,1 +1,563 @@
-//! hopscope end-to-end test support.
+//! hopscope end-to-end test support: the real `hopscope` binary, built fresh once per test
+//! process ([`hopscope_bin`]), run as a headless collector ([`Serve`]) whose stderr is read
+//! for its listen addresses and stats lines ([`Stats`]), and its `--record` files read back
+//! as OTLP spans ([`read_recording`]).
+//!
+//! Every server listens on port 0, so tests run in parallel.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::Span;
+
+/// How long a server may take to print both listen addresses.
+pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a server may take to exit after a signal.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The workspace root (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives inside the workspace")
+        .to_owned()
+}
+
+/// The cargo profile directory the running test binary was built into (`target/debug`,
+/// `target/release`, ...): test executables live in `<profile dir>/deps/`.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("cannot find the running test executable");
+    let from_exe = exe
+        .parent()
+        .filter(|deps| deps.file_name().is_some_and(|n| n == "deps"))
+        .and_then(Path::parent)
+        .map(Path::to_owned);
+    from_exe.unwrap_or_else(|| {
+        let release = exe.components().any(|c| c.as_os_str() == "release");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| workspace_root().join("target"), PathBuf::from);
+        target.join(if release { "release" } else { "debug" })
+    })
+}
+
+/// The real `hopscope` binary, built (once per test process) with the same profile as the
+/// running test, so a test never runs a stale binary.
+pub fn hopscope_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = profile_dir();
+        let profile = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("profile directory has a UTF-8 name")
+            .to_owned();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(&cargo);
+        cmd.current_dir(workspace_root()).args(["build", "-p", "hopscope", "--bin", "hopscope"]);
+        match profile.as_str() {
+            "debug" => {}
+            "release" => {
+                cmd.arg("--release");
+            }
+            other => {
+                cmd.args(["--profile", other]);
+            }
+        }
+        // Build into the same target directory as this test binary.
+        if let Some(target) = dir.parent() {
+            cmd.env("CARGO_TARGET_DIR", target);
+        }
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run `{}` to build hopscope: {e}", cargo.display()));
+        assert!(
+            out.status.success(),
+            "building hopscope failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bin = dir.join(format!("hopscope{}", std::env::consts::EXE_SUFFIX));
+        assert!(bin.is_file(), "cargo built hopscope but {} does not exist", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// One `stats:` line of `hopscope serve`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub received: u64,
+    pub stored: u64,
+    pub refused: u64,
+    pub evicted: u64,
+    pub rss_bytes: u64,
+    pub spans_per_sec: u64,
+}
+
+impl Stats {
+    /// Parses `stats: received=N stored=N refused=N evicted=N rss_bytes=N spans_per_sec=N`
+    /// exactly (every key, in that order, nothing else); `None` for any other line.
+    pub fn parse(line: &str) -> Option<Stats> {
+        let rest = line.strip_prefix("stats: ")?;
+        let mut fields = rest.split(' ');
+        let mut next = |key: &str| -> Option<u64> {
+            let (k, v) = fields.next()?.split_once('=')?;
+            if k != key {
+                return None;
+            }
+            v.parse().ok()
+        };
+        let stats = Stats {
+            received: next("received")?,
+            stored: next("stored")?,
+            refused: next("refused")?,
+            evicted: next("evicted")?,
+            rss_bytes: next("rss_bytes")?,
+            spans_per_sec: next("spans_per_sec")?,
+        };
+        fields.next().is_none().then_some(stats)
+    }
+}
+
+/// Lines of a child's stderr, shared with the thread that reads them.
+#[derive(Default)]
+struct Lines {
+    lines: Mutex<(Vec<String>, bool)>,
+    changed: Condvar,
+}
+
+impl Lines {
+    fn lock(&self) -> MutexGuard<'_, (Vec<String>, bool)> {
+        self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until `found` returns `Some` for the lines (and whether stderr ended), or the
+    /// deadline passes.
+    fn wait_for<T>(
+        &self,
+        deadline: Instant,
+        mut found: impl FnMut(&[String], bool) -> Option<T>,
+    ) -> Option<T> {
+        let mut guard = self.lock();
+        loop {
+            if let Some(t) = found(&guard.0, guard.1) {
+                return Some(t);
+            }
+            let now = Instant::now();
+            if now >= deadline || guard.1 {
+                return None;
+            }
+            guard = self
+                .changed
+                .wait_timeout(guard, deadline - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// A running `hopscope serve`, killed when dropped.
+pub struct Serve {
+    child: Child,
+    lines: Arc<Lines>,
+    reader: Option<JoinHandle<()>>,
+    status: Option<ExitStatus>,
+    /// Where the OTLP/gRPC receiver listens.
+    pub grpc_addr: SocketAddr,
+    /// Where the OTLP/HTTP receiver listens.
+    pub http_addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Serve {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Serve")
+            .field("pid", &self.child.id())
+            .field("grpc_addr", &self.grpc_addr)
+            .field("http_addr", &self.http_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A way to start `hopscope serve` with full control of its arguments and environment.
+#[derive(Debug, Default, Clone)]
+pub struct ServeCommand {
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+}
+
+impl ServeCommand {
+    /// `hopscope serve` with no arguments (so: default ports) and no `HOPSCOPE_*` variables.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends arguments after `serve`.
+    #[must_use]
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    /// Sets an environment variable of the server.
+    #[must_use]
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Starts the server and waits (up to [`START_TIMEOUT`]) until both receivers listen;
+    /// panics with the server's stderr otherwise.
+    pub fn start(self) -> Serve {
+        let bin = hopscope_bin();
+        let mut cmd = Command::new(&bin);
+        cmd.arg("serve").args(&self.args);
+        for (key, _) in std::env::vars_os() {
+            if key.to_str().is_some_and(|k| k.starts_with("HOPSCOPE_")) {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child =
+            cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let lines = Arc::new(Lines::default());
+        let shared = Arc::clone(&lines);
+        let reader = std::thread::Builder::new()
+            .name(format!("hopscope-{}-stderr", child.id()))
+            .spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    shared.lock().0.push(line);
+                    shared.changed.notify_all();
+                }
+                shared.lock().1 = true;
+                shared.changed.notify_all();
+            })
+            .expect("cannot spawn the stderr reader thread");
+
+        let addr = |lines: &[String], what: &str| -> Option<SocketAddr> {
+            let prefix = format!("hopscope: OTLP/{what} listening on ");
+            lines.iter().find_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        let found = lines.wait_for(deadline, |l, _| Some((addr(l, "gRPC")?, addr(l, "HTTP")?)));
+        let mut serve = Serve {
+            child,
+            lines,
+            reader: Some(reader),
+            status: None,
+            grpc_addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            http_addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        };
+        let Some((grpc_addr, http_addr)) = found else {
+            let status = serve.child.try_wait().ok().flatten();
+            serve.kill();
+            panic!(
+                "hopscope serve {:?} did not report both listen addresses within {START_TIMEOUT:?} \
+                 (exit status: {status:?}); stderr:\n{}",
+                self.args,
+                serve.stderr_lines().join("\n")
+            );
+        };
+        serve.grpc_addr = grpc_addr;
+        serve.http_addr = http_addr;
+        serve
+    }
+}
+
+impl Serve {
+    /// `hopscope serve --grpc 127.0.0.1:0 --http 127.0.0.1:0 --stats-interval 200ms <extra>`,
+    /// running, with `HOPSCOPE_*` variables cleared.
+    pub fn start(extra_args: &[&str]) -> Serve {
+        ServeCommand::new()
+            .args(&["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", "--stats-interval", "200ms"])
+            .args(extra_args)
+            .start()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `http://127.0.0.1:PORT` of the gRPC receiver, for OTLP exporters.
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    /// `http://127.0.0.1:PORT` of the HTTP receiver.
+    pub fn http_endpoint(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// The URL of `path` (e.g. `/v1/traces`) on the HTTP receiver.
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http_addr)
+    }
+
+    /// Every stderr line seen so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.lines.lock().0.clone()
+    }
+
+    /// The last stats line seen so far (after [`Serve::stop`]: the final one).
+    pub fn last_stats(&self) -> Option<Stats> {
+        self.lines.lock().0.iter().rev().find_map(|l| Stats::parse(l))
+    }
+
+    /// Waits for the first stats line printed after this call that satisfies `pred`;
+    /// panics with the stderr seen after `timeout`.
+    pub fn wait_for_stats(&self, pred: impl Fn(&Stats) -> bool, timeout: Duration) -> Stats {
+        let from = self.lines.lock().0.len();
+        let found = self.lines.wait_for(Instant::now() + timeout, |lines, _| {
+            lines[from..].iter().filter_map(|l| Stats::parse(l)).find(|s| pred(s))
+        });
+        found.unwrap_or_else(|| {
+            panic!(
+                "no stats line within {timeout:?} satisfied the condition; stderr:\n{}",
+                self.stderr_lines().join("\n")
+            )
+        })
+    }
+
+    /// The next stats line printed after this call.
+    pub fn next_stats(&self) -> Stats {
+        self.wait_for_stats(|_| true, Duration::from_secs(10))
+    }
+
+    /// Sends `signal` (a name `kill` knows: `INT`, `TERM`, ...) to the server.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("cannot run `kill`");
+        assert!(status.success(), "kill -{signal} {} failed: {status}", self.child.id());
+    }
+
+    /// SIGINT, then waits (up to [`STOP_TIMEOUT`]) for the server to exit and its stderr to
+    /// end. Returns its exit status.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.stop_with("INT")
+    }
+
+    /// Like [`Serve::stop`], with another signal.
+    pub fn stop_with(&mut self, signal: &str) -> ExitStatus {
+        if let Some(status) = self.status {
+            return status;
+        }
+        self.signal(signal);
+        let status = self.wait_exit(STOP_TIMEOUT).unwrap_or_else(|| {
+            self.kill();
+            panic!(
+                "hopscope serve did not exit within {STOP_TIMEOUT:?} of SIG{signal}; stderr:\n{}",
+                self.stderr_lines().join("\n")
+            )
+        });
+        self.join_reader();
+        status
+    }
+
+    /// Waits up to `timeout` for the process to exit.
+    fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("cannot wait for hopscope") {
+                self.status = Some(status);
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn join_reader(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            reader.join().ok();
+        }
+    }
+
+    fn kill(&mut self) {
+        if self.status.is_none() {
+            self.child.kill().ok();
+            self.status = self.child.wait().ok();
+        }
+        self.join_reader();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One span of a recording, with what it inherits from its resource and scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedSpan {
+    /// The resource's `service.name` (empty when absent).
+    pub service: String,
+    /// The instrumentation scope's name.
+    pub scope: String,
+    pub span: Span,
+}
+
+impl RecordedSpan {
+    /// The span's trace id, lowercase hex.
+    pub fn trace_id(&self) -> String {
+        hex(&self.span.trace_id)
+    }
+
+    /// The span's id, lowercase hex.
+    pub fn span_id(&self) -> String {
+        hex(&self.span.span_id)
+    }
+
+    /// The parent span's id, lowercase hex (empty for a root).
+    pub fn parent_span_id(&self) -> String {
+        hex(&self.span.parent_span_id)
+    }
+
+    /// The span attribute `key`.
+    pub fn attr(&self, key: &str) -> Option<&Value> {
+        attr(&self.span.attributes, key)
+    }
+}
+
+/// Reads a `--record` file: every line must be an OTLP/JSON `TracesData`; returns its spans
+/// in file order. Panics (naming the line) on anything else.
+pub fn read_recording(path: &Path) -> Vec<RecordedSpan> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read recording {}: {e}", path.display()));
+    let mut spans = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        assert!(!line.trim().is_empty(), "{}:{}: empty line", path.display(), i + 1);
+        let req = hopscope_collector::ingest::json::decode_traces(line.as_bytes())
+            .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), i + 1));
+        for rs in req.resource_spans {
+            let service = rs
+                .resource
+                .as_ref()
+                .and_then(|r| attr(&r.attributes, "service.name"))
+                .and_then(as_str)
+                .unwrap_or_default()
+                .to_owned();
+            for ss in rs.scope_spans {
+                let scope = ss.scope.map(|s| s.name).unwrap_or_default();
+                for span in ss.spans {
+                    spans.push(RecordedSpan {
+                        service: service.clone(),
+                        scope: scope.clone(),
+                        span,
+                    });
+                }
+            }
+        }
+    }
+    spans
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        write!(s, "{b:02x}").expect("writing to a String cannot fail");
+        s
+    })
+}
+
+/// The value of attribute `key` in `attrs`.
+pub fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attrs.iter().find(|kv| kv.key == key)?.value.as_ref()?.value.as_ref()
+}
+
+/// The string inside a string value.
+pub fn as_str(value: &Value) -> Option<&str> {
+    match value {
+        Value::StringValue(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// A string [`AnyValue`].
+pub fn string_value(s: &str) -> Option<AnyValue> {
+    Some(AnyValue { value: Some(Value::StringValue(s.to_owned())) })
+}
+
+/// `google.rpc.Status`, the body of OTLP/HTTP error answers (defined here, independently of
+/// the server's copy).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
+    #[prost(message, repeated, tag = "3")]
+    pub details: Vec<prost_types_any::Any>,
+}
+
+/// `google.protobuf.Any`, for [`RpcStatus::details`].
+pub mod prost_types_any {
+    /// `google.protobuf.Any`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Any {
+        #[prost(string, tag = "1")]
+        pub type_url: String,
+        #[prost(bytes = "vec", tag = "2")]
+        pub value: Vec<u8>,
+    }
+}
+
+/// `bytes` gzip-compressed.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).expect("gzip into memory");
+    enc.finish().expect("gzip into memory")
+}
+
+/// A blocking HTTP client with a bounded timeout, for raw OTLP/HTTP requests.
+pub fn http_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("cannot build an HTTP client")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_stats_line_exactly() {
+        let line = "stats: received=10 stored=9 refused=1 evicted=0 rss_bytes=123 spans_per_sec=5";
+        assert_eq!(
+            Stats::parse(line),
+            Some(Stats {
+                received: 10,
+                stored: 9,
+                refused: 1,
+                evicted: 0,
+                rss_bytes: 123,
+                spans_per_sec: 5
+            })
+        );
+        assert_eq!(Stats::parse(&format!("{line} extra=1")), None);
+        assert_eq!(Stats::parse("stats: stored=9 received=10"), None);
+        assert_eq!(Stats::parse("hopscope: shutting down"), None);
+    }
+
+    #[test]
+    fn hex_is_lowercase() {
+        assert_eq!(hex(&[0x0a, 0xff]), "0aff");
+    }
+}

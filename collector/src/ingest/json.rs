@@ -255,7 +255,11 @@ impl<'de, M: Message> Visitor<'de> for Repeated<'_, M> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "an array of {}", M::EXPECTING.trim_start_matches("an ").trim_start_matches("a "))
+        write!(
+            f,
+            "an array of {}s",
+            M::EXPECTING.trim_start_matches("an ").trim_start_matches("a ")
+        )
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
@@ -1253,7 +1257,11 @@ impl<'de, M: Message + Points> Visitor<'de> for SumPoints<M> {
     type Value = u64;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "an array of {}", M::EXPECTING.trim_start_matches("an ").trim_start_matches("a "))
+        write!(
+            f,
+            "an array of {}s",
+            M::EXPECTING.trim_start_matches("an ").trim_start_matches("a ")
+        )
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<u64, E> {
@@ -1381,7 +1389,9 @@ points_level!(
 /// Writes `data` as one compact OTLP/JSON document (no trailing newline), the way the
 /// OpenTelemetry Collector's file exporter does: lowerCamelCase keys, lowercase hex ids,
 /// 64-bit integers as strings, enums as integers, fields at their default value omitted
-/// (empty `resourceSpans`, `scopeSpans`, `spans` included), non-finite doubles as
+/// (empty strings, zeros, empty arrays: an empty `resourceSpans`, `scopeSpans` or `spans`
+/// too, so an empty `TracesData` is `{}`), the empty `parentSpanId` of a root span
+/// omitted, non-finite doubles as
 /// `"NaN"`/`"Infinity"`/`"-Infinity"`, bytes as base64. A present-but-empty resource, scope,
 /// status or attribute value is written as `{}` so that [`decode_traces`] gives back
 /// exactly `data.resource_spans`.
@@ -2601,7 +2611,7 @@ mod tests {
             (r#"{"name":7}"#, "invalid type: integer `7`, expected `name` as a string"),
             (r#"{"traceId":[1]}"#, "expected `traceId` as a hex string"),
             (r#"{"kind":{}}"#, "expected `kind` as an enum number or name"),
-            (r#"{"attributes":{}}"#, "expected an array of KeyValue object"),
+            (r#"{"attributes":{}}"#, "expected an array of KeyValue objects"),
             (r#"{"status":"ok"}"#, "expected a span Status object"),
             (
                 r#"{"attributes":[{"key":"k","value":{"bytesValue":"!!"}}]}"#,

@@ -1,0 +1,64 @@
+//! Ingest hot path: OTLP protobuf decode, conversion into the compact model, and insertion
+//! into the span store, on realistic ~500-byte spans (see `hopscope_collector::fake`).
+//!
+//! `cargo bench -p hopscope-collector --bench ingest`
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use hopscope_collector::fake::Generator;
+use hopscope_collector::ingest::convert::Decoder;
+use hopscope_collector::model::Interner;
+use hopscope_collector::store::SpanStore;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+
+const START: u64 = 1_700_000_000_000_000_000;
+
+fn encoded(spans: usize) -> Vec<u8> {
+    Generator::new(1, START).request(spans).encode_to_vec()
+}
+
+fn decode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("otlp_decode");
+    for spans in [1usize, 512, 8192] {
+        let bytes = encoded(spans);
+        let n =
+            ExportTraceServiceRequest::decode(&bytes[..]).map_or(0, |r| Decoder::count_spans(&r));
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("{spans}_spans"), |b| {
+            b.iter(|| ExportTraceServiceRequest::decode(black_box(&bytes[..])));
+        });
+    }
+    group.finish();
+}
+
+fn decode_convert_store(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode_convert_store");
+    let decoder = Decoder::new(Arc::new(Interner::new()));
+    for spans in [1usize, 512, 8192] {
+        let bytes = encoded(spans);
+        let n =
+            ExportTraceServiceRequest::decode(&bytes[..]).map_or(0, |r| Decoder::count_spans(&r));
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("{spans}_spans"), |b| {
+            b.iter_batched_ref(
+                || SpanStore::new(1 << 30),
+                |store| {
+                    let Ok(req) = ExportTraceServiceRequest::decode(black_box(&bytes[..])) else {
+                        return;
+                    };
+                    for span in decoder.traces(req).spans {
+                        store.insert(span);
+                    }
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode, decode_convert_store);
+criterion_main!(benches);

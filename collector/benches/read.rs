@@ -1,0 +1,3 @@
+//! Streaming read of trace files (placeholder while the bench is written).
+
+fn main() {}
