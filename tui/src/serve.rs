@@ -1,11 +1,12 @@
 //! `hopscope serve`: the collector without a terminal UI.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use hopscope_collector::engine::{Engine, EngineConfig, Stats};
+use hopscope_collector::engine::{Engine, EngineConfig, EngineSummary, Stats};
 use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::ingest::{ReceiverConfig, Receivers};
 use hopscope_collector::model::Interner;
@@ -14,47 +15,74 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::ServeArgs;
 use crate::config::{self, CollectorSettings};
 
+/// The embedded collector, running: engine thread plus both receivers.
+pub struct Collector {
+    pub engine: Engine,
+    pub receivers: Receivers,
+    shutdown: CancellationToken,
+}
+
+impl Collector {
+    /// Starts the engine (recording to `record` if given) and binds both receivers.
+    pub async fn start(settings: &CollectorSettings, record: Option<PathBuf>) -> Result<Self> {
+        let interner = Arc::new(Interner::new());
+        let engine = Engine::start(&engine_config(settings, record), Arc::clone(&interner))?;
+        let shutdown = CancellationToken::new();
+        let receivers = Receivers::start(
+            &receiver_config(settings),
+            Decoder::new(interner),
+            engine.ingest(),
+            shutdown.clone(),
+        )
+        .await?;
+        Ok(Self { engine, receivers, shutdown })
+    }
+
+    /// A token cancelled when the collector begins to stop.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops accepting, gives in-flight requests a few seconds, then drains the engine's
+    /// queue and flushes the recording.
+    pub async fn stop(self) -> Result<EngineSummary> {
+        self.shutdown.cancel();
+        // Exporters keep connections open; in-flight requests get a few seconds to finish.
+        if let Ok(result) =
+            tokio::time::timeout(Duration::from_secs(5), self.receivers.wait()).await
+        {
+            result?;
+        }
+        let engine = self.engine;
+        Ok(tokio::task::spawn_blocking(move || engine.shutdown())
+            .await
+            .context("engine shutdown")??)
+    }
+}
+
 /// Runs until SIGINT or SIGTERM, then stops accepting, flushes the recording and exits 0.
 pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let settings = config::serve(&args)?;
-    let interner = Arc::new(Interner::new());
-    let engine = Engine::start(
-        &engine_config(&settings.collector, settings.record.clone()),
-        Arc::clone(&interner),
-    )?;
-    let shutdown = CancellationToken::new();
-    let receivers = Receivers::start(
-        &receiver_config(&settings.collector),
-        Decoder::new(interner),
-        engine.ingest(),
-        shutdown.clone(),
-    )
-    .await?;
-    eprintln!("hopscope: OTLP/gRPC listening on {}", receivers.grpc_addr);
-    eprintln!("hopscope: OTLP/HTTP listening on {}", receivers.http_addr);
+    let collector = Collector::start(&settings.collector, settings.record.clone()).await?;
+    eprintln!("hopscope: OTLP/gRPC listening on {}", collector.receivers.grpc_addr);
+    eprintln!("hopscope: OTLP/HTTP listening on {}", collector.receivers.http_addr);
     if let Some(path) = &settings.record {
         eprintln!("hopscope: recording to {}", path.display());
     }
 
-    let stats = Arc::clone(engine.stats());
-    let ticker = tokio::spawn(print_stats(stats, settings.stats_interval, shutdown.clone()));
+    let stats = Arc::clone(collector.engine.stats());
+    let ticker =
+        tokio::spawn(print_stats(stats, settings.stats_interval, collector.shutdown_token()));
 
     wait_for_signal().await?;
     eprintln!("hopscope: shutting down");
-    shutdown.cancel();
-    // Exporters keep connections open; in-flight requests get a few seconds to finish.
-    if let Ok(result) = tokio::time::timeout(Duration::from_secs(5), receivers.wait()).await {
-        result?;
-    }
+    let summary = collector.stop().await?;
     ticker.await.ok();
-    let summary = tokio::task::spawn_blocking(move || engine.shutdown())
-        .await
-        .context("engine shutdown")??;
     eprintln!("{}", stats_line(&summary.stats, 0));
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn engine_config(c: &CollectorSettings, record: Option<std::path::PathBuf>) -> EngineConfig {
+pub fn engine_config(c: &CollectorSettings, record: Option<PathBuf>) -> EngineConfig {
     EngineConfig {
         max_memory: c.max_memory,
         queue_spans: c.ingest_queue,
@@ -71,7 +99,7 @@ pub fn receiver_config(c: &CollectorSettings) -> ReceiverConfig {
     }
 }
 
-async fn wait_for_signal() -> Result<()> {
+pub async fn wait_for_signal() -> Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -87,7 +115,7 @@ async fn wait_for_signal() -> Result<()> {
 }
 
 /// The stats line, in exactly the form scripts read.
-fn stats_line(s: &hopscope_collector::engine::StatsSnapshot, spans_per_sec: u64) -> String {
+pub fn stats_line(s: &hopscope_collector::engine::StatsSnapshot, spans_per_sec: u64) -> String {
     format!(
         "stats: received={} stored={} refused={} evicted={} rss_bytes={} spans_per_sec={}",
         s.received,

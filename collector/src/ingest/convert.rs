@@ -257,7 +257,7 @@ impl Decoder {
         match v.value {
             // A profiles-only dictionary reference; traces and logs never carry it.
             None | Some(V::StringValueStrindex(_)) => Value::Empty,
-            Some(V::StringValue(s)) => Value::Str(s.into_boxed_str()),
+            Some(V::StringValue(s)) => Value::Str(s.into()),
             Some(V::BoolValue(b)) => Value::Bool(b),
             Some(V::IntValue(i)) => Value::Int(i),
             Some(V::DoubleValue(d)) => Value::Double(d),

@@ -151,7 +151,7 @@ fn first<'a>(attrs: &'a [KeyValue], keys: &[Sym]) -> Option<&'a Value> {
 
 fn first_str(attrs: &[KeyValue], keys: &[Sym]) -> Option<Box<str>> {
     match first(attrs, keys)? {
-        Value::Str(s) if !s.is_empty() => Some(s.clone()),
+        Value::Str(s) if !s.is_empty() => Some(s.as_str().into()),
         Value::Int(i) => Some(i.to_string().into_boxed_str()),
         _ => None,
     }

@@ -3,6 +3,8 @@
 use std::mem::size_of;
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 use super::{Messaging, SpanId, Sym, TraceId};
 
 /// An attribute value, as in OTLP's `AnyValue`.
@@ -11,7 +13,9 @@ pub enum Value {
     /// No value (an empty `AnyValue`).
     #[default]
     Empty,
-    Str(Box<str>),
+    /// A string; up to 24 bytes are held inline, without a heap allocation (most attribute
+    /// values: methods, routes, hosts, system names).
+    Str(CompactString),
     Bool(bool),
     Int(i64),
     Double(f64),
@@ -41,11 +45,11 @@ impl Value {
     /// Approximate heap bytes owned by this value (not counting `size_of::<Value>()`).
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Value::Str(s) => s.len(),
+            Value::Str(s) if s.is_heap_allocated() => s.len(),
             Value::Bytes(b) => b.len(),
             Value::Array(a) => a.iter().map(|v| size_of::<Value>() + v.heap_bytes()).sum(),
             Value::KvList(kv) => kv.iter().map(KeyValue::total_bytes).sum(),
-            Value::Empty | Value::Bool(_) | Value::Int(_) | Value::Double(_) => 0,
+            Value::Str(_) | Value::Empty | Value::Bool(_) | Value::Int(_) | Value::Double(_) => 0,
         }
     }
 }
@@ -266,3 +270,7 @@ impl LogRecord {
             + self.event_name.len()
     }
 }
+
+// Keep the hot structs small: they are multiplied by millions.
+const _: () = assert!(size_of::<Value>() == 24);
+const _: () = assert!(size_of::<KeyValue>() == 32);

@@ -77,6 +77,11 @@ impl Trace {
         if let Some(index) = &mut self.index {
             index.insert(span.span_id, idx);
         }
+        if self.spans.len() == self.spans.capacity() {
+            // Grow 1, 2, 4, 8...: `Vec`'s first allocation would hold 4 spans, and most
+            // traces on a consumer's side hold one.
+            self.spans.reserve_exact(self.spans.len().max(1));
+        }
         self.spans.push(span);
         if self.index.is_none() && self.spans.len() > INDEX_AFTER {
             self.index =
@@ -308,4 +313,88 @@ fn merge(stored: &mut Span, new: Span) -> bool {
         changed = true;
     }
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::fake::Generator;
+    use crate::ingest::convert::Decoder;
+    use crate::model::{Interner, StatusCode};
+
+    fn spans(n: usize) -> Vec<Span> {
+        let decoder = Decoder::new(Arc::new(Interner::new()));
+        decoder.traces(Generator::new(3, 1_000).request(n)).spans
+    }
+
+    #[test]
+    fn resend_is_merged_not_duplicated() {
+        let mut store = SpanStore::new(u64::MAX);
+        let batch = spans(60);
+        for s in batch.clone() {
+            assert!(matches!(store.insert(s), Inserted::New(_)));
+        }
+        for s in batch.clone() {
+            assert!(matches!(store.insert(s), Inserted::Duplicate(_)));
+        }
+        assert_eq!(store.stats().spans, 60);
+        assert_eq!(store.stats().duplicates, 60);
+
+        // A first export without an end time or status, then the finished span.
+        let mut early = batch[0].clone();
+        early.trace_id = TraceId([9; 16]);
+        let mut late = early.clone();
+        early.end_unix_nano = 0;
+        early.status = crate::model::Status::default();
+        late.status.code = StatusCode::Error;
+        assert!(matches!(store.insert(early), Inserted::New(_)));
+        let r = store.insert(late.clone()).span_ref();
+        let stored = store.get(r).unwrap();
+        assert_eq!(stored.end_unix_nano, late.end_unix_nano);
+        assert_eq!(stored.status.code, StatusCode::Error);
+    }
+
+    #[test]
+    fn finds_spans_in_large_traces() {
+        let mut store = SpanStore::new(u64::MAX);
+        let mut batch = spans(60);
+        for (i, s) in batch.iter_mut().enumerate() {
+            s.trace_id = TraceId([1; 16]);
+            s.span_id = SpanId((i as u64 + 1).to_be_bytes());
+        }
+        for s in batch.clone() {
+            store.insert(s);
+        }
+        for (i, s) in batch.iter().enumerate() {
+            let r = store.find(s.trace_id, s.span_id).unwrap();
+            assert_eq!(r.index as usize, i);
+        }
+        assert_eq!(store.trace(&TraceId([1; 16])).unwrap().spans().len(), 60);
+        assert_eq!(store.stats().traces, 1);
+    }
+
+    #[test]
+    fn evicts_oldest_traces_within_budget() {
+        let batch = spans(600);
+        let per_span = batch[0].approx_bytes() as u64;
+        let budget = per_span * 120;
+        let mut store = SpanStore::new(budget);
+        let first_trace = batch[0].trace_id;
+        let last_trace = batch[batch.len() - 1].trace_id;
+        for s in batch {
+            store.insert(s);
+        }
+        let stats = store.stats();
+        assert!(stats.bytes <= budget, "{} > {budget}", stats.bytes);
+        assert!(stats.evicted_spans > 0 && stats.evicted_traces > 0);
+        assert_eq!(stats.spans + stats.evicted_spans, 600);
+        assert!(store.trace(&first_trace).is_none(), "oldest trace should go first");
+        assert!(store.trace(&last_trace).is_some(), "newest trace should stay");
+        let evicted = store.take_evicted();
+        assert_eq!(evicted.len() as u64, stats.evicted_traces);
+        assert!(evicted.contains(&first_trace));
+        assert!(store.take_evicted().is_empty());
+    }
 }

@@ -1,0 +1,376 @@
+//! `loadgen`: sends pre-encoded, realistic OTLP trace requests to any OTLP receiver, as fast
+//! as it can (or at `--rate`), and reports accepted and refused spans and request latency.
+//!
+//! Requests come from `hopscope_collector::fake` (HTTP server/client spans, messaging
+//! producer/consumer spans with links, ~400-500 bytes each). They are encoded once; before
+//! each send, every trace id in the request is re-salted in place (link trace ids too, so
+//! hops stay consistent), so the receiver always sees new spans, never resends.
+//!
+//! ```text
+//! loadgen --endpoint grpc://127.0.0.1:4317 --duration 10s --concurrency 8 \
+//!         --spans-per-request 512 [--rate N] [--gzip] [--json]
+//! ```
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes};
+use hopscope_collector::fake::Generator;
+use prost::Message;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::{Code, Status};
+
+const USAGE: &str = "\
+loadgen: send realistic OTLP trace traffic to an OTLP receiver and measure it
+
+USAGE:
+    loadgen --endpoint URL [OPTIONS]
+
+OPTIONS:
+    --endpoint URL            grpc://HOST:PORT or http://HOST:PORT (OTLP/HTTP, /v1/traces appended)
+    --duration DUR            how long to send [default: 10s]
+    --concurrency N           requests in flight [default: 8]
+    --spans-per-request N     spans per request [default: 512]
+    --rate N                  cap on spans per second, all senders together [default: no cap]
+    --gzip                    compress requests (gzip)
+    --json                    print the result as one JSON object on stdout
+    -h, --help                this text
+";
+
+#[derive(Debug, Clone)]
+struct Options {
+    endpoint: String,
+    duration: Duration,
+    concurrency: usize,
+    spans_per_request: usize,
+    rate: Option<u64>,
+    gzip: bool,
+    json: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        endpoint: String::new(),
+        duration: Duration::from_secs(10),
+        concurrency: 8,
+        spans_per_request: 512,
+        rate: None,
+        gzip: false,
+        json: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "-h" | "--help" => return Err(String::new()),
+            "--endpoint" => o.endpoint = value("--endpoint")?,
+            "--duration" => {
+                let v = value("--duration")?;
+                o.duration = humantime::parse_duration(&v).map_err(|e| format!("--duration {v}: {e}"))?;
+            }
+            "--concurrency" => o.concurrency = number(&value("--concurrency")?, "--concurrency")?,
+            "--spans-per-request" => {
+                o.spans_per_request = number(&value("--spans-per-request")?, "--spans-per-request")?;
+            }
+            "--rate" => o.rate = Some(number(&value("--rate")?, "--rate")?),
+            "--gzip" => o.gzip = true,
+            "--json" => o.json = true,
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    if o.endpoint.is_empty() {
+        return Err("--endpoint is required (e.g. grpc://127.0.0.1:4317)".into());
+    }
+    if o.concurrency == 0 || o.spans_per_request == 0 {
+        return Err("--concurrency and --spans-per-request must be at least 1".into());
+    }
+    Ok(o)
+}
+
+fn number<T: std::str::FromStr>(v: &str, name: &str) -> Result<T, String> {
+    v.parse().map_err(|_| format!("{name}: `{v}` is not a number"))
+}
+
+/// One pre-encoded request and where its trace ids sit in the bytes.
+struct Template {
+    bytes: Vec<u8>,
+    spans: u64,
+    /// Byte offsets of every 16-byte trace id (span and link trace ids).
+    id_offsets: Vec<usize>,
+}
+
+fn templates(count: usize, spans: usize) -> Vec<Template> {
+    let mut generator = Generator::new(0x10AD, 1_700_000_000_000_000_000);
+    (0..count)
+        .map(|_| {
+            let req = generator.request(spans);
+            let bytes = req.encode_to_vec();
+            let mut ids: Vec<&[u8]> = Vec::new();
+            for span in req.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+                ids.push(&span.trace_id);
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            let mut id_offsets = Vec::new();
+            for id in ids {
+                let mut from = 0;
+                while let Some(pos) = bytes[from..].windows(16).position(|w| w == id) {
+                    id_offsets.push(from + pos);
+                    from += pos + 16;
+                }
+            }
+            Template { bytes, spans: hopscope_collector::ingest::convert::Decoder::count_spans(&req) as u64, id_offsets }
+        })
+        .collect()
+}
+
+impl Template {
+    /// A copy with every trace id XORed with `salt` (so each send carries new traces).
+    fn salted(&self, salt: u64) -> Vec<u8> {
+        let mut out = self.bytes.clone();
+        let salt = salt.to_le_bytes();
+        for &at in &self.id_offsets {
+            for (b, s) in out[at..at + 8].iter_mut().zip(salt) {
+                *b ^= s;
+            }
+        }
+        out
+    }
+}
+
+/// A tonic codec that sends already-encoded protobuf bytes and ignores the response body
+/// (an `ExportTraceServiceResponse`), so the generator spends no time encoding.
+#[derive(Debug, Clone, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = ();
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = ();
+    type Error = Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, Status> {
+        src.advance(src.remaining());
+        Ok(Some(()))
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    accepted: AtomicU64,
+    refused: AtomicU64,
+    failed: AtomicU64,
+    requests: AtomicU64,
+}
+
+enum Outcome {
+    Accepted,
+    Refused,
+    Failed(String),
+}
+
+enum Client {
+    Grpc(tonic::client::Grpc<tonic::transport::Channel>),
+    Http { client: reqwest::Client, url: String },
+}
+
+impl Client {
+    async fn connect(endpoint: &str, gzip: bool) -> Result<Client, String> {
+        if let Some(addr) = endpoint.strip_prefix("grpc://") {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                .map_err(|e| format!("bad endpoint {endpoint}: {e}"))?
+                .connect()
+                .await
+                .map_err(|e| format!("cannot connect to {endpoint}: {e}"))?;
+            let mut grpc = tonic::client::Grpc::new(channel).max_decoding_message_size(1 << 20);
+            if gzip {
+                grpc = grpc.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+            }
+            Ok(Client::Grpc(grpc))
+        } else if endpoint.starts_with("http://") {
+            let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+            Ok(Client::Http { client: reqwest::Client::new(), url })
+        } else {
+            Err(format!("endpoint `{endpoint}` must start with grpc:// or http://"))
+        }
+    }
+
+    async fn send(&mut self, body: Vec<u8>, gzip: bool) -> Outcome {
+        match self {
+            Client::Grpc(grpc) => {
+                if let Err(e) = grpc.ready().await {
+                    return Outcome::Failed(e.to_string());
+                }
+                let path = http::uri::PathAndQuery::from_static(
+                    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                );
+                match grpc.unary(tonic::Request::new(Bytes::from(body)), path, RawCodec).await {
+                    Ok(_) => Outcome::Accepted,
+                    Err(s) if s.code() == Code::Unavailable || s.code() == Code::ResourceExhausted => Outcome::Refused,
+                    Err(s) => Outcome::Failed(format!("{:?}: {}", s.code(), s.message())),
+                }
+            }
+            Client::Http { client, url } => {
+                let mut req = client.post(url.as_str()).header("content-type", "application/x-protobuf");
+                let body = if gzip {
+                    use std::io::Write;
+                    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    if enc.write_all(&body).is_err() {
+                        return Outcome::Failed("gzip failed".into());
+                    }
+                    req = req.header("content-encoding", "gzip");
+                    enc.finish().unwrap_or_default()
+                } else {
+                    body
+                };
+                match req.body(body).send().await {
+                    Ok(r) if r.status().is_success() => Outcome::Accepted,
+                    Ok(r) if r.status().as_u16() == 503 || r.status().as_u16() == 429 => Outcome::Refused,
+                    Ok(r) => Outcome::Failed(format!("HTTP {}", r.status())),
+                    Err(e) => Outcome::Failed(e.to_string()),
+                }
+            }
+        }
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+async fn run(o: Options) -> Result<String, String> {
+    let templates = Arc::new(templates(32, o.spans_per_request));
+    let counters = Arc::new(Counters::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..o.concurrency {
+        let mut client = Client::connect(&o.endpoint, o.gzip).await?;
+        let (templates, counters, stop) = (Arc::clone(&templates), Arc::clone(&counters), Arc::clone(&stop));
+        let (gzip, rate, concurrency) = (o.gzip, o.rate, o.concurrency as u64);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = Vec::new();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let template = &templates[(n as usize + worker) % templates.len()];
+                let salt = (n << 8 | worker as u64) + 1;
+                n += 1;
+                if let Some(rate) = rate {
+                    // Pace this sender to its share of the rate.
+                    let due = Duration::from_secs_f64((n * template.spans * concurrency) as f64 / rate as f64);
+                    let elapsed = started.elapsed();
+                    if due > elapsed {
+                        tokio::time::sleep(due - elapsed).await;
+                    }
+                }
+                let body = template.salted(salt);
+                let sent = Instant::now();
+                let outcome = client.send(body, gzip).await;
+                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                counters.requests.fetch_add(1, Ordering::Relaxed);
+                match outcome {
+                    Outcome::Accepted => counters.accepted.fetch_add(template.spans, Ordering::Relaxed),
+                    Outcome::Refused => counters.refused.fetch_add(template.spans, Ordering::Relaxed),
+                    Outcome::Failed(e) => {
+                        if errors.len() < 3 {
+                            errors.push(e);
+                        }
+                        counters.failed.fetch_add(template.spans, Ordering::Relaxed)
+                    }
+                };
+            }
+            (latencies, errors)
+        }));
+    }
+    tokio::time::sleep(o.duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    let mut errors = Vec::new();
+    for t in tasks {
+        let (l, e) = t.await.map_err(|e| e.to_string())?;
+        latencies.extend(l);
+        errors.extend(e);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let accepted = counters.accepted.load(Ordering::Relaxed);
+    let refused = counters.refused.load(Ordering::Relaxed);
+    let failed = counters.failed.load(Ordering::Relaxed);
+    let requests = counters.requests.load(Ordering::Relaxed);
+    let spans_per_sec = accepted as f64 / elapsed;
+    let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
+    for e in errors.iter().take(3) {
+        eprintln!("loadgen: request failed: {e}");
+    }
+    Ok(if o.json {
+        serde_json::json!({
+            "endpoint": o.endpoint, "duration_s": elapsed, "concurrency": o.concurrency,
+            "spans_per_request": o.spans_per_request, "gzip": o.gzip, "requests": requests,
+            "accepted": accepted, "refused": refused, "failed": failed,
+            "spans_per_sec": spans_per_sec.round(), "p50_ms": p50, "p99_ms": p99,
+        })
+        .to_string()
+    } else {
+        format!(
+            "{requests} requests in {elapsed:.1}s to {}: accepted={accepted} spans ({spans_per_sec:.0} spans/s) refused={refused} failed={failed} latency p50={p50:.2}ms p99={p99:.2}ms",
+            o.endpoint
+        )
+    })
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(o) => o,
+        Err(e) if e.is_empty() => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("loadgen: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("loadgen: cannot start runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(options)) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
