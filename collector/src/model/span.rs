@@ -45,10 +45,12 @@ impl Value {
     /// Approximate heap bytes owned by this value (not counting `size_of::<Value>()`).
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Value::Str(s) if s.is_heap_allocated() => s.len(),
-            Value::Bytes(b) => b.len(),
-            Value::Array(a) => a.iter().map(|v| size_of::<Value>() + v.heap_bytes()).sum(),
-            Value::KvList(kv) => kv.iter().map(KeyValue::total_bytes).sum(),
+            Value::Str(s) if s.is_heap_allocated() => s.capacity() + ALLOC_OVERHEAD,
+            Value::Bytes(b) => b.len() + ALLOC_OVERHEAD,
+            Value::Array(a) => {
+                a.iter().map(|v| size_of::<Value>() + v.heap_bytes()).sum::<usize>() + ALLOC_OVERHEAD
+            }
+            Value::KvList(kv) => attrs_bytes(kv),
             Value::Str(_) | Value::Empty | Value::Bool(_) | Value::Int(_) | Value::Double(_) => 0,
         }
     }
@@ -72,8 +74,19 @@ pub(crate) fn find_attr(attrs: &[KeyValue], key: Sym) -> Option<&Value> {
     attrs.iter().find(|kv| kv.key == key).map(|kv| &kv.value)
 }
 
+/// What the allocator adds to each heap allocation (header and rounding), on average.
+/// Counted so the store's estimate tracks the process's real memory use.
+pub(crate) const ALLOC_OVERHEAD: usize = 16;
+
 fn attrs_bytes(attrs: &[KeyValue]) -> usize {
-    attrs.iter().map(KeyValue::total_bytes).sum()
+    if attrs.is_empty() {
+        return 0;
+    }
+    attrs.iter().map(KeyValue::total_bytes).sum::<usize>() + ALLOC_OVERHEAD
+}
+
+fn str_bytes(s: &str) -> usize {
+    if s.is_empty() { 0 } else { s.len() + ALLOC_OVERHEAD }
 }
 
 /// The resource a span came from. Shared (`Arc`) by every span of one OTLP `ResourceSpans`.
@@ -264,10 +277,11 @@ impl LogRecord {
     /// Approximate bytes this record costs in memory.
     pub fn approx_bytes(&self) -> usize {
         size_of::<LogRecord>()
-            + self.severity_text.len()
+            + ALLOC_OVERHEAD
+            + str_bytes(&self.severity_text)
             + self.body.heap_bytes()
             + attrs_bytes(&self.attributes)
-            + self.event_name.len()
+            + str_bytes(&self.event_name)
     }
 }
 
