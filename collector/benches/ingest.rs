@@ -9,9 +9,11 @@ use std::sync::Arc;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use hopscope_collector::fake::Generator;
 use hopscope_collector::ingest::convert::Decoder;
+use hopscope_collector::ingest::json;
 use hopscope_collector::model::Interner;
 use hopscope_collector::store::SpanStore;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::TracesData;
 use prost::Message;
 
 const START: u64 = 1_700_000_000_000_000_000;
@@ -60,5 +62,27 @@ fn decode_convert_store(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, decode_convert_store);
+fn json(c: &mut Criterion) {
+    let mut group = c.benchmark_group("otlp_json");
+    for spans in [1usize, 512, 8192] {
+        let req = Generator::new(1, START).request(spans);
+        let data = TracesData { resource_spans: req.resource_spans };
+        let mut text = Vec::new();
+        json::encode_traces_data(&data, &mut text);
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_function(format!("decode_{spans}_spans"), |b| {
+            b.iter(|| json::decode_traces(black_box(&text)));
+        });
+        group.bench_function(format!("encode_{spans}_spans"), |b| {
+            let mut out = Vec::with_capacity(text.len());
+            b.iter(|| {
+                out.clear();
+                json::encode_traces_data(black_box(&data), &mut out);
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode, decode_convert_store, json);
 criterion_main!(benches);
