@@ -13,9 +13,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
-use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message as _;
 
 /// How long a server may take to print both listen addresses.
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -212,11 +215,40 @@ impl ServeCommand {
         self
     }
 
-    /// Starts the server and waits (up to [`START_TIMEOUT`]) until both receivers listen;
-    /// panics with the server's stderr otherwise.
-    pub fn start(self) -> Serve {
+    /// Runs a server that is expected to refuse to start: returns its exit status and its
+    /// stderr. Panics if it is still running after [`START_TIMEOUT`].
+    pub fn run_expecting_failure(self) -> (ExitStatus, String) {
         let bin = hopscope_bin();
-        let mut cmd = Command::new(&bin);
+        let mut child = self
+            .command(&bin)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut stderr, &mut text).ok();
+            text
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("cannot wait for hopscope") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                child.kill().ok();
+                child.wait().ok();
+                panic!("hopscope serve {:?} kept running; it was expected to fail", self.args);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (status, reader.join().expect("stderr reader"))
+    }
+
+    /// `hopscope serve <args>` with `HOPSCOPE_*` cleared and this command's env set; stdin
+    /// and stdout null.
+    fn command(&self, bin: &Path) -> Command {
+        let mut cmd = Command::new(bin);
         cmd.arg("serve").args(&self.args);
         for (key, _) in std::env::vars_os() {
             if key.to_str().is_some_and(|k| k.starts_with("HOPSCOPE_")) {
@@ -224,9 +256,19 @@ impl ServeCommand {
             }
         }
         cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-        let mut child =
-            cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        cmd.stdin(Stdio::null()).stdout(Stdio::null());
+        cmd
+    }
+
+    /// Starts the server and waits (up to [`START_TIMEOUT`]) until both receivers listen;
+    /// panics with the server's stderr otherwise.
+    pub fn start(self) -> Serve {
+        let bin = hopscope_bin();
+        let mut child = self
+            .command(&bin)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         let stderr = child.stderr.take().expect("stderr is piped");
         let lines = Arc::new(Lines::default());
         let shared = Arc::clone(&lines);
@@ -503,19 +545,16 @@ pub struct RpcStatus {
     #[prost(string, tag = "2")]
     pub message: String,
     #[prost(message, repeated, tag = "3")]
-    pub details: Vec<prost_types_any::Any>,
+    pub details: Vec<StatusDetail>,
 }
 
-/// `google.protobuf.Any`, for [`RpcStatus::details`].
-pub mod prost_types_any {
-    /// `google.protobuf.Any`.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Any {
-        #[prost(string, tag = "1")]
-        pub type_url: String,
-        #[prost(bytes = "vec", tag = "2")]
-        pub value: Vec<u8>,
-    }
+/// `google.protobuf.Any`: one of [`RpcStatus::details`].
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StatusDetail {
+    #[prost(string, tag = "1")]
+    pub type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub value: Vec<u8>,
 }
 
 /// `bytes` gzip-compressed.
@@ -531,6 +570,119 @@ pub fn http_client() -> reqwest::blocking::Client {
         .timeout(Duration::from_secs(10))
         .build()
         .expect("cannot build an HTTP client")
+}
+
+/// POSTs `body` to `url` with `content_type`, gzip-compressing it (and saying so) if asked.
+pub fn post(
+    url: &str,
+    content_type: &str,
+    gzip_body: bool,
+    body: &[u8],
+) -> reqwest::blocking::Response {
+    let mut req = http_client().post(url).header(reqwest::header::CONTENT_TYPE, content_type);
+    let body = if gzip_body {
+        req = req.header(reqwest::header::CONTENT_ENCODING, "gzip");
+        gzip(body)
+    } else {
+        body.to_vec()
+    };
+    req.body(body).send().unwrap_or_else(|e| panic!("POST {url} failed: {e}"))
+}
+
+/// A span as OTLP/JSON, in the canonical form, ended one millisecond after it started.
+pub fn json_span(trace_id: &str, span_id: &str, name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "traceId": trace_id,
+        "spanId": span_id,
+        "name": name,
+        "kind": 2,
+        "startTimeUnixNano": "1700000000000000000",
+        "endTimeUnixNano": "1700000000001000000",
+    })
+}
+
+/// An OTLP/JSON `ExportTraceServiceRequest` of `spans` from one service.
+pub fn json_traces(service: &str, spans: &[serde_json::Value]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "resourceSpans": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+            "scopeSpans": [{"scope": {"name": "hopscope-tests"}, "spans": spans}],
+        }]
+    }))
+    .expect("JSON encodes")
+}
+
+/// A span as an OTLP protobuf message, ended one millisecond after it started.
+pub fn proto_span(trace_id: &[u8], span_id: &[u8], name: &str) -> Span {
+    Span {
+        trace_id: trace_id.to_vec(),
+        span_id: span_id.to_vec(),
+        name: name.to_owned(),
+        kind: 2,
+        start_time_unix_nano: 1_700_000_000_000_000_000,
+        end_time_unix_nano: 1_700_000_000_001_000_000,
+        ..Span::default()
+    }
+}
+
+/// An OTLP `ExportTraceServiceRequest` of `spans` from one service.
+pub fn proto_traces(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: string_value(service),
+                    ..KeyValue::default()
+                }],
+                ..Resource::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: "hopscope-tests".into(),
+                    ..InstrumentationScope::default()
+                }),
+                spans,
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
+/// `n` distinct, valid spans of one trace (trace id `trace_byte` repeated), named `prefix i`,
+/// as protobuf.
+pub fn proto_batch(trace_byte: u8, first_span: u64, n: u64, prefix: &str) -> Vec<Span> {
+    (first_span..first_span + n)
+        .map(|i| proto_span(&[trace_byte; 16], &(i + 1).to_be_bytes(), &format!("{prefix} {i}")))
+        .collect()
+}
+
+/// Decodes a protobuf `google.rpc.Status` body.
+pub fn decode_status(body: &[u8]) -> RpcStatus {
+    RpcStatus::decode(body).unwrap_or_else(|e| {
+        panic!(
+            "body is not a protobuf google.rpc.Status ({e}): {:?}",
+            String::from_utf8_lossy(body)
+        )
+    })
+}
+
+/// Peak resident set size (VmHWM) of process `pid`, from /proc (Linux only).
+pub fn peak_rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// `n` distinct loopback ports that were free a moment ago (bound to port 0 and released):
+/// for tests that must name a port. A small race with other processes remains.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
+        .collect();
+    listeners.iter().map(|l| l.local_addr().expect("local address").port()).collect()
 }
 
 #[cfg(test)]

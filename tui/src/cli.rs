@@ -15,9 +15,58 @@ use clap::{Args, Parser, Subcommand};
 #[command(after_help = "Point any OpenTelemetry exporter at hopscope:\n  \
     OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317  (gRPC)\n  \
     OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318  (HTTP, with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)")]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// Without a subcommand: the collector and the terminal UI over what it receives.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// Flags of plain `hopscope` (the collector and the TUI).
+#[derive(Debug, Args, Clone, Default)]
+pub struct LiveArgs {
+    #[command(flatten)]
+    pub collector: CollectorArgs,
+
+    /// Record every accepted span to FILE as OTLP JSON lines (as `serve --record`).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// A flow, saga or message waiting longer than DUR on the event clock is stuck
+    /// [default: 30s].
+    #[arg(long, env = "HOPSCOPE_STUCK_AFTER", value_name = "DUR", value_parser = parse_duration)]
+    pub stuck_after: Option<Duration>,
+}
+
+/// Flags of `replay`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReplayArgs {
+    /// Recordings to replay, in order: OTLP JSON lines or JSON, OTLP protobuf (optionally
+    /// zstd), Jaeger or Zipkin JSON, gzip or zstd compressed; a directory reads its files in
+    /// name order; `-` reads stdin.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Replay at N times the original timing (0.5 is half speed) [default: 1]. In the TUI,
+    /// `+` and `-` double and halve it, space pauses.
+    #[arg(long, value_name = "N", conflicts_with = "instant")]
+    pub speed: Option<f64>,
+
+    /// Feed everything at once, without the original gaps.
+    #[arg(long)]
+    pub instant: bool,
+
+    /// Memory for stored spans; the oldest traces are evicted past it [default: 1GiB].
+    #[arg(long, env = "HOPSCOPE_MAX_MEMORY", value_name = "SIZE", value_parser = parse_size)]
+    pub max_memory: Option<u64>,
+
+    /// A flow, saga or message waiting longer than DUR of replayed time is stuck
+    /// [default: 30s].
+    #[arg(long, env = "HOPSCOPE_STUCK_AFTER", value_name = "DUR", value_parser = parse_duration)]
+    pub stuck_after: Option<Duration>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -26,6 +75,34 @@ pub enum Command {
     /// them, and print a stats line on stderr every few seconds. Stops cleanly on Ctrl-C
     /// or SIGTERM, flushing the recording.
     Serve(ServeArgs),
+
+    /// Open the terminal UI over recorded files, replayed with their original timing (or
+    /// N times faster, or at once): lag builds up and sagas get stuck as they did live.
+    #[command(after_help = "Examples:\n  \
+        hopscope replay rec.jsonl                 original timing\n  \
+        hopscope replay rec.jsonl --speed 10      ten times faster\n  \
+        hopscope replay traces/ --instant         every file of a directory, at once")]
+    Replay(ReplayArgs),
+
+    /// Run the collector fed by a built-in event-driven shop, instrumented with the
+    /// OpenTelemetry SDK: every pattern hopscope shows, in its first minute.
+    ///
+    /// Eight services (gateway, orders, inventory, payments, shipping, notifications,
+    /// analytics, loyalty), each its own service.name, export OTLP/gRPC to the embedded
+    /// collector: sync call chains, an OrderPlaced event fanned out over Kafka, RabbitMQ
+    /// hops, order sagas that complete, compensate, fail and get stuck, a slow consumer, a
+    /// destination nobody consumes, a duplicate delivery, a cascade failure and a batch
+    /// consumer, mixed continuously (the same --seed, the same mix).
+    #[command(after_help = "Examples:\n  \
+        hopscope demo                                  the shop, until Ctrl-C\n  \
+        hopscope demo --headless --duration 25s --record demo.jsonl\n  \
+        hopscope demo --export-only --endpoint http://127.0.0.1:4317   feed another collector")]
+    Demo(DemoArgs),
+
+    /// Analyse recordings headless: link sync calls and async hops into flows, and report
+    /// flows, the choreography graph, consumer lag, sagas and insights as text or as the
+    /// `hopscope.analysis/v1` JSON. For scripts and CI (`--fail-on`).
+    Analyze(crate::analyze::AnalyzeArgs),
 }
 
 /// Flags shared by every mode that runs the collector.
@@ -79,6 +156,60 @@ pub struct ServeArgs {
     pub stats_interval: Option<Duration>,
 }
 
+/// Flags of `demo`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub collector: CollectorArgs,
+
+    /// Run without the terminal UI: print the listen addresses and a stats line on stderr,
+    /// like `serve`, until Ctrl-C, SIGTERM or the end of --duration.
+    #[arg(long, env = "HOPSCOPE_HEADLESS")]
+    pub headless: bool,
+
+    /// Stop after DUR of traffic (e.g. `25s`, `2m`): in-flight flows finish, the SDK
+    /// exporters flush, then the collector stops and the recording is complete
+    /// [default: run until Ctrl-C].
+    #[arg(long, env = "HOPSCOPE_DURATION", value_name = "DUR", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Flows started per second, on average (0.1 to 1000) [default: 3]. Each flow is one
+    /// request into the gateway and everything it sets off.
+    #[arg(long, env = "HOPSCOPE_RATE", value_name = "N")]
+    pub rate: Option<f64>,
+
+    /// Seed of the scenario mix: the same seed gives the same sequence of flows, variants
+    /// and latencies [default: a new one each run, printed at start].
+    #[arg(long, env = "HOPSCOPE_SEED", value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Record every span the collector accepts to FILE as OTLP JSON lines (as `serve
+    /// --record`). Created with mode 0600.
+    #[arg(long, env = "HOPSCOPE_RECORD", value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// How often to print the stats line on stderr when headless [default: 2s].
+    #[arg(long, env = "HOPSCOPE_STATS_INTERVAL", value_name = "DUR", value_parser = parse_duration)]
+    pub stats_interval: Option<Duration>,
+
+    /// In the terminal UI, a flow, saga or message waiting longer than DUR is stuck
+    /// [default: 30s]. The demo's stuck sagas wait forever; try `5s` to see them sooner.
+    #[arg(long, env = "HOPSCOPE_STUCK_AFTER", value_name = "DUR", value_parser = parse_duration)]
+    pub stuck_after: Option<Duration>,
+
+    /// Start no collector: send the shop's spans to the OTLP/gRPC collector at --endpoint
+    /// (Jaeger, Tempo, an OpenTelemetry Collector, another hopscope) and print what was
+    /// sent. Implies no terminal UI.
+    #[arg(long, env = "HOPSCOPE_EXPORT_ONLY", conflicts_with_all = ["record", "grpc", "http"])]
+    pub export_only: bool,
+
+    /// OTLP/gRPC endpoint for --export-only, e.g. `http://collector:4317` [default:
+    /// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT, else
+    /// http://localhost:4317].
+    #[arg(long, env = "HOPSCOPE_ENDPOINT", value_name = "URL", requires = "export_only")]
+    pub endpoint: Option<String>,
+}
+
 fn parse_size(s: &str) -> Result<u64, String> {
     hopscope_collector::size::parse_size(s)
 }
@@ -114,9 +245,57 @@ mod tests {
             "500ms",
         ])
         .unwrap();
-        let Command::Serve(args) = cli.command;
+        let Some(Command::Serve(args)) = cli.command else { panic!("not serve") };
         assert_eq!(args.collector.max_memory, Some(256 << 20));
         assert_eq!(args.stats_interval, Some(Duration::from_millis(500)));
         assert!(Cli::try_parse_from(["hopscope", "serve", "--max-memory", "lots"]).is_err());
+    }
+
+    #[test]
+    fn demo_flags_parse_and_combine() {
+        let cli = Cli::try_parse_from([
+            "hopscope",
+            "demo",
+            "--headless",
+            "--duration",
+            "25s",
+            "--rate",
+            "5",
+            "--seed",
+            "7",
+        ])
+        .unwrap();
+        let Some(Command::Demo(args)) = cli.command else { panic!("not demo") };
+        assert!(args.headless && !args.export_only);
+        assert_eq!(args.duration, Some(Duration::from_secs(25)));
+        assert_eq!((args.rate, args.seed), (Some(5.0), Some(7)));
+        let parse = |extra: &[&str]| Cli::try_parse_from([&["hopscope", "demo"], extra].concat());
+        assert!(parse(&["--export-only", "--endpoint", "http://otel:4317"]).is_ok());
+        assert!(
+            parse(&["--endpoint", "http://otel:4317"]).is_err(),
+            "--endpoint needs --export-only"
+        );
+        assert!(parse(&["--export-only", "--record", "x.jsonl"]).is_err());
+        assert!(parse(&["--export-only", "--grpc", "127.0.0.1:0"]).is_err());
+    }
+
+    #[test]
+    fn bare_hopscope_is_live_and_replay_takes_speed_or_instant() {
+        let cli = Cli::try_parse_from(["hopscope", "--grpc", "127.0.0.1:0", "--stuck-after", "5s"])
+            .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.live.collector.grpc.map(|a| a.port()), Some(0));
+        assert_eq!(cli.live.stuck_after, Some(Duration::from_secs(5)));
+        let cli = Cli::try_parse_from(["hopscope", "replay", "a.jsonl", "b.pb", "--speed", "10"])
+            .unwrap();
+        let Some(Command::Replay(args)) = cli.command else { panic!("not replay") };
+        assert_eq!(args.files.len(), 2);
+        assert_eq!(args.speed, Some(10.0));
+        assert!(!args.instant);
+        let cli = Cli::try_parse_from(["hopscope", "replay", "a.jsonl", "--instant"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Replay(ReplayArgs { instant: true, .. }))));
+        let both = ["hopscope", "replay", "a", "--instant", "--speed", "2"];
+        assert!(Cli::try_parse_from(both).is_err());
+        assert!(Cli::try_parse_from(["hopscope", "replay"]).is_err());
     }
 }

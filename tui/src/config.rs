@@ -27,6 +27,20 @@ struct FileConfig {
     stats_interval: Option<String>,
     #[serde(alias = "stuck-after")]
     stuck_after: Option<String>,
+    // `demo`
+    headless: Option<bool>,
+    duration: Option<String>,
+    rate: Option<f64>,
+    seed: Option<u64>,
+    #[serde(alias = "export-only")]
+    export_only: Option<bool>,
+    endpoint: Option<String>,
+    // `analyze`
+    format: Option<String>,
+    #[serde(alias = "fail-on")]
+    fail_on: Option<String>,
+    #[serde(alias = "lag-warn")]
+    lag_warn: Option<String>,
 }
 
 /// A size written as a string with a unit or as a plain number of bytes.
@@ -65,6 +79,25 @@ pub struct ServeSettings {
     pub collector: CollectorSettings,
     pub record: Option<PathBuf>,
     pub stats_interval: Duration,
+}
+
+/// Settings of `demo`, resolved.
+#[derive(Debug, Clone)]
+pub struct DemoSettings {
+    /// The embedded collector's settings (unused with `export_only`).
+    pub collector: CollectorSettings,
+    pub record: Option<PathBuf>,
+    pub stats_interval: Duration,
+    /// For the terminal UI; `None`: the analysis default.
+    pub stuck_after: Option<Duration>,
+    pub headless: bool,
+    pub duration: Option<Duration>,
+    /// Flows started per second, in (0, 1000].
+    pub rate: f64,
+    pub seed: Option<u64>,
+    pub export_only: bool,
+    /// Only with `export_only`; `None` lets the OTLP exporter read its OTEL_* variables.
+    pub endpoint: Option<String>,
 }
 
 fn load(path: Option<&Path>) -> Result<FileConfig> {
@@ -129,6 +162,60 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ServeSettings> {
     })
 }
 
+/// Resolves `demo`'s settings.
+pub fn demo(args: &crate::cli::DemoArgs) -> Result<DemoSettings> {
+    let file = load(args.collector.config.as_deref())?;
+    let stuck_after = match args.stuck_after {
+        Some(d) => Some(d),
+        None => duration(file.stuck_after.as_ref(), "stuck_after")?,
+    };
+    let rate = args.rate.or(file.rate).unwrap_or(3.0);
+    if !(0.1..=1000.0).contains(&rate) {
+        bail!("--rate must be between 0.1 and 1000 flows per second, not {rate}");
+    }
+    let export_only = args.export_only || file.export_only.unwrap_or(false);
+    let record = args.record.clone().or(file.record.clone());
+    if export_only && record.is_some() {
+        bail!("--record needs the embedded collector; it cannot go with --export-only");
+    }
+    Ok(DemoSettings {
+        collector: collector(&args.collector, &file)?,
+        record,
+        stats_interval: match args.stats_interval {
+            Some(d) => d,
+            None => duration(file.stats_interval.as_ref(), "stats_interval")?
+                .unwrap_or(Duration::from_secs(2)),
+        },
+        stuck_after,
+        headless: args.headless || file.headless.unwrap_or(false),
+        duration: match args.duration {
+            Some(d) => Some(d),
+            None => duration(file.duration.as_ref(), "duration")?,
+        },
+        rate,
+        seed: args.seed.or(file.seed),
+        export_only,
+        endpoint: if export_only { args.endpoint.clone().or(file.endpoint.clone()) } else { None },
+    })
+}
+
+/// Resolves `analyze`'s settings.
+pub fn analyze(args: &crate::analyze::AnalyzeArgs) -> Result<crate::analyze::AnalyzeSettings> {
+    use crate::analyze::{Format, file_fail_on, file_format, pick_duration};
+    use hopscope_collector::analysis::{DEFAULT_LAG_WARN, DEFAULT_STUCK_AFTER};
+    let file = load(args.config.as_deref())?;
+    let stuck_after = duration(file.stuck_after.as_ref(), "stuck_after")?;
+    let lag_warn = duration(file.lag_warn.as_ref(), "lag_warn")?;
+    let format = file_format(file.format.as_deref())?;
+    let fail_on = file_fail_on(file.fail_on.as_deref())?;
+    Ok(crate::analyze::AnalyzeSettings {
+        format: args.format.or(format).unwrap_or(Format::Text),
+        stuck_after: pick_duration(args.stuck_after, stuck_after, DEFAULT_STUCK_AFTER),
+        lag_warn: pick_duration(args.lag_warn, lag_warn, DEFAULT_LAG_WARN),
+        fail_on: args.fail_on.clone().or(fail_on).unwrap_or_default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +249,34 @@ mod tests {
         assert_eq!(s.stats_interval, Duration::from_secs(5));
         a.collector.grpc = Some("127.0.0.1:9100".parse().unwrap());
         assert_eq!(serve(&a).unwrap().collector.grpc.port(), 9100);
+    }
+
+    #[test]
+    fn demo_flag_beats_file_beats_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hopscope.toml");
+        std::fs::write(
+            &path,
+            "rate = 8.0\nseed = 9\nduration = \"10s\"\nendpoint = \"http://x:4317\"\n",
+        )
+        .unwrap();
+        let mut a = crate::cli::DemoArgs {
+            collector: CollectorArgs { config: Some(path.clone()), ..CollectorArgs::default() },
+            ..crate::cli::DemoArgs::default()
+        };
+        let s = demo(&a).unwrap();
+        assert_eq!((s.rate, s.seed, s.duration), (8.0, Some(9), Some(Duration::from_secs(10))));
+        assert_eq!(s.stats_interval, Duration::from_secs(2));
+        assert!(!s.headless && !s.export_only);
+        assert_eq!(s.endpoint, None, "the endpoint only applies with --export-only");
+        a.rate = Some(2.5);
+        a.export_only = true;
+        let s = demo(&a).unwrap();
+        assert_eq!((s.rate, s.endpoint.as_deref()), (2.5, Some("http://x:4317")));
+        a.rate = Some(0.0);
+        assert!(format!("{:#}", demo(&a).unwrap_err()).contains("--rate"));
+        let s = demo(&crate::cli::DemoArgs::default()).unwrap();
+        assert_eq!((s.rate, s.seed, s.duration), (3.0, None, None));
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! `hopscope-collector`.
 
 mod analyze;
+mod app;
 mod cli;
 mod config;
 mod demo;
+mod replay;
 mod serve;
 
 use std::process::ExitCode;
@@ -29,9 +31,11 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        cli::Command::Serve(args) => runtime.block_on(serve::run(args)),
-        cli::Command::Demo(args) => runtime.block_on(demo::run(args)),
-        cli::Command::Analyze(args) => analyze::run(&args),
+        None => runtime.block_on(app::live(cli.live)),
+        Some(cli::Command::Serve(args)) => runtime.block_on(serve::run(args)),
+        Some(cli::Command::Replay(args)) => runtime.block_on(replay::run(args)),
+        Some(cli::Command::Demo(args)) => runtime.block_on(demo::run(args)),
+        Some(cli::Command::Analyze(args)) => analyze::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -63,6 +63,9 @@ impl Collector {
 /// Runs until SIGINT or SIGTERM, then stops accepting, flushes the recording and exits 0.
 pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let settings = config::serve(&args)?;
+    // Before anything is printed: a signal sent as soon as the listen lines appear must stop
+    // the server cleanly, not kill it with the default action.
+    let signals = StopSignals::register()?;
     let collector = Collector::start(&settings.collector, settings.record.clone()).await?;
     eprintln!("hopscope: OTLP/gRPC listening on {}", collector.receivers.grpc_addr);
     eprintln!("hopscope: OTLP/HTTP listening on {}", collector.receivers.http_addr);
@@ -74,7 +77,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode> {
     let ticker =
         tokio::spawn(print_stats(stats, settings.stats_interval, collector.shutdown_token()));
 
-    wait_for_signal().await?;
+    signals.recv().await?;
     eprintln!("hopscope: shutting down");
     let summary = collector.stop().await?;
     ticker.await.ok();
@@ -99,19 +102,47 @@ pub fn receiver_config(c: &CollectorSettings) -> ReceiverConfig {
     }
 }
 
-pub async fn wait_for_signal() -> Result<()> {
+/// SIGINT and SIGTERM handlers, installed when registered: from then on either signal is
+/// caught (and waits for [`StopSignals::recv`]) instead of killing the process.
+pub struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("cannot listen for Ctrl-C")?,
-            _ = term.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Installs the handlers now. Must run inside the tokio runtime.
+    pub fn register() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
+                terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")?;
-    Ok(())
+
+    /// Waits for SIGINT or SIGTERM (Ctrl-C elsewhere).
+    pub async fn recv(mut self) -> Result<()> {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")?;
+        Ok(())
+    }
+}
+
+/// Installs the SIGINT/SIGTERM handlers and waits for either (see [`StopSignals`] to install
+/// them earlier than the wait).
+pub async fn wait_for_signal() -> Result<()> {
+    StopSignals::register()?.recv().await
 }
 
 /// The stats line, in exactly the form scripts read.

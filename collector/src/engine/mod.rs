@@ -13,8 +13,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::formats::record::Recorder;
+use crate::link::Linker;
 use crate::model::{Interner, LogRecord, Span};
-use crate::store::SpanStore;
+use crate::store::{Inserted, SpanStore};
+
+pub mod views;
 
 /// How the engine is set up.
 #[derive(Debug, Clone)]
@@ -112,6 +115,8 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 enum Msg {
     Spans(Vec<Span>),
     Logs(Vec<LogRecord>),
+    /// A view request is waiting ([`views::ViewHandle::request`]).
+    Wake,
     Shutdown,
 }
 
@@ -138,7 +143,8 @@ impl Ingest {
 
     /// Whether `n` more spans would fit in the queue now.
     pub fn has_room(&self, n: usize) -> bool {
-        self.queued.load(Ordering::Relaxed).saturating_add(n) <= self.capacity
+        let queued = self.queued.load(Ordering::Relaxed);
+        queued == 0 || queued.saturating_add(n) <= self.capacity
     }
 
     /// Counts spans refused before they were decoded.
@@ -165,7 +171,9 @@ impl Ingest {
             return Ok(());
         }
         let prev = self.queued.fetch_add(n, Ordering::AcqRel);
-        if prev.saturating_add(n) > self.capacity {
+        // A batch larger than the whole queue is taken when the queue is empty: refusing
+        // it would make the exporter retry forever. Requests are bounded by --max-request.
+        if prev > 0 && prev.saturating_add(n) > self.capacity {
             self.queued.fetch_sub(n, Ordering::AcqRel);
             return Err(self.refuse(n));
         }
@@ -210,6 +218,7 @@ pub struct EngineSummary {
 /// A running engine.
 pub struct Engine {
     ingest: Ingest,
+    views: views::Hub,
     interner: Arc<Interner>,
     thread: JoinHandle<std::io::Result<()>>,
 }
@@ -236,8 +245,11 @@ impl Engine {
             capacity: config.queue_spans.max(1),
             stats: Arc::clone(&stats),
         };
+        let (publisher, views) = views::Publisher::new(config.max_memory);
         let worker = Worker {
+            views: publisher,
             store: SpanStore::new(config.max_memory),
+            linker: Linker::new(Arc::clone(&interner)),
             recorder,
             interner: Arc::clone(&interner),
             stats,
@@ -247,12 +259,17 @@ impl Engine {
         let thread = std::thread::Builder::new()
             .name("hopscope-engine".into())
             .spawn(move || worker.run(&rx))?;
-        Ok(Engine { ingest, interner, thread })
+        Ok(Engine { ingest, views, interner, thread })
     }
 
     /// A handle for receivers.
     pub fn ingest(&self) -> Ingest {
         self.ingest.clone()
+    }
+
+    /// A UI's handle on the published views ([`views`]).
+    pub fn views(&self) -> views::ViewHandle {
+        self.views.handle(self.ingest.tx.clone())
     }
 
     /// The interner spans are decoded with.
@@ -277,7 +294,11 @@ impl Engine {
 }
 
 struct Worker {
+    /// Publishes views for UIs (nothing while none watches).
+    views: views::Publisher,
     store: SpanStore,
+    /// Links what the store holds into hops and flows; forgets what the store evicts.
+    linker: Linker,
     recorder: Option<Recorder>,
     interner: Arc<Interner>,
     stats: Arc<Stats>,
@@ -288,7 +309,7 @@ struct Worker {
 impl Worker {
     fn run(mut self, rx: &mpsc::Receiver<Msg>) -> std::io::Result<()> {
         loop {
-            match rx.recv_timeout(Duration::from_millis(500)) {
+            match rx.recv_timeout(self.views_timeout()) {
                 Ok(Msg::Spans(spans)) => {
                     let n = spans.len();
                     self.on_spans(spans)?;
@@ -303,6 +324,7 @@ impl Worker {
                     }
                     self.publish_stats();
                 }
+                Ok(Msg::Wake) => {}
                 Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {
                     if let Some(recorder) = &mut self.recorder {
@@ -310,6 +332,7 @@ impl Worker {
                     }
                 }
             }
+            self.serve_views();
         }
         if let Some(recorder) = &mut self.recorder {
             recorder.flush()?;
@@ -319,14 +342,27 @@ impl Worker {
 
     fn on_spans(&mut self, spans: Vec<Span>) -> std::io::Result<()> {
         if let Some(recorder) = &mut self.recorder {
-            recorder.write_spans(&spans, &self.interner)?;
-            self.stats.recorded.fetch_add(spans.len() as u64, Ordering::Relaxed);
+            // Exact resends (exporter retries) are stored once, so recorded once.
+            let fresh: Vec<&Span> =
+                spans.iter().filter(|s| !self.store.holds_identical(s)).collect();
+            recorder.write_spans(&fresh, &self.interner)?;
+            self.stats.recorded.fetch_add(fresh.len() as u64, Ordering::Relaxed);
         }
         for span in spans {
-            self.store.insert(span);
+            match self.store.insert(span) {
+                Inserted::New(r) | Inserted::Merged(r) => {
+                    if let Some(stored) = self.store.get(r) {
+                        self.linker.add(stored);
+                    }
+                }
+                Inserted::Duplicate(_) => {}
+            }
+            // After every span: a trace evicted mid-batch may come back later in it.
+            let evicted = self.store.take_evicted();
+            if !evicted.is_empty() {
+                self.linker.evict(&evicted);
+            }
         }
-        // Evicted ids are for the linker; until it exists nothing else needs them.
-        self.store.take_evicted();
         self.publish_stats();
         Ok(())
     }

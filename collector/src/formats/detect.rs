@@ -243,7 +243,10 @@ mod tests {
 {"resourceSpans":[]}
 "#;
         assert_eq!(format(line), Sniff::Format(Format::OtlpJsonLines));
-        assert_eq!(format(b"\xEF\xBB\xBF  {\"resourceSpans\":[]}"), Sniff::Format(Format::OtlpJsonLines));
+        assert_eq!(
+            format(b"\xEF\xBB\xBF  {\"resourceSpans\":[]}"),
+            Sniff::Format(Format::OtlpJsonLines)
+        );
         let pretty = b"{\n  \"resourceSpans\": [\n    {\n";
         assert_eq!(format(pretty), Sniff::Format(Format::OtlpJsonDocument));
         let open_first_line = b"{\"resourceSpans\": [\n  {\"resource\": {}}\n]}\n";
@@ -254,15 +257,15 @@ mod tests {
         assert_eq!(format(b"{\n  \"traceID\": \"ab\""), Sniff::Format(Format::Jaeger));
         assert_eq!(format(b"  [{\"traceId\":\"ab\"}]"), Sniff::Format(Format::Zipkin));
         // A brace inside a string does not close the object.
-        assert_eq!(
-            format(b"{\"a\":\"}\",\n\"b\":1}\n"),
-            Sniff::Format(Format::OtlpJsonDocument)
-        );
+        assert_eq!(format(b"{\"a\":\"}\",\n\"b\":1}\n"), Sniff::Format(Format::OtlpJsonDocument));
     }
 
     #[test]
     fn proto_empty_and_unknown() {
-        assert_eq!(format(b"\x00\x00\x00\x05\x0a\x03\x0a\x01\x00"), Sniff::Format(Format::OtlpProto));
+        assert_eq!(
+            format(b"\x00\x00\x00\x05\x0a\x03\x0a\x01\x00"),
+            Sniff::Format(Format::OtlpProto)
+        );
         assert_eq!(format(b"\x00\x00\x00\x00"), Sniff::Format(Format::OtlpProto));
         assert_eq!(format(b""), Sniff::Empty);
         assert_eq!(format(b" \n\t\r\n"), Sniff::Empty);

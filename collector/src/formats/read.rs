@@ -1,43 +1,134 @@
-//! Reading trace files into the model, streaming: memory follows what the caller keeps,
-//! not the file size.
+//! Reading trace files into the model, streaming: memory follows what the caller keeps, not
+//! the file size.
 //!
-//! A corrupt record is reported as `FILE:LINE: reason` and skipped; the rest is read.
+//! # Formats
+//!
+//! Told by content, never by file name (see [`Format`] and the `detect` module for the
+//! rules): OTLP JSON lines; one OTLP JSON document (`TracesData` or
+//! `ExportTraceServiceRequest`, pretty-printed or not); OTLP protobuf `TracesData` messages
+//! each behind a 4-byte big-endian length (the OpenTelemetry Collector file exporter's
+//! `format: proto`); the file exporter's `compression: zstd` form (each message compressed,
+//! then length-prefixed); Jaeger UI "Download JSON"; Zipkin v2 JSON arrays. Any of them may be
+//! wrapped whole in gzip or zstd (`zstd traces.jsonl`, `gzip traces.pb`), which is undone
+//! first. Jaeger and Zipkin spans are converted into OTLP `ResourceSpans` (see the `jaeger`
+//! and `zipkin` modules) and then through [`Decoder::resource_spans`] like everything else.
+//!
+//! # Streaming
+//!
+//! JSON lines are read a line at a time and protobuf a message at a time. The JSON formats
+//! that are one document (OTLP, Jaeger, Zipkin) are streamed with serde: the reader walks the
+//! outer object and arrays itself and holds one element at a time (a span; a Jaeger trace),
+//! handing spans on in batches. Nothing holds a whole file.
+//!
+//! The format readers turn records into OTLP messages (or problems) and hand them, as
+//! events, to the decoding side, which decodes them into the model, calls `on_spans`, counts
+//! and reports; both run on the caller's thread (a reading thread was measured: it was
+//! slower, memory allocated on one thread and freed on the other costing more than the
+//! overlap gained). On a terminal, a read longer than a second shows its progress (bytes,
+//! spans, rate) on stderr, a few times a second.
+//!
+//! # Bad input
+//!
+//! A record that cannot be decoded is reported as `FILE:LINE: reason` (text) or
+//! `FILE@OFFSET: reason` (binary: the byte offset of the message's length prefix, in the
+//! decompressed stream when the whole file is compressed), counted in
+//! [`ReadReport::skipped`], and the rest is read. A file that ends in the middle of a record
+//! keeps everything before it. An empty file is noted, not an error. Only a path that cannot
+//! be opened stops a read ([`ReadError`]); the caller decides from [`ReadReport::is_empty`]
+//! whether anything at all was read.
 
+use std::cell::Cell;
+use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+
+pub use super::detect::{Compression, Format};
+use super::detect::{HEAD_LEN, Sniff, sniff};
+use super::progress::Progress;
+pub use super::progress::ProgressMode;
+use super::{jaeger, otlp_json, otlp_proto, zipkin};
 use crate::ingest::convert::Decoder;
-use crate::ingest::json;
 use crate::model::Span;
 
-/// At most this many problems are kept in a report (all are counted).
+/// At most this many problems, and this many notes, are kept in a report (all skipped
+/// records are counted).
 const MAX_PROBLEMS: usize = 100;
+
+/// Whole-file compressions undone, at most, before giving up (a gzip in a zstd in a gzip...).
+const MAX_LAYERS: usize = 3;
 
 /// What reading produced, and what it skipped.
 #[derive(Debug, Default, Clone)]
 pub struct ReadReport {
     /// Files (or stdin) read.
     pub files: usize,
-    /// Bytes read.
+    /// Bytes read from the files, as stored (compressed bytes for compressed files).
     pub bytes: u64,
-    /// Records (lines, messages) decoded.
+    /// Records decoded: lines (OTLP JSON lines), messages (protobuf, zstd messages), spans
+    /// (OTLP JSON documents, Jaeger, Zipkin). A record is what can be skipped on its own.
     pub records: u64,
     /// Valid spans handed on.
     pub spans: u64,
     /// Spans with invalid ids, dropped.
     pub rejected_spans: u64,
-    /// Records that could not be decoded and were skipped.
+    /// Records that could not be decoded and were skipped (including a truncated last one).
     pub skipped: u64,
-    /// The first problems, each `FILE:LINE: reason`.
+    /// Files that held nothing (no bytes, or only whitespace).
+    pub empty_files: usize,
+    /// The first skipped records, one line each (so `skipped - problems.len()` were not
+    /// listed): `FILE:LINE: reason`, `FILE@OFFSET: reason`, or `FILE: reason` for a whole
+    /// file that could not be read (unknown content, corrupt compression).
     pub problems: Vec<String>,
+    /// The first other things worth saying that skipped no record, in the same form: empty
+    /// files (`FILE: empty file`), empty directories, spans rejected for invalid ids
+    /// (`FILE:LINE: span rejected: ...`).
+    pub notes: Vec<String>,
+    /// What each file was, in the order read.
+    pub sources: Vec<SourceReport>,
+}
+
+/// What one file (or stdin) was and what it gave.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SourceReport {
+    /// The path as given (`<stdin>` for `-`).
+    pub name: String,
+    /// Whole-file compressions, outermost first.
+    pub compression: Vec<Compression>,
+    /// The records' format; `None` when empty or not recognised.
+    pub format: Option<Format>,
+    /// Bytes read, as stored.
+    pub bytes: u64,
+    pub records: u64,
+    pub spans: u64,
+    pub skipped: u64,
+}
+
+impl fmt::Display for SourceReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.name)?;
+        for c in &self.compression {
+            write!(f, "{c} + ")?;
+        }
+        match self.format {
+            Some(format) => write!(f, "{format}")?,
+            None => f.write_str("no records")?,
+        }
+        write!(f, ", {} spans", self.spans)?;
+        if self.skipped > 0 {
+            write!(f, ", {} records skipped", self.skipped)?;
+        }
+        Ok(())
+    }
 }
 
 impl ReadReport {
-    fn problem(&mut self, what: String) {
-        self.skipped += 1;
-        if self.problems.len() < MAX_PROBLEMS {
-            self.problems.push(what);
+    fn push_note(&mut self, what: String) {
+        if self.notes.len() < MAX_PROBLEMS {
+            self.notes.push(what);
         }
     }
 
@@ -47,80 +138,394 @@ impl ReadReport {
     }
 }
 
-/// Errors that stop reading a file altogether (a corrupt record does not).
+/// Errors that stop reading altogether (a corrupt record does not).
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
 
-/// Reads every file in `paths` (`-` is stdin) in order, handing each record's spans to
-/// `on_spans`.
+/// How to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions {
+    /// Progress on stderr for long reads.
+    pub progress: ProgressMode,
+}
+
+/// Reads every file in `paths` in order, handing each record's spans to `on_spans`. `-` is
+/// stdin; a directory is read as its files (not its subdirectories, not hidden files) in
+/// name order, which is the order of rotated files. Shows progress on a terminal.
+///
+/// Fails only when a path (file or directory) cannot be opened; what was read before stays
+/// handed on. Every other problem is in the report; nothing at all read is
+/// [`ReadReport::is_empty`].
 pub fn read_paths(
     paths: &[PathBuf],
     decoder: &Decoder,
     on_spans: &mut dyn FnMut(Vec<Span>),
 ) -> Result<ReadReport, ReadError> {
-    let mut report = ReadReport::default();
-    for path in paths {
-        if path.as_os_str() == "-" {
-            read_jsonl(
-                std::io::stdin().lock(),
-                Path::new("<stdin>"),
-                decoder,
-                &mut report,
-                on_spans,
-            )?;
-        } else {
-            let file =
-                File::open(path).map_err(|source| ReadError::Io { path: path.clone(), source })?;
-            read_jsonl(
-                BufReader::with_capacity(1 << 20, file),
-                path,
-                decoder,
-                &mut report,
-                on_spans,
-            )?;
-        }
-    }
-    Ok(report)
+    read_paths_with(paths, decoder, ReadOptions::default(), on_spans)
 }
 
-/// Reads OTLP JSON lines (one `TracesData` or `ExportTraceServiceRequest` per line).
+/// [`read_paths`] with options.
+pub fn read_paths_with(
+    paths: &[PathBuf],
+    decoder: &Decoder,
+    options: ReadOptions,
+    on_spans: &mut dyn FnMut(Vec<Span>),
+) -> Result<ReadReport, ReadError> {
+    let mut report = ReadReport::default();
+    let mut consumer = Consumer::new(decoder, &mut report, on_spans, options.progress);
+    read_all(paths, &mut Sink::new(&mut |event| consumer.handle(event)));
+    consumer.progress.finish();
+    match consumer.failed.take() {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+/// Every path in turn. Stops at a path that cannot be opened.
+fn read_all(paths: &[PathBuf], sink: &mut Sink<'_>) {
+    for path in paths {
+        if path.as_os_str() == "-" {
+            sink.read_source("<stdin>", io::stdin());
+        } else if path.is_dir() {
+            let files = match directory_files(path) {
+                Ok(files) => files,
+                Err(e) => {
+                    sink.emit(Event::Failed(e));
+                    return;
+                }
+            };
+            if files.is_empty() {
+                sink.emit(Event::Notice(format!("{}: no files in directory", path.display())));
+            }
+            for file in files {
+                if !read_file(&file, sink) {
+                    return;
+                }
+            }
+        } else if !read_file(path, sink) {
+            return;
+        }
+    }
+}
+
+/// The files of a directory, in name order; hidden files and subdirectories left out.
+fn directory_files(dir: &Path) -> Result<Vec<PathBuf>, ReadError> {
+    let io_err = |source| ReadError::Io { path: dir.to_owned(), source };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_err)? {
+        let entry = entry.map_err(io_err)?;
+        let hidden = entry.file_name().as_encoded_bytes().first() == Some(&b'.');
+        // `metadata` follows symlinks: a link to a file counts as a file.
+        if !hidden && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file()) {
+            files.push(entry.path());
+        }
+    }
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    Ok(files)
+}
+
+/// Reads one file; false when it could not be opened (reported as [`Event::Failed`]).
+fn read_file(path: &Path, sink: &mut Sink<'_>) -> bool {
+    match File::open(path) {
+        Ok(file) => {
+            sink.read_source(&path.display().to_string(), file);
+            true
+        }
+        Err(source) => {
+            sink.emit(Event::Failed(ReadError::Io { path: path.to_owned(), source }));
+            false
+        }
+    }
+}
+
+/// Reads OTLP JSON lines (one `TracesData` or `ExportTraceServiceRequest` per line) from
+/// `input`, whatever its content looks like, into `report`. No progress is shown.
 pub fn read_jsonl(
-    mut input: impl BufRead,
+    input: impl BufRead,
     name: &Path,
     decoder: &Decoder,
     report: &mut ReadReport,
     on_spans: &mut dyn FnMut(Vec<Span>),
 ) -> Result<(), ReadError> {
-    report.files += 1;
-    let mut line = Vec::new();
-    let mut number = 0u64;
-    loop {
-        line.clear();
-        let n = input
-            .read_until(b'\n', &mut line)
-            .map_err(|source| ReadError::Io { path: name.to_owned(), source })?;
-        if n == 0 {
-            return Ok(());
+    let mut consumer = Consumer::new(decoder, report, on_spans, ProgressMode::Never);
+    let mut handle = |event| consumer.handle(event);
+    let mut sink = Sink::new(&mut handle);
+    let counter = Rc::new(Cell::new(0));
+    sink.emit(Event::Begin(name.display().to_string(), Rc::clone(&counter)));
+    sink.format(Format::OtlpJsonLines);
+    otlp_json::read_lines(Counted { inner: input, count: counter }, &mut sink);
+    sink.emit(Event::End);
+    Ok(())
+}
+
+/// Where in a file a record starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum At {
+    /// A 1-based line of a text format.
+    Line(u64),
+    /// A byte offset into a binary format.
+    Offset(u64),
+    /// The file as a whole.
+    File,
+}
+
+/// Counts the bytes read through it (read by the progress line and the report while a
+/// decompressor owns the reader).
+pub(crate) struct Counted<R> {
+    pub(crate) inner: R,
+    pub(crate) count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counted<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.count.set(self.count.get() + amt as u64);
+        self.inner.consume(amt);
+    }
+}
+
+/// What the format readers tell the decoding side, in file order.
+pub(crate) enum Event {
+    /// A file (or stdin) starts; its bytes read are counted in the cell.
+    Begin(String, Rc<Cell<u64>>),
+    Compression(Compression),
+    Format(Format),
+    /// `records` records starting `at`, as OTLP.
+    Records {
+        at: At,
+        records: u64,
+        resource_spans: Vec<ResourceSpans>,
+    },
+    /// A record skipped.
+    Skip(At, String),
+    /// A span rejected before decoding.
+    Reject(At, String),
+    /// A whole problem line, not about the current file.
+    Notice(String),
+    /// The current file held nothing.
+    Empty,
+    /// The current file ended.
+    End,
+    /// A path could not be opened: reading stops.
+    Failed(ReadError),
+}
+
+/// Where the format readers put what they read and what went wrong; the other end (see
+/// `Consumer`) decodes, counts and reports.
+pub(crate) struct Sink<'a> {
+    handle: &'a mut dyn FnMut(Event),
+}
+
+impl<'a> Sink<'a> {
+    fn new(handle: &'a mut dyn FnMut(Event)) -> Self {
+        Self { handle }
+    }
+
+    fn emit(&mut self, event: Event) {
+        (self.handle)(event);
+    }
+
+    /// Reads one file (or stdin) of any format.
+    fn read_source(&mut self, name: &str, input: impl Read) {
+        let counter = Rc::new(Cell::new(0));
+        self.emit(Event::Begin(name.to_owned(), Rc::clone(&counter)));
+        self.read_stream(Box::new(Counted { inner: input, count: counter }), 0);
+        self.emit(Event::End);
+    }
+
+    /// Tells the format of `input` and reads it, undoing whole-file compression first.
+    fn read_stream(&mut self, mut input: Box<dyn Read + '_>, layers: usize) {
+        let mut head = Vec::with_capacity(HEAD_LEN);
+        if let Err(e) = input.by_ref().take(HEAD_LEN as u64).read_to_end(&mut head) {
+            self.skip(At::File, format_args!("cannot read: {e}"));
+            return;
         }
-        number += 1;
-        report.bytes += n as u64;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match json::decode_traces(&line) {
-            Ok(req) => {
-                report.records += 1;
-                let decoded = decoder.traces(req);
-                report.spans += decoded.spans.len() as u64;
-                report.rejected_spans += decoded.rejected;
-                if !decoded.spans.is_empty() {
-                    on_spans(decoded.spans);
+        let sniffed = sniff(&head);
+        let input = Cursor::new(head).chain(input);
+        match sniffed {
+            Sniff::Compressed(_) if layers >= MAX_LAYERS => {
+                self.skip(
+                    At::File,
+                    format_args!("compressed more than {MAX_LAYERS} times over; not read"),
+                );
+            }
+            Sniff::Compressed(c @ Compression::Gzip) => {
+                self.emit(Event::Compression(c));
+                let inflated = flate2::bufread::MultiGzDecoder::new(BufReader::new(input));
+                self.read_stream(Box::new(inflated), layers + 1);
+            }
+            Sniff::Compressed(c @ Compression::Zstd) => {
+                self.emit(Event::Compression(c));
+                match zstd::stream::read::Decoder::new(input) {
+                    Ok(d) => self.read_stream(Box::new(d), layers + 1),
+                    Err(e) => self.skip(At::File, format_args!("zstd: {e}")),
                 }
             }
-            Err(e) => report.problem(format!("{}:{number}: {e}", name.display())),
+            Sniff::Empty => self.emit(Event::Empty),
+            Sniff::Unknown => self.skip(
+                At::File,
+                "not a trace file hopscope reads (OTLP JSON or protobuf, Jaeger or Zipkin JSON, \
+                 optionally gzip or zstd compressed)",
+            ),
+            Sniff::Format(format) => {
+                self.format(format);
+                let input = BufReader::with_capacity(1 << 20, input);
+                match format {
+                    Format::OtlpJsonLines => otlp_json::read_lines(input, self),
+                    Format::OtlpJsonDocument => otlp_json::read_document(input, self),
+                    Format::OtlpProto => otlp_proto::read_messages(input, self, false),
+                    Format::OtlpZstdFramed => otlp_proto::read_messages(input, self, true),
+                    Format::Jaeger => jaeger::read(input, self),
+                    Format::Zipkin => zipkin::read(input, self),
+                }
+            }
+        }
+    }
+
+    fn format(&mut self, format: Format) {
+        self.emit(Event::Format(format));
+    }
+
+    /// `records` records (starting `at`) holding these spans, to decode and hand on.
+    pub(crate) fn resource_spans(&mut self, at: At, records: u64, rs: Vec<ResourceSpans>) {
+        self.emit(Event::Records { at, records, resource_spans: rs });
+    }
+
+    /// A span rejected before decoding (an id that is not hex, say): counted with the
+    /// decoder's rejections.
+    pub(crate) fn reject_span(&mut self, at: At, why: impl fmt::Display) {
+        self.emit(Event::Reject(at, why.to_string()));
+    }
+
+    /// A record that could not be read: counted, reported, skipped.
+    pub(crate) fn skip(&mut self, at: At, why: impl fmt::Display) {
+        self.emit(Event::Skip(at, why.to_string()));
+    }
+}
+
+/// The decoding side: turns OTLP into the model, hands spans on, counts, reports problems
+/// with the current file's name, updates the progress line.
+struct Consumer<'a> {
+    decoder: &'a Decoder,
+    report: &'a mut ReadReport,
+    on_spans: &'a mut dyn FnMut(Vec<Span>),
+    progress: Progress,
+    /// The file being read.
+    source: SourceReport,
+    /// Bytes read of the current file so far.
+    bytes: Rc<Cell<u64>>,
+    /// Why reading stopped, if it did.
+    failed: Option<ReadError>,
+}
+
+impl<'a> Consumer<'a> {
+    fn new(
+        decoder: &'a Decoder,
+        report: &'a mut ReadReport,
+        on_spans: &'a mut dyn FnMut(Vec<Span>),
+        progress: ProgressMode,
+    ) -> Self {
+        Self {
+            decoder,
+            report,
+            on_spans,
+            progress: Progress::new(progress),
+            source: SourceReport::default(),
+            bytes: Rc::new(Cell::new(0)),
+            failed: None,
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Begin(name, bytes) => {
+                self.report.files += 1;
+                self.source = SourceReport { name, ..SourceReport::default() };
+                self.bytes = bytes;
+            }
+            Event::Compression(c) => self.source.compression.push(c),
+            Event::Format(f) => self.source.format = Some(f),
+            Event::Records { at, records, resource_spans } => {
+                self.records(at, records, resource_spans);
+            }
+            Event::Skip(at, why) => {
+                self.report.skipped += 1;
+                self.source.skipped += 1;
+                if self.report.problems.len() < MAX_PROBLEMS {
+                    let line = self.located(at, &why);
+                    self.report.problems.push(line);
+                }
+            }
+            Event::Reject(at, why) => {
+                self.report.rejected_spans += 1;
+                self.note(at, &format!("span rejected: {why}"));
+            }
+            Event::Notice(line) => self.report.push_note(line),
+            Event::Empty => {
+                self.report.empty_files += 1;
+                self.note(At::File, "empty file");
+            }
+            Event::End => {
+                let mut source = std::mem::take(&mut self.source);
+                source.bytes = self.bytes.get();
+                self.report.bytes += source.bytes;
+                self.report.sources.push(source);
+            }
+            Event::Failed(e) => self.failed = Some(e),
+        }
+    }
+
+    fn records(&mut self, at: At, records: u64, rs: Vec<ResourceSpans>) {
+        self.report.records += records;
+        self.source.records += records;
+        let decoded = self.decoder.resource_spans(rs);
+        let n = decoded.spans.len() as u64;
+        self.report.spans += n;
+        self.source.spans += n;
+        if decoded.rejected > 0 {
+            self.report.rejected_spans += decoded.rejected;
+            if let Some(why) = decoded.first_error {
+                self.note(at, &format!("span rejected: {why}"));
+            }
+        }
+        if !decoded.spans.is_empty() {
+            (self.on_spans)(decoded.spans);
+        }
+        self.progress.update(
+            &self.source.name,
+            self.report.bytes + self.bytes.get(),
+            self.report.spans,
+        );
+    }
+
+    fn note(&mut self, at: At, what: &str) {
+        if self.report.notes.len() < MAX_PROBLEMS {
+            let line = self.located(at, what);
+            self.report.notes.push(line);
+        }
+    }
+
+    /// `what` prefixed with where, in the current file.
+    fn located(&self, at: At, what: &str) -> String {
+        let name = &self.source.name;
+        match at {
+            At::Line(line) => format!("{name}:{line}: {what}"),
+            At::Offset(offset) => format!("{name}@{offset}: {what}"),
+            At::File => format!("{name}: {what}"),
         }
     }
 }
@@ -145,5 +550,6 @@ mod tests {
         .unwrap();
         assert_eq!((spans, report.records, report.skipped), (2, 2, 1));
         assert!(report.problems[0].starts_with("rec.jsonl:2: "), "{:?}", report.problems);
+        assert_eq!(report.bytes, text.len() as u64);
     }
 }

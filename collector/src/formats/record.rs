@@ -46,12 +46,12 @@ impl Recorder {
     }
 
     /// Writes one line holding `spans`.
-    pub fn write_spans(&mut self, spans: &[Span], interner: &Interner) -> std::io::Result<()> {
+    pub fn write_spans(&mut self, spans: &[&Span], interner: &Interner) -> std::io::Result<()> {
         if spans.is_empty() {
             return Ok(());
         }
         self.line.clear();
-        encode_traces_data(&to_traces_data(spans, interner), &mut self.line);
+        encode_traces_data(&to_traces_data(spans.iter().copied(), interner), &mut self.line);
         self.line.push(b'\n');
         self.out.write_all(&self.line)
     }

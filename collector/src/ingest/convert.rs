@@ -272,9 +272,12 @@ impl Decoder {
 
 /// Converts spans back into OTLP `TracesData`, grouping consecutive spans that share a
 /// resource and scope. Used to write recordings.
-pub fn to_traces_data(spans: &[Span], interner: &Interner) -> otlp_trace::TracesData {
+pub fn to_traces_data<'a>(
+    spans: impl IntoIterator<Item = &'a Span>,
+    interner: &Interner,
+) -> otlp_trace::TracesData {
     let mut data = otlp_trace::TracesData::default();
-    let mut last: Option<(&Arc<Resource>, &Arc<Scope>)> = None;
+    let mut last: Option<(&'a Arc<Resource>, &'a Arc<Scope>)> = None;
     for span in spans {
         let same_resource = last.is_some_and(|(r, _)| Arc::ptr_eq(r, &span.resource));
         let same_scope = same_resource && last.is_some_and(|(_, s)| Arc::ptr_eq(s, &span.scope));

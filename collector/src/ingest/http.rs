@@ -131,6 +131,14 @@ pub fn router(decoder: Decoder, ingest: Ingest, max_request: usize) -> Router {
         .route("/v1/traces", post(|s, h, b| handle(s, Signal::Traces, h, b)))
         .route("/v1/logs", post(|s, h, b| handle(s, Signal::Logs, h, b)))
         .route("/v1/metrics", post(|s, h, b| handle(s, Signal::Metrics, h, b)))
+        .method_not_allowed_fallback(|method: Method| async move {
+            Failure::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                UNIMPLEMENTED,
+                format!("method {method} not allowed: OTLP/HTTP accepts POST"),
+            )
+            .into_response(Encoding::Json)
+        })
         .fallback(|| async {
             Failure::new(
                 StatusCode::NOT_FOUND,

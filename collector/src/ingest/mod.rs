@@ -38,6 +38,22 @@ pub fn metric_points(req: &ExportMetricsServiceRequest) -> u64 {
         .sum()
 }
 
+/// tonic answers a message past `max_decoding_message_size` with OUT_OF_RANGE ("decoded
+/// message length too large"), but an oversize OTLP request is RESOURCE_EXHAUSTED (as it
+/// already is when the limit is hit while inflating gzip). Rewrites that one answer.
+fn oversize_is_resource_exhausted<B>(mut response: ::http::Response<B>) -> ::http::Response<B> {
+    let headers = response.headers_mut();
+    let out_of_range = headers.get("grpc-status").is_some_and(|v| v == "11");
+    let too_large = headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|m| m.contains("too%20large") || m.contains("too large"));
+    if out_of_range && too_large {
+        headers.insert("grpc-status", ::http::HeaderValue::from_static("8"));
+    }
+    response
+}
+
 /// Where and how the receivers listen.
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
@@ -98,6 +114,7 @@ impl Receivers {
         let stop = shutdown.clone();
         let grpc = tokio::spawn(async move {
             tonic::transport::Server::builder()
+                .layer(tower::util::MapResponseLayer::new(oversize_is_resource_exhausted))
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(
                     tonic::transport::server::TcpIncoming::from(grpc_listener),

@@ -77,9 +77,8 @@ pub struct Messaging {
 impl Messaging {
     /// Heap bytes owned beyond the struct itself.
     pub fn heap_bytes(&self) -> usize {
-        let len = |s: &Option<Box<str>>| {
-            s.as_ref().map_or(0, |s| s.len() + super::span::ALLOC_OVERHEAD)
-        };
+        let len =
+            |s: &Option<Box<str>>| s.as_ref().map_or(0, |s| s.len() + super::span::ALLOC_OVERHEAD);
         len(&self.message_id) + len(&self.conversation_id) + len(&self.routing_key)
     }
 }

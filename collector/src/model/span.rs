@@ -48,7 +48,8 @@ impl Value {
             Value::Str(s) if s.is_heap_allocated() => s.capacity() + ALLOC_OVERHEAD,
             Value::Bytes(b) => b.len() + ALLOC_OVERHEAD,
             Value::Array(a) => {
-                a.iter().map(|v| size_of::<Value>() + v.heap_bytes()).sum::<usize>() + ALLOC_OVERHEAD
+                a.iter().map(|v| size_of::<Value>() + v.heap_bytes()).sum::<usize>()
+                    + ALLOC_OVERHEAD
             }
             Value::KvList(kv) => attrs_bytes(kv),
             Value::Str(_) | Value::Empty | Value::Bool(_) | Value::Int(_) | Value::Double(_) => 0,

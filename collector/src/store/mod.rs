@@ -156,6 +156,11 @@ impl SpanStore {
         Some(SpanRef { trace_id, index })
     }
 
+    /// Whether an identical copy of `span` is stored (an exact resend).
+    pub fn holds_identical(&self, span: &Span) -> bool {
+        self.find(span.trace_id, span.span_id).and_then(|r| self.get(r)) == Some(span)
+    }
+
     /// Every held trace, in no particular order.
     pub fn traces(&self) -> impl Iterator<Item = (&TraceId, &Trace)> {
         self.traces.iter()

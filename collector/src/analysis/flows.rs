@@ -1,0 +1,228 @@
+//! Flows: a root trace plus every trace reachable downstream through hops.
+//!
+//! Membership is a walk of the linker's trace graph from each root (a trace with no hop into
+//! it). A batch consumer's trace reached from several roots belongs to each of their flows;
+//! flows are never merged. Traces only reachable through a cycle (request/reply across
+//! traces) get the cycle's earliest trace as root.
+
+use rustc_hash::FxHashMap;
+
+use super::sagas::SagaSet;
+use super::{Cx, Flow, FlowRoot, FlowStatus, Text, hex, human};
+use crate::link::facts::NONE;
+
+/// The oldest message each trace produced that a consuming subscription has not consumed.
+pub(crate) struct Pending {
+    /// Trace slot → (producer end, producer slot, subscription).
+    pub by_trace: FxHashMap<u32, (u64, u32, u32)>,
+}
+
+impl Pending {
+    /// Read off the subscriptions' unconsumed sets (small: only what is still waiting).
+    pub fn new(cx: &Cx<'_>) -> Self {
+        let mut by_trace: FxHashMap<u32, (u64, u32, u32)> = FxHashMap::default();
+        for (si, sub) in cx.l.agg.subs.iter().enumerate() {
+            if sub.consumed == 0 {
+                continue;
+            }
+            for &p in &sub.unconsumed {
+                let (t, end) = (cx.sp(p).trace, cx.sp(p).end);
+                let item = (end, p, si as u32);
+                by_trace
+                    .entry(t)
+                    .and_modify(|old| {
+                        if pending_key(cx, item) < pending_key(cx, *old) {
+                            *old = item;
+                        }
+                    })
+                    .or_insert(item);
+            }
+        }
+        Self { by_trace }
+    }
+
+    /// One line saying what the oldest pending message waits for.
+    pub fn reason(cx: &Cx<'_>, item: (u64, u32, u32)) -> String {
+        let (end, _, si) = item;
+        let sub = &cx.l.agg.subs[si as usize].key;
+        format!(
+            "waiting {} for a consumer of {} {} ({})",
+            human(cx.age(end)),
+            cx.system(sub.dest.system),
+            cx.destination(sub.dest.destination),
+            cx.s(sub.group)
+        )
+    }
+
+    /// The oldest of several pending items.
+    pub fn oldest(
+        &self,
+        cx: &Cx<'_>,
+        traces: impl Iterator<Item = u32>,
+    ) -> Option<(u64, u32, u32)> {
+        traces
+            .filter_map(|t| self.by_trace.get(&t).copied())
+            .min_by(|a, b| pending_key(cx, *a).cmp(&pending_key(cx, *b)))
+    }
+}
+
+fn pending_key(cx: &Cx<'_>, (end, p, si): (u64, u32, u32)) -> impl Ord {
+    let sub = &cx.l.agg.subs[si as usize].key;
+    (end, cx.key(p), cx.dest_id(sub.dest), cx.s(sub.group))
+}
+
+/// The flows, and the first flow (in output order) each trace belongs to.
+pub(crate) struct FlowSet {
+    pub flows: Vec<Flow>,
+    /// Trace slot → index in `flows` of the first flow holding it.
+    pub trace_flow: FxHashMap<u32, usize>,
+}
+
+impl FlowSet {
+    /// The id of the first flow holding trace slot `t`.
+    pub fn of_trace(&self, t: u32) -> Option<String> {
+        self.trace_flow.get(&t).map(|&i| self.flows[i].id.clone())
+    }
+}
+
+pub(crate) fn build(cx: &Cx<'_>, pending: &Pending, sagas: &SagaSet) -> FlowSet {
+    let l = cx.l;
+    let mut traces: Vec<u32> = l.trace_slots().collect();
+    traces.sort_unstable_by_key(|&t| (l.traces[t as usize].start, l.traces[t as usize].id.0));
+    let mut reached = vec![false; l.traces.len()];
+    // Stamp of the flow being walked or built, per trace slot (flow number + 1).
+    let mut stamp = vec![0u32; l.traces.len()];
+    // (start, root id) → root and members; sorted before the (large) records are built.
+    let mut walked: Vec<Walked> = Vec::new();
+    let mut one = |root: u32, reached: &mut Vec<bool>, stamp: &mut Vec<u32>| {
+        let number = walked.len() as u32 + 1;
+        let members = walk(cx, root, number, stamp);
+        let mut start = u64::MAX;
+        for &t in &members {
+            reached[t as usize] = true;
+            start = start.min(l.traces[t as usize].start);
+        }
+        walked.push(((start, l.traces[root as usize].id.0), root, members));
+    };
+    for &t in &traces {
+        if l.traces[t as usize].up.is_empty() {
+            one(t, &mut reached, &mut stamp);
+        }
+    }
+    for &t in &traces {
+        if !reached[t as usize] {
+            one(t, &mut reached, &mut stamp);
+        }
+    }
+    walked.sort_unstable_by_key(|w| w.0);
+    let mut trace_flow = FxHashMap::default();
+    let mut flows = Vec::with_capacity(walked.len());
+    let base = walked.len() as u32 + 1;
+    for (i, (_, root, members)) in walked.into_iter().enumerate() {
+        let number = base + i as u32;
+        for &t in &members {
+            stamp[t as usize] = number;
+            trace_flow.entry(t).or_insert(i);
+        }
+        flows.push(flow(cx, root, &members, number, &stamp, pending, sagas));
+    }
+    FlowSet { flows, trace_flow }
+}
+
+/// A flow walked: (start, root id) to sort by, the root, the members.
+type Walked = ((u64, [u8; 16]), u32, Vec<u32>);
+
+/// Traces reachable from `root`, root first, then by start and id.
+fn walk(cx: &Cx<'_>, root: u32, number: u32, stamp: &mut [u32]) -> Vec<u32> {
+    let l = cx.l;
+    let mut members = vec![root];
+    stamp[root as usize] = number;
+    let mut i = 0;
+    while i < members.len() {
+        let t = members[i];
+        i += 1;
+        for &(d, _) in &l.traces[t as usize].down {
+            if stamp[d as usize] != number {
+                stamp[d as usize] = number;
+                members.push(d);
+            }
+        }
+    }
+    members[1..].sort_by_key(|&t| (l.traces[t as usize].start, l.traces[t as usize].id.0));
+    members
+}
+
+fn flow(
+    cx: &Cx<'_>,
+    root: u32,
+    members: &[u32],
+    number: u32,
+    stamp: &[u32],
+    pending: &Pending,
+    sagas: &SagaSet,
+) -> Flow {
+    let l = cx.l;
+    let rt = &l.traces[root as usize];
+    let root_span = if rt.root == NONE {
+        rt.spans.iter().copied().min_by_key(|&s| cx.key(s)).unwrap_or(NONE)
+    } else {
+        rt.root
+    };
+    let (mut start, mut end, mut spans, mut hops, mut errors) = (u64::MAX, 0, 0u64, 0u64, 0u64);
+    let mut services: Vec<&'static str> = Vec::new();
+    for &t in members {
+        let tr = &l.traces[t as usize];
+        start = start.min(tr.start);
+        end = end.max(tr.end);
+        spans += tr.spans.len() as u64;
+        errors += u64::from(tr.errors);
+        services.extend(tr.services.iter().map(|s| cx.s(*s)));
+        hops += tr
+            .hops_in
+            .iter()
+            .filter(|&&h| {
+                let p = l.hops[h as usize].producer;
+                stamp[cx.sp(p).trace as usize] == number
+            })
+            .count() as u64;
+    }
+    services.sort_unstable();
+    services.dedup();
+    let rs = cx.sp(root_span);
+    let root_end = rs.end;
+    let oldest = pending.oldest(cx, members.iter().copied());
+    let stuck_saga = sagas.stuck_in(members.iter().copied());
+    let running_saga = sagas.running_in(members.iter().copied());
+    let (status, reason) = match oldest {
+        Some(item) if cx.age(item.0) > cx.opts.stuck_after_ns => {
+            (FlowStatus::Stuck, Some(Pending::reason(cx, item)))
+        }
+        _ => match stuck_saga {
+            Some(reason) => (FlowStatus::Stuck, Some(reason)),
+            None if errors > 0 => (FlowStatus::Error, None),
+            None if oldest.is_some() || running_saga => (FlowStatus::InFlight, None),
+            None => (FlowStatus::Ok, None),
+        },
+    };
+    let start = start.min(end);
+    Flow {
+        id: hex(&rt.id.0),
+        root: FlowRoot {
+            service: cx.t(rs.service),
+            name: cx.t(rs.name),
+            trace_id: hex(&rt.id.0),
+            span_id: hex(&rs.span_id.0),
+        },
+        traces: members.iter().map(|&t| hex(&l.traces[t as usize].id.0)).collect(),
+        services: services.into_iter().map(Text::Borrowed).collect(),
+        span_count: spans,
+        hop_count: hops,
+        start_unix_nano: start,
+        end_unix_nano: end,
+        duration_ns: end - start,
+        root_duration_ns: rs.duration(),
+        settled_after_ns: end.saturating_sub(root_end),
+        status,
+        stuck_reason: reason,
+    }
+}

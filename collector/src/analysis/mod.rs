@@ -1,0 +1,460 @@
+//! Analyses over the linker's state: flows, the choreography graph, consumer lag, sagas and
+//! insights, assembled into one [`Analysis`] (the `hopscope.analysis/v1` document).
+//!
+//! The linker keeps everything that is expensive incrementally (hops, per-trace facts, the
+//! trace graph, graph edges, subscriptions and their unconsumed messages); [`analyze`] only
+//! reads it, on demand. Its cost follows what is held (traces, hops, sagas), never a rescan of
+//! spans per arriving span. Everything clock-dependent (stuck, lag status) reads
+//! [`AnalysisOptions::now_unix_nano`], the event clock: the wall clock live, the watermark of
+//! the data in replay and `analyze`.
+//!
+//! Output order never depends on arrival order: every list is sorted on resolved strings and
+//! ids, so the same spans in any order, split into any batches, give the same document.
+
+mod flows;
+mod insights;
+mod sagas;
+pub mod schema;
+pub mod text;
+
+use std::time::Duration;
+
+use crate::link::agg::{DestKey, Node, percentile};
+use crate::link::facts::{NONE, SpanFacts};
+use crate::link::{GraphEdgeKind, Linker, Via};
+use crate::model::{Interner, Sym};
+pub use schema::*;
+
+/// What an analysis needs besides the spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnalysisOptions {
+    /// The event clock: wall clock live, the data's watermark in replay and `analyze`.
+    pub now_unix_nano: u64,
+    /// Waiting longer than this is stuck (`--stuck-after`, 30 s by default).
+    pub stuck_after_ns: u64,
+    /// A subscription whose p95 queue time or oldest unconsumed message is older than this
+    /// is `warn` (1 s by default).
+    pub lag_warn_ns: u64,
+}
+
+/// Default of `--stuck-after`.
+pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(30);
+/// Default lag warning threshold.
+pub const DEFAULT_LAG_WARN: Duration = Duration::from_secs(1);
+
+impl AnalysisOptions {
+    /// Options for a replay or an offline analysis: the event clock is the watermark.
+    pub fn at_watermark(linker: &Linker) -> Self {
+        Self {
+            now_unix_nano: linker.watermark(),
+            stuck_after_ns: DEFAULT_STUCK_AFTER.as_nanos() as u64,
+            lag_warn_ns: DEFAULT_LAG_WARN.as_nanos() as u64,
+        }
+    }
+
+    /// Sets `--stuck-after`.
+    #[must_use]
+    pub fn stuck_after(mut self, d: Duration) -> Self {
+        self.stuck_after_ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// Sets the lag warning threshold.
+    #[must_use]
+    pub fn lag_warn(mut self, d: Duration) -> Self {
+        self.lag_warn_ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self
+    }
+}
+
+/// Above this many spans, [`analyze`] builds its two independent halves (hops, graph and
+/// lag; flows, sagas and insights) on two threads.
+const PARALLEL_AFTER: u64 = 100_000;
+
+/// Builds the whole analysis of what `linker` holds.
+pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
+    let cx = Cx { l: linker, i: linker.interner(), opts };
+    let edges = || (hops(&cx), graph(&cx), lag(&cx));
+    let story = || {
+        let pending = flows::Pending::new(&cx);
+        let sagas = sagas::build(&cx, &pending);
+        let flow_set = flows::build(&cx, &pending, &sagas);
+        let insights = insights::build(&cx, &flow_set, &sagas);
+        (flow_set, sagas, insights)
+    };
+    let ((hops, graph, lag), (flow_set, sagas, insights)) = if linker.stats().spans > PARALLEL_AFTER
+    {
+        std::thread::scope(|scope| {
+            let half = scope.spawn(edges);
+            let story = story();
+            // A panic in the other half is re-raised here, as if it were one thread.
+            let edges = half.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (edges, story)
+        })
+    } else {
+        (edges(), story())
+    };
+    let stats = linker.stats();
+    let summary = Summary {
+        spans: stats.spans,
+        traces: stats.traces,
+        flows: flow_set.flows.len() as u64,
+        hops: hops.len() as u64,
+        services: linker.agg.services.len() as u64,
+        destinations: graph.nodes.iter().filter(|n| n.kind == NodeKind::Destination).count() as u64,
+        errors: linker.agg.errors,
+    };
+    Analysis {
+        schema: SCHEMA.to_owned(),
+        summary,
+        flows: flow_set.flows,
+        hops,
+        graph,
+        lag,
+        sagas: sagas.sagas,
+        insights,
+    }
+}
+
+/// A span's order: start time, trace id, span id.
+pub(crate) type SpanKey = (u64, [u8; 16], [u8; 8]);
+
+/// What every part of the analysis reads.
+pub(crate) struct Cx<'a> {
+    pub l: &'a Linker,
+    pub i: &'a Interner,
+    pub opts: &'a AnalysisOptions,
+}
+
+impl Cx<'_> {
+    pub fn s(&self, sym: Sym) -> &'static str {
+        self.i.resolve(sym)
+    }
+
+    pub fn sp(&self, s: u32) -> &SpanFacts {
+        self.l.sp(s)
+    }
+
+    /// Interned text, borrowed.
+    pub fn t(&self, sym: Sym) -> Text {
+        Text::Borrowed(self.i.resolve(sym))
+    }
+
+    pub fn end(&self, s: u32) -> SpanEnd {
+        let f = self.sp(s);
+        SpanEnd {
+            trace_id: hex(&self.l.traces[f.trace as usize].id.0),
+            span_id: hex(&f.span_id.0),
+            service: self.t(f.service),
+            name: self.t(f.name),
+        }
+    }
+
+    /// Sort key of a span that does not depend on slots or symbols.
+    pub fn key(&self, s: u32) -> SpanKey {
+        let f = self.sp(s);
+        (f.start, self.l.traces[f.trace as usize].id.0, f.span_id.0)
+    }
+
+    /// Time since `t` on the event clock.
+    pub fn age(&self, t: u64) -> u64 {
+        self.opts.now_unix_nano.saturating_sub(t)
+    }
+
+    pub fn dest_id(&self, d: DestKey) -> String {
+        format!("{}:{}", self.system(d.system), self.destination(d.destination))
+    }
+
+    pub fn system(&self, s: Sym) -> &'static str {
+        if s == Sym::EMPTY { "unknown" } else { self.s(s) }
+    }
+
+    pub fn destination(&self, s: Sym) -> &'static str {
+        if s == Sym::EMPTY { "unknown" } else { self.s(s) }
+    }
+
+    fn node_id(&self, n: Node) -> (NodeKind, String) {
+        match n {
+            Node::Service(s) => (NodeKind::Service, self.s(s).to_owned()),
+            Node::Destination(d) => (NodeKind::Destination, self.dest_id(d)),
+        }
+    }
+}
+
+fn via(v: Via) -> HopVia {
+    match v {
+        Via::Parent => HopVia::Parent,
+        Via::Link => HopVia::Link,
+        Via::Offset => HopVia::Offset,
+        Via::MessageId => HopVia::MessageId,
+        Via::Conversation => HopVia::Conversation,
+    }
+}
+
+fn hops(cx: &Cx<'_>) -> Vec<Hop> {
+    let l = cx.l;
+    let mut keyed: Vec<(HopKey, HopSource)> = l
+        .hop_slots()
+        .map(|h| {
+            let hop = &l.hops[h as usize];
+            ((cx.key(hop.producer), cx.key(hop.delivery)), HopSource::Linked(h))
+        })
+        .collect();
+    keyed.extend(
+        conversation_hops(cx).into_iter().map(|(k, p, c)| (k, HopSource::Conversation(p, c))),
+    );
+    keyed.sort_unstable_by_key(|k| k.0);
+    keyed
+        .into_iter()
+        .map(|(_, source)| match source {
+            HopSource::Linked(h) => {
+                let hop = &l.hops[h as usize];
+                let v = Via::best(hop.vias);
+                Hop {
+                    producer: cx.end(hop.producer),
+                    consumer: cx.end(hop.delivery),
+                    via: via(v),
+                    confidence: v.confidence(),
+                    system: Text::Borrowed(cx.system(hop.dest.system)),
+                    destination: Text::Borrowed(cx.destination(hop.dest.destination)),
+                    consumer_group: cx.t(l.agg.subs[hop.sub as usize].key.group),
+                    queue_ns: hop.queue,
+                    skew: hop.skew,
+                }
+            }
+            HopSource::Conversation(p, c) => conversation_hop(cx, p, c),
+        })
+        .collect()
+}
+
+enum HopSource {
+    Linked(u32),
+    Conversation(u32, u32),
+}
+
+type HopKey = (SpanKey, SpanKey);
+
+/// Weak hops by conversation id, found on demand: a consumer delivery with no other evidence
+/// is paired with the latest producer of the same conversation (and destination, when both
+/// say) that started before it. They never merge flows and do not count in lag.
+fn conversation_hops(cx: &Cx<'_>) -> Vec<(HopKey, u32, u32)> {
+    let l = cx.l;
+    let mut out = Vec::new();
+    for c in l.conversation_members() {
+        let f = cx.sp(c);
+        let Some(m) = f.msg.as_deref() else { continue };
+        if !l.is_consumer(c) || !m.partners.is_empty() {
+            continue;
+        }
+        if f.parent != NONE && l.is_consumer(f.parent) {
+            continue;
+        }
+        let best = l
+            .conversation_partners(c)
+            .into_iter()
+            .filter(|&p| {
+                let pf = cx.sp(p);
+                let pm = pf.msg.as_deref();
+                l.is_producer(p)
+                    && pf.start <= f.start
+                    && pm.is_some_and(|pm| {
+                        pm.destination == Sym::EMPTY
+                            || m.destination == Sym::EMPTY
+                            || pm.destination == m.destination
+                    })
+            })
+            .max_by_key(|&p| cx.key(p));
+        let Some(p) = best else { continue };
+        out.push(((cx.key(p), cx.key(c)), p, c));
+    }
+    out
+}
+
+fn conversation_hop(cx: &Cx<'_>, p: u32, c: u32) -> Hop {
+    let (pf, f) = (cx.sp(p), cx.sp(c));
+    let empty = crate::link::facts::MsgFacts::default();
+    let pm = pf.msg.as_deref().unwrap_or(&empty);
+    let m = f.msg.as_deref().unwrap_or(&empty);
+    let (system, destination) = if pm.destination == Sym::EMPTY {
+        (m.system, m.destination)
+    } else {
+        (pm.system, pm.destination)
+    };
+    let group = if m.group == Sym::EMPTY { f.service } else { m.group };
+    Hop {
+        producer: cx.end(p),
+        consumer: cx.end(c),
+        via: HopVia::Conversation,
+        confidence: Via::Conversation.confidence(),
+        system: Text::Borrowed(cx.system(system)),
+        destination: Text::Borrowed(cx.destination(destination)),
+        consumer_group: cx.t(group),
+        queue_ns: f.start.saturating_sub(pf.end),
+        skew: f.start < pf.start,
+    }
+}
+
+fn graph(cx: &Cx<'_>) -> Graph {
+    let l = cx.l;
+    let mut nodes: Vec<GraphNode> = l
+        .agg
+        .services
+        .keys()
+        .map(|s| GraphNode { id: cx.s(*s).to_owned(), kind: NodeKind::Service })
+        .collect();
+    let mut edges = Vec::new();
+    for (key, stats) in &l.agg.edges {
+        if stats.count == 0 {
+            continue;
+        }
+        let (fk, from) = cx.node_id(key.from);
+        let (tk, to) = cx.node_id(key.to);
+        for (kind, id) in [(fk, &from), (tk, &to)] {
+            if kind == NodeKind::Destination {
+                nodes.push(GraphNode { id: id.clone(), kind });
+            }
+        }
+        let sorted = stats.samples.sorted();
+        edges.push(GraphEdge {
+            from,
+            to,
+            kind: match key.kind {
+                GraphEdgeKind::Call => EdgeKind::Call,
+                GraphEdgeKind::Emit => EdgeKind::Emit,
+                GraphEdgeKind::Consume => EdgeKind::Consume,
+            },
+            count: stats.count,
+            errors: stats.errors,
+            p50_ns: percentile(&sorted, 50),
+            p95_ns: percentile(&sorted, 95),
+        });
+    }
+    nodes.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+    nodes.dedup();
+    // Destination ids may coincide for different symbols (never in practice): merge edges.
+    edges.sort_by(|a, b| (&a.from, &a.to, a.kind).cmp(&(&b.from, &b.to, b.kind)));
+    Graph { nodes, edges }
+}
+
+fn lag(cx: &Cx<'_>) -> Vec<Lag> {
+    let l = cx.l;
+    let opts = cx.opts;
+    let mut rows = Vec::new();
+    for sub in &l.agg.subs {
+        if sub.consumed == 0 {
+            continue;
+        }
+        let sorted = sub.queue.sorted();
+        let oldest =
+            sub.unconsumed.iter().map(|&p| cx.sp(p).end).min().map_or(0, |end| cx.age(end));
+        let p95 = percentile(&sorted, 95);
+        let status = if !sub.unconsumed.is_empty() && oldest > opts.stuck_after_ns {
+            LagStatus::Stalled
+        } else if p95 > opts.lag_warn_ns || oldest > opts.lag_warn_ns {
+            LagStatus::Warn
+        } else {
+            LagStatus::Ok
+        };
+        let mut services: Vec<String> = sub.services.keys().map(|s| cx.s(*s).to_owned()).collect();
+        services.sort();
+        rows.push(Lag {
+            system: cx.system(sub.key.dest.system).to_owned(),
+            destination: cx.destination(sub.key.dest.destination).to_owned(),
+            consumer_group: Some(cx.s(sub.key.group).to_owned()),
+            consumer_services: services,
+            consumed: sub.consumed,
+            p50_ns: percentile(&sorted, 50),
+            p95_ns: p95,
+            max_ns: sorted.last().copied().unwrap_or(0),
+            unconsumed: sub.unconsumed.len() as u64,
+            oldest_unconsumed_age_ns: oldest,
+            status,
+            skew: sub.skewed > 0,
+        });
+    }
+    for (key, dest) in &l.agg.dests {
+        if dest.producers.is_empty()
+            || dest.subs.iter().any(|s| l.agg.subs[*s as usize].consumed > 0)
+        {
+            continue;
+        }
+        let oldest = dest.producers.iter().map(|p| cx.sp(*p).end).min().unwrap_or(0);
+        rows.push(Lag {
+            system: cx.system(key.system).to_owned(),
+            destination: cx.destination(key.destination).to_owned(),
+            consumer_group: None,
+            consumer_services: Vec::new(),
+            consumed: 0,
+            p50_ns: 0,
+            p95_ns: 0,
+            max_ns: 0,
+            unconsumed: dest.producers.len() as u64,
+            oldest_unconsumed_age_ns: cx.age(oldest),
+            status: LagStatus::NoConsumer,
+            skew: false,
+        });
+    }
+    rows.sort_by(|a, b| {
+        (&a.system, &a.destination, &a.consumer_group).cmp(&(
+            &b.system,
+            &b.destination,
+            &b.consumer_group,
+        ))
+    });
+    rows
+}
+
+/// Lowercase hex of an id's bytes.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 64];
+    let n = bytes.len().min(32);
+    for (i, b) in bytes[..n].iter().enumerate() {
+        buf[2 * i] = DIGITS[usize::from(b >> 4)];
+        buf[2 * i + 1] = DIGITS[usize::from(b & 15)];
+    }
+    std::str::from_utf8(&buf[..2 * n]).map(str::to_owned).unwrap_or_default()
+}
+
+/// Formats a duration in nanoseconds for people: `45s`, `1.2s`, `350ms`, `20µs`, `0s`.
+pub fn human(ns: u64) -> String {
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000 * MS;
+    if ns >= 60 * S {
+        let (m, s) = (ns / (60 * S), (ns % (60 * S)) / S);
+        if s == 0 { format!("{m}m") } else { format!("{m}m{s}s") }
+    } else if ns >= 10 * S {
+        format!("{}s", ns / S)
+    } else if ns >= S {
+        let tenths = (ns + S / 20) / (S / 10);
+        if tenths.is_multiple_of(10) {
+            format!("{}s", tenths / 10)
+        } else {
+            format!("{:.1}s", tenths as f64 / 10.0)
+        }
+    } else if ns >= MS {
+        format!("{}ms", ns / MS)
+    } else if ns >= 1_000 {
+        format!("{}µs", ns / 1_000)
+    } else if ns == 0 {
+        "0s".to_owned()
+    } else {
+        format!("{ns}ns")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(45_000_000_000), "45s");
+        assert_eq!(human(1_200_000_000), "1.2s");
+        assert_eq!(human(2_000_000_000), "2s");
+        assert_eq!(human(350_000_000), "350ms");
+        assert_eq!(human(20_000), "20µs");
+        assert_eq!(human(0), "0s");
+        assert_eq!(human(90_000_000_000), "1m30s");
+    }
+}

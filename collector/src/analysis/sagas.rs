@@ -1,0 +1,307 @@
+//! Sagas (DESIGN.md §4): steps in order, and the state the steps add up to at the event
+//! clock.
+//!
+//! - A compensation that failed: `failed`.
+//! - A failed action (or a timeout step): `compensated` once as many distinct steps were
+//!   compensated as actions had completed before it; `failed` when nothing was done that
+//!   needs undoing; otherwise `compensating`, and `stuck` when nothing happened for
+//!   `--stuck-after` (a failed step with no compensation after it, or a compensation started
+//!   but not finished).
+//! - No failure: a terminal `saga.state` (completed, compensated, failed) is believed; a saga
+//!   span (orchestrated shape) that ended is `completed`; a message the saga produced still
+//!   unconsumed keeps it `running` (`stuck` past `--stuck-after`); an explicit non-terminal
+//!   state keeps it `running` (`stuck` after `--stuck-after` without a new span); otherwise
+//!   every step is done: `completed`. A passed `saga.deadline` makes a saga that is not over
+//!   `stuck`.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::flows::Pending;
+use super::{Cx, Saga, SagaState, SagaStep, SpanKey, StepKind, StepStatus, human};
+use crate::link::StepKind as LinkStepKind;
+use crate::link::facts::{NONE, is_compensation_name};
+
+/// The sagas, and what flows and insights need from them.
+pub(crate) struct SagaSet {
+    pub sagas: Vec<Saga>,
+    /// Trace slot → indexes in `sagas` of sagas with a span in it.
+    pub by_trace: FxHashMap<u32, Vec<usize>>,
+    /// (saga index, span slot) of every compensation step that failed.
+    pub failed_compensations: Vec<(usize, u32)>,
+}
+
+impl SagaSet {
+    /// The reason of the first stuck saga (in output order) with a span in one of `traces`.
+    pub fn stuck_in(&self, traces: impl Iterator<Item = u32>) -> Option<String> {
+        let mut first: Option<usize> = None;
+        for t in traces {
+            for &i in self.by_trace.get(&t).map_or(&[][..], Vec::as_slice) {
+                if self.sagas[i].state == SagaState::Stuck && first.is_none_or(|f| i < f) {
+                    first = Some(i);
+                }
+            }
+        }
+        first.and_then(|i| self.sagas[i].stuck_reason.clone())
+    }
+
+    /// Whether a saga with a span in one of `traces` is not over yet.
+    pub fn running_in(&self, mut traces: impl Iterator<Item = u32>) -> bool {
+        traces.any(|t| {
+            self.by_trace
+                .get(&t)
+                .is_some_and(|v| v.iter().any(|&i| !self.sagas[i].state.is_terminal()))
+        })
+    }
+}
+
+struct Step {
+    span: u32,
+    name: String,
+    kind: LinkStepKind,
+    index: Option<i64>,
+    error: bool,
+    start: u64,
+    end: u64,
+    compensates: Option<Box<str>>,
+}
+
+pub(crate) fn build(cx: &Cx<'_>, pending: &Pending) -> SagaSet {
+    let l = cx.l;
+    let mut built: Vec<(Saga, Vec<u32>, Vec<u32>)> = Vec::new();
+    for slot in l.saga_slots() {
+        let saga = &l.sagas[slot as usize];
+        built.push(one(cx, saga.source, &saga.id, &saga.spans, pending));
+    }
+    built.sort_unstable_by(|a, b| saga_key(&a.0).cmp(&saga_key(&b.0)));
+    let mut set =
+        SagaSet { sagas: Vec::new(), by_trace: FxHashMap::default(), failed_compensations: vec![] };
+    for (i, (saga, traces, failed)) in built.into_iter().enumerate() {
+        for t in traces {
+            set.by_trace.entry(t).or_default().push(i);
+        }
+        set.failed_compensations.extend(failed.into_iter().map(|s| (i, s)));
+        set.sagas.push(saga);
+    }
+    set
+}
+
+fn saga_key(s: &Saga) -> (u64, &str, &str) {
+    (s.steps.first().map_or(u64::MAX, |s| s.start_unix_nano), &s.source, &s.id)
+}
+
+/// One saga: the output record, its traces, its failed compensation steps.
+fn one(
+    cx: &Cx<'_>,
+    source: crate::link::SagaSource,
+    id: &str,
+    spans: &[u32],
+    pending: &Pending,
+) -> (Saga, Vec<u32>, Vec<u32>) {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut root = NONE;
+    let mut traces: Vec<u32> = Vec::new();
+    let mut last_activity = 0;
+    let mut explicit: Option<(SpanKey, &str)> = None;
+    let mut deadline: Option<u64> = None;
+    let mut named: Option<(SpanKey, &str)> = None;
+    for &s in spans {
+        let f = cx.sp(s);
+        traces.push(f.trace);
+        last_activity = last_activity.max(f.end);
+        let key = cx.key(s);
+        let facts = f.saga.as_deref();
+        if let Some(facts) = facts {
+            if let Some(state) = facts.state.as_deref() {
+                let k = (f.end, key.1, key.2);
+                if explicit.is_none_or(|(old, _)| k > old) {
+                    explicit = Some((k, state));
+                }
+            }
+            if let Some(d) = facts.deadline {
+                deadline = Some(deadline.map_or(d, |old: u64| old.min(d)));
+            }
+            if let Some(n) = facts.saga_name.as_deref() {
+                // The saga span's name wins, then the earliest span's.
+                let k = if facts.root { (0, [0; 16], [0; 8]) } else { key };
+                if named.is_none_or(|(old, _)| k < old) {
+                    named = Some((k, n));
+                }
+            }
+            if facts.root && (root == NONE || key < cx.key(root)) {
+                root = s;
+            }
+        }
+        let step_name = facts.and_then(|f| f.step_name.as_deref());
+        if f.orchestrated_step || step_name.is_some() {
+            let name = step_name.unwrap_or_else(|| cx.s(f.name)).to_owned();
+            let kind = facts.and_then(|f| f.kind).unwrap_or_else(|| {
+                if is_compensation_name(&name.to_ascii_lowercase()) {
+                    LinkStepKind::Compensation
+                } else {
+                    LinkStepKind::Action
+                }
+            });
+            steps.push(Step {
+                span: s,
+                name,
+                kind,
+                index: facts.and_then(|f| f.step_index),
+                error: f.is_error(),
+                start: f.start,
+                end: f.end,
+                compensates: facts.and_then(|f| f.compensates.clone()),
+            });
+        }
+    }
+    traces.sort_unstable();
+    traces.dedup();
+    steps.sort_by(|a, b| {
+        (a.start, a.index, a.end, &a.name, cx.key(a.span)).cmp(&(
+            b.start,
+            b.index,
+            b.end,
+            &b.name,
+            cx.key(b.span),
+        ))
+    });
+    let (state, reason) =
+        state(cx, &steps, root, explicit.map(|e| e.1), deadline, last_activity, &traces, pending);
+    let failed: Vec<u32> = steps
+        .iter()
+        .filter(|s| s.kind == LinkStepKind::Compensation && s.error)
+        .map(|s| s.span)
+        .collect();
+    let name = named.map_or_else(|| source.as_str().to_owned(), |(_, n)| n.to_owned());
+    let saga = Saga {
+        id: id.to_owned(),
+        name,
+        source: source.as_str().to_owned(),
+        state,
+        steps: steps
+            .iter()
+            .map(|s| SagaStep {
+                name: s.name.clone(),
+                kind: match s.kind {
+                    LinkStepKind::Action => StepKind::Action,
+                    LinkStepKind::Compensation => StepKind::Compensation,
+                    LinkStepKind::Timeout => StepKind::Timeout,
+                },
+                service: cx.t(cx.sp(s.span).service),
+                status: if s.error { StepStatus::Error } else { StepStatus::Ok },
+                start_unix_nano: s.start,
+                end_unix_nano: s.end,
+            })
+            .collect(),
+        stuck_reason: reason,
+    };
+    (saga, traces, failed)
+}
+
+#[expect(clippy::too_many_arguments, reason = "one call site; the inputs are the saga's facts")]
+fn state(
+    cx: &Cx<'_>,
+    steps: &[Step],
+    root: u32,
+    explicit: Option<&str>,
+    deadline: Option<u64>,
+    last_activity: u64,
+    traces: &[u32],
+    pending: &Pending,
+) -> (SagaState, Option<String>) {
+    let stuck_after = cx.opts.stuck_after_ns;
+    let idle = cx.age(last_activity);
+    if steps.iter().any(|s| s.kind == LinkStepKind::Compensation && s.error) {
+        return (SagaState::Failed, None);
+    }
+    let explicit_terminal = match explicit {
+        Some("completed") => Some(SagaState::Completed),
+        Some("compensated") => Some(SagaState::Compensated),
+        Some("failed" | "aborted") => Some(SagaState::Failed),
+        _ => None,
+    };
+    if let Some(state) = explicit_terminal {
+        return (state, None);
+    }
+    let failure = steps
+        .iter()
+        .find(|s| (s.kind == LinkStepKind::Action && s.error) || s.kind == LinkStepKind::Timeout);
+    let late_deadline = deadline.filter(|d| cx.opts.now_unix_nano > *d);
+    if let Some(f) = failure {
+        let done: FxHashSet<&str> = steps
+            .iter()
+            .filter(|s| {
+                s.kind == LinkStepKind::Action && !s.error && s.start <= f.start && s.span != f.span
+            })
+            .map(|s| s.name.as_str())
+            .collect();
+        let comps: Vec<&Step> =
+            steps.iter().filter(|s| s.kind == LinkStepKind::Compensation).collect();
+        let undone = if comps.iter().any(|c| c.compensates.is_some()) {
+            comps.iter().filter_map(|c| c.compensates.as_deref()).collect::<FxHashSet<_>>().len()
+        } else {
+            comps.iter().map(|c| c.name.as_str()).collect::<FxHashSet<_>>().len()
+        };
+        let needed = done.len();
+        if comps.is_empty() {
+            if needed == 0 {
+                return (SagaState::Failed, None);
+            }
+            if idle > stuck_after {
+                return (
+                    SagaState::Stuck,
+                    Some(format!(
+                        "step {} in {} failed {} ago with no compensation after it",
+                        f.name,
+                        cx.s(cx.sp(f.span).service),
+                        human(cx.age(f.end))
+                    )),
+                );
+            }
+            return (SagaState::Compensating, None);
+        }
+        if undone >= needed {
+            return (SagaState::Compensated, None);
+        }
+        if idle > stuck_after || late_deadline.is_some() {
+            return (
+                SagaState::Stuck,
+                Some(format!(
+                    "compensation started but not finished: {undone} of {needed} steps undone, nothing new for {}",
+                    human(idle)
+                )),
+            );
+        }
+        return (SagaState::Compensating, None);
+    }
+    if root != NONE {
+        let r = cx.sp(root);
+        return (if r.is_error() { SagaState::Failed } else { SagaState::Completed }, None);
+    }
+    if let Some(d) = late_deadline {
+        return (SagaState::Stuck, Some(format!("deadline passed {} ago", human(cx.age(d)))));
+    }
+    if let Some(item) = pending.oldest(cx, traces.iter().copied()) {
+        if cx.age(item.0) > stuck_after {
+            return (SagaState::Stuck, Some(Pending::reason(cx, item)));
+        }
+        return (SagaState::Running, None);
+    }
+    if matches!(explicit, Some("running" | "compensating" | "started" | "pending")) {
+        if idle > stuck_after {
+            let last = steps.iter().max_by_key(|s| (s.end, cx.key(s.span)));
+            let after = last.map_or_else(String::new, |s| {
+                format!(" after {} in {}", s.name, cx.s(cx.sp(s.span).service))
+            });
+            return (SagaState::Stuck, Some(format!("no new step for {}{after}", human(idle))));
+        }
+        return (
+            if explicit == Some("compensating") {
+                SagaState::Compensating
+            } else {
+                SagaState::Running
+            },
+            None,
+        );
+    }
+    (SagaState::Completed, None)
+}

@@ -1,0 +1,381 @@
+//! The `hopscope.analysis/v1` document (DESIGN.md §6) as plain serde structs: `analyze
+//! --format json` is exactly `serde_json` of [`Analysis`], and the TUI reads the same structs.
+//!
+//! Ids are lowercase hex, times unix nanoseconds, durations nanoseconds (integers). Adding a
+//! key is compatible; renaming or removing one needs a new schema version.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+/// Text that hopscope interns (service, span, destination and group names): borrowed when
+/// an analysis is built, so building one allocates little; owned when read back.
+pub type Text = Cow<'static, str>;
+
+/// The schema name written in [`Analysis::schema`].
+pub const SCHEMA: &str = "hopscope.analysis/v1";
+
+/// A whole analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    pub summary: Summary,
+    /// Flows, by start time then id.
+    pub flows: Vec<Flow>,
+    /// Hops, by producer start then ids.
+    pub hops: Vec<Hop>,
+    pub graph: Graph,
+    /// One row per subscription, plus one per destination nobody consumes.
+    pub lag: Vec<Lag>,
+    pub sagas: Vec<Saga>,
+    pub insights: Vec<Insight>,
+}
+
+/// Counts over everything analysed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Summary {
+    pub spans: u64,
+    pub traces: u64,
+    pub flows: u64,
+    pub hops: u64,
+    pub services: u64,
+    pub destinations: u64,
+    /// Spans whose status is an error.
+    pub errors: u64,
+}
+
+/// A span named by its ids, service and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpanEnd {
+    pub trace_id: String,
+    pub span_id: String,
+    pub service: Text,
+    pub name: Text,
+}
+
+/// The root of a flow: the root span of its root trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowRoot {
+    pub service: Text,
+    pub name: Text,
+    pub trace_id: String,
+    pub span_id: String,
+}
+
+/// How a flow stands at the event clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowStatus {
+    /// Everything produced was consumed, no error.
+    Ok,
+    /// Some span of the flow is an error.
+    Error,
+    /// Waiting past `--stuck-after` (see `stuck_reason`).
+    Stuck,
+    /// Messages still on their way, saga still running.
+    InFlight,
+}
+
+impl FlowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowStatus::Ok => "ok",
+            FlowStatus::Error => "error",
+            FlowStatus::Stuck => "stuck",
+            FlowStatus::InFlight => "in_flight",
+        }
+    }
+}
+
+/// A root trace and every trace reachable downstream through hops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flow {
+    /// The root trace id.
+    pub id: String,
+    pub root: FlowRoot,
+    /// Trace ids, the root first, then by start time.
+    pub traces: Vec<String>,
+    /// Service names, sorted.
+    pub services: Vec<Text>,
+    pub span_count: u64,
+    pub hop_count: u64,
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+    pub duration_ns: u64,
+    /// What the caller waited: the root span's duration.
+    pub root_duration_ns: u64,
+    /// Flow end − root end: the eventual-consistency window.
+    pub settled_after_ns: u64,
+    pub status: FlowStatus,
+    pub stuck_reason: Option<String>,
+}
+
+/// How a hop was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HopVia {
+    Parent,
+    Link,
+    Offset,
+    MessageId,
+    Conversation,
+}
+
+impl HopVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HopVia::Parent => "parent",
+            HopVia::Link => "link",
+            HopVia::Offset => "offset",
+            HopVia::MessageId => "message_id",
+            HopVia::Conversation => "conversation",
+        }
+    }
+}
+
+/// An asynchronous edge from a producer span to a consumer span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hop {
+    pub producer: SpanEnd,
+    /// The consumer side: its first span (the receive, if there is one).
+    pub consumer: SpanEnd,
+    /// The strongest way the hop was found.
+    pub via: HopVia,
+    pub confidence: f64,
+    /// `messaging.system`, or `unknown`.
+    pub system: Text,
+    pub destination: Text,
+    /// The consumer group, or the consumer service when the span names no group.
+    pub consumer_group: Text,
+    /// Consumer start − producer end; 0 when negative.
+    pub queue_ns: u64,
+    /// The consumer started before the producer: the hosts' clocks disagree.
+    pub skew: bool,
+}
+
+/// The choreography graph.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Graph {
+    /// Services then destinations, each by id.
+    pub nodes: Vec<GraphNode>,
+    /// By from, to, kind.
+    pub edges: Vec<GraphEdge>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    Service,
+    Destination,
+}
+
+/// A service (id = its name) or a destination (id = `<system>:<destination>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphNode {
+    pub id: String,
+    pub kind: NodeKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    /// Client service → server service.
+    Call,
+    /// Service → destination.
+    Emit,
+    /// Destination → consumer service.
+    Consume,
+}
+
+impl EdgeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::Call => "call",
+            EdgeKind::Emit => "emit",
+            EdgeKind::Consume => "consume",
+        }
+    }
+}
+
+/// An edge: calls made, messages emitted, or deliveries consumed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphEdge {
+    pub from: String,
+    pub to: String,
+    pub kind: EdgeKind,
+    pub count: u64,
+    pub errors: u64,
+    /// Call latency for calls; queue time for emit and consume.
+    pub p50_ns: u64,
+    pub p95_ns: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LagStatus {
+    Ok,
+    /// Queue time or the oldest unconsumed message past the warning threshold.
+    Warn,
+    /// A message unconsumed past `--stuck-after`.
+    Stalled,
+    /// Produced to, but nobody observed consuming it: not lag.
+    NoConsumer,
+}
+
+impl LagStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LagStatus::Ok => "ok",
+            LagStatus::Warn => "warn",
+            LagStatus::Stalled => "stalled",
+            LagStatus::NoConsumer => "no_consumer",
+        }
+    }
+}
+
+/// Consumer lag of one subscription (destination + consumer group).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lag {
+    pub system: String,
+    pub destination: String,
+    /// `null` on a `no_consumer` row.
+    pub consumer_group: Option<String>,
+    pub consumer_services: Vec<String>,
+    pub consumed: u64,
+    pub p50_ns: u64,
+    pub p95_ns: u64,
+    pub max_ns: u64,
+    /// Messages produced to the destination with no hop to this subscription yet.
+    pub unconsumed: u64,
+    /// 0 when nothing is unconsumed.
+    pub oldest_unconsumed_age_ns: u64,
+    pub status: LagStatus,
+    /// Some queue time was negative: the hosts' clocks disagree (an added key).
+    pub skew: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SagaState {
+    Running,
+    Completed,
+    Compensating,
+    Compensated,
+    Failed,
+    Stuck,
+}
+
+impl SagaState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SagaState::Running => "running",
+            SagaState::Completed => "completed",
+            SagaState::Compensating => "compensating",
+            SagaState::Compensated => "compensated",
+            SagaState::Failed => "failed",
+            SagaState::Stuck => "stuck",
+        }
+    }
+
+    /// Whether the saga is over.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, SagaState::Completed | SagaState::Compensated | SagaState::Failed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Action,
+    Compensation,
+    Timeout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Ok,
+    Error,
+}
+
+/// One step of a saga.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SagaStep {
+    pub name: String,
+    pub kind: StepKind,
+    pub service: Text,
+    pub status: StepStatus,
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+}
+
+/// A saga instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Saga {
+    /// The instance id as the application gave it.
+    pub id: String,
+    pub name: String,
+    /// hopscope | temporal | masstransit | nservicebus | axon | durabletask | eventuate |
+    /// orchestrated.
+    pub source: String,
+    pub state: SagaState,
+    /// In start order.
+    pub steps: Vec<SagaStep>,
+    pub stuck_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InsightKind {
+    /// One message processed twice by one subscription: missing idempotency.
+    DuplicateDelivery,
+    /// A message nobody in a consuming subscription picked up within `--stuck-after`.
+    UnconsumedEvent,
+    /// An error climbing a sync chain through several services.
+    CascadeFailure,
+    /// A caller blocked across an async round trip.
+    SyncOverAsync,
+    /// A saga compensation that failed.
+    FailedCompensation,
+}
+
+impl InsightKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InsightKind::DuplicateDelivery => "duplicate_delivery",
+            InsightKind::UnconsumedEvent => "unconsumed_event",
+            InsightKind::CascadeFailure => "cascade_failure",
+            InsightKind::SyncOverAsync => "sync_over_async",
+            InsightKind::FailedCompensation => "failed_compensation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// Something worth a look, in one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Insight {
+    pub kind: InsightKind,
+    pub severity: Severity,
+    /// The flow it happened in, when there is one.
+    pub flow: Option<String>,
+    pub detail: String,
+}

@@ -1,0 +1,215 @@
+//! Aggregates the linker keeps up to date as hops and spans come and go: graph edges,
+//! destinations, subscriptions (consumer lag) and their samples.
+//!
+//! Every contribution is applied when a hop or span is derived and retracted, exactly, when
+//! it is underived (a merge, an eviction, a hop folded into another), so the aggregates are
+//! a function of the spans held, whatever order they came in.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::model::Sym;
+
+/// A destination: (messaging.system, messaging.destination.name), either possibly empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct DestKey {
+    pub system: Sym,
+    pub destination: Sym,
+}
+
+/// A node of the choreography graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Node {
+    Service(Sym),
+    Destination(DestKey),
+}
+
+/// What an edge of the choreography graph stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EdgeKind {
+    /// A client service called a server service.
+    Call,
+    /// A service produced to a destination.
+    Emit,
+    /// A service consumed from a destination.
+    Consume,
+}
+
+impl EdgeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::Call => "call",
+            EdgeKind::Emit => "emit",
+            EdgeKind::Consume => "consume",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct EdgeKey {
+    pub from: Node,
+    pub to: Node,
+    pub kind: EdgeKind,
+}
+
+/// A multiset of durations (ns) that supports removal; exact percentiles on demand.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Samples {
+    values: Vec<u64>,
+    /// Values removed but not yet taken out of `values` (removal is lazy).
+    removed: Vec<u64>,
+}
+
+impl Samples {
+    pub fn add(&mut self, v: u64) {
+        self.values.push(v);
+    }
+
+    pub fn remove(&mut self, v: u64) {
+        self.removed.push(v);
+        if self.removed.len() > 64 && self.removed.len() * 4 > self.values.len() {
+            self.compact();
+        }
+    }
+
+    fn compact(&mut self) {
+        self.values = self.sorted();
+        self.removed.clear();
+    }
+
+    /// The values, sorted ascending.
+    pub fn sorted(&self) -> Vec<u64> {
+        let mut values = self.values.clone();
+        values.sort_unstable();
+        if self.removed.is_empty() {
+            return values;
+        }
+        let mut removed = self.removed.clone();
+        removed.sort_unstable();
+        let mut out = Vec::with_capacity(values.len().saturating_sub(removed.len()));
+        let mut r = removed.iter().peekable();
+        for v in values {
+            while r.next_if(|x| **x < v).is_some() {}
+            if r.next_if(|x| **x == v).is_none() {
+                out.push(v);
+            }
+        }
+        out
+    }
+}
+
+/// Percentile by nearest rank over sorted values; 0 when empty.
+pub(crate) fn percentile(sorted: &[u64], p: u64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (sorted.len() as u64 * p).div_ceil(100).max(1);
+    sorted[(rank - 1) as usize]
+}
+
+/// Count, errors and latencies of one graph edge.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EdgeStats {
+    pub count: u64,
+    pub errors: u64,
+    /// Call latency for calls, queue time for emit/consume.
+    pub samples: Samples,
+}
+
+/// The producers seen for one destination, and the subscriptions that consumed from it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DestFacts {
+    /// Derived producer spans (slots).
+    pub producers: FxHashSet<u32>,
+    /// Subscriptions (indexes into `Aggregates::subs`) of this destination.
+    pub subs: Vec<u32>,
+}
+
+/// (destination, consumer group), the group falling back to the consumer service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct SubKey {
+    pub dest: DestKey,
+    pub group: Sym,
+}
+
+/// One subscription: what it consumed and what it has not consumed yet.
+#[derive(Debug, Clone)]
+pub(crate) struct SubFacts {
+    pub key: SubKey,
+    /// Hops (deliveries) held now.
+    pub consumed: u64,
+    pub queue: Samples,
+    /// Hops whose queue time was negative (clock skew).
+    pub skewed: u64,
+    /// Consumer services and how many deliveries each made.
+    pub services: FxHashMap<Sym, u32>,
+    /// Producers (slots) of the destination with no hop to this subscription. Kept only
+    /// while the subscription has consumed something (`consumed > 0`); small in a healthy
+    /// system (what is in flight), so readers scan it.
+    pub unconsumed: FxHashSet<u32>,
+}
+
+/// All aggregates.
+#[derive(Debug, Default)]
+pub(crate) struct Aggregates {
+    /// Spans held per service.
+    pub services: FxHashMap<Sym, u64>,
+    /// Error spans held.
+    pub errors: u64,
+    pub edges: FxHashMap<EdgeKey, EdgeStats>,
+    pub dests: FxHashMap<DestKey, DestFacts>,
+    pub subs: Vec<SubFacts>,
+    pub sub_index: FxHashMap<SubKey, u32>,
+    /// Hops from a producer (slot) to a subscription; a count above 1 is a duplicate delivery.
+    pub pairs: FxHashMap<(u32, u32), u32>,
+}
+
+impl Aggregates {
+    pub fn edge(&mut self, from: Node, to: Node, kind: EdgeKind) -> &mut EdgeStats {
+        self.edges.entry(EdgeKey { from, to, kind }).or_default()
+    }
+
+    /// The subscription's index, created (with its destination) on first sight.
+    pub fn sub(&mut self, key: SubKey) -> u32 {
+        if let Some(&i) = self.sub_index.get(&key) {
+            return i;
+        }
+        let i = self.subs.len() as u32;
+        self.subs.push(SubFacts {
+            key,
+            consumed: 0,
+            queue: Samples::default(),
+            skewed: 0,
+            services: FxHashMap::default(),
+            unconsumed: FxHashSet::default(),
+        });
+        self.sub_index.insert(key, i);
+        self.dests.entry(key.dest).or_default().subs.push(i);
+        i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_remove_exactly_and_percentiles_rank() {
+        let mut s = Samples::default();
+        for v in [5, 1, 3, 3, 9] {
+            s.add(v);
+        }
+        s.remove(3);
+        s.remove(9);
+        assert_eq!(s.sorted(), vec![1, 3, 5]);
+        for v in 0..200 {
+            s.add(v);
+            s.remove(v);
+        }
+        assert_eq!(s.sorted(), vec![1, 3, 5]);
+        let sorted: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&sorted, 50), 50);
+        assert_eq!(percentile(&sorted, 95), 95);
+        assert_eq!(percentile(&[7], 95), 7);
+        assert_eq!(percentile(&[], 50), 0);
+    }
+}

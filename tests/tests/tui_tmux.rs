@@ -1,0 +1,186 @@
+//! End to end: the real binary's TUI in a real terminal. `hopscope replay FIXTURE --instant`
+//! runs in a 200x50 tmux pane; keys are sent with `send-keys` and the screen is read with
+//! `capture-pane -p`. Each test has its own tmux server (`-L` socket name), so tests run in
+//! parallel and never touch the user's tmux.
+//!
+//! tmux must be installed (CI installs it); without it the test fails and says so.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use hopscope_tests::{hopscope_bin, workspace_root};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A tmux server of our own, with one 200x50 window running a shell.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(test: &str) -> Self {
+        let version = Command::new("tmux").arg("-V").output();
+        assert!(
+            version.as_ref().is_ok_and(|o| o.status.success()),
+            "tmux is not installed: install it (e.g. `apt-get install tmux`) to run the TUI \
+             end-to-end test ({version:?})"
+        );
+        let tmux = Tmux { socket: format!("hopscope-{test}-{}", std::process::id()) };
+        let out = tmux.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "env",
+            "PS1=hs-shell$ ",
+            "TERM=xterm-256color",
+            "sh",
+        ]);
+        assert!(out.status.success(), "tmux new-session: {}", String::from_utf8_lossy(&out.stderr));
+        tmux.wait_for("the shell prompt", |s| s.contains("hs-shell$"));
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux")
+    }
+
+    /// Sends tmux key names (`Enter`, `Escape`, `q`) or literal text.
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend(keys);
+        let out = self.run(&args);
+        assert!(out.status.success(), "send-keys: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
+    }
+
+    /// Waits until the screen satisfies `ok`; panics with the screen if it never does.
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+fn fixture() -> PathBuf {
+    workspace_root().join("tui/src/app/fixtures/shop.otlp.jsonl")
+}
+
+fn quote(p: &std::path::Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+}
+
+#[test]
+fn replay_tui_screens_keys_and_quit() {
+    let bin = hopscope_bin();
+    let tmux = Tmux::start("replay");
+    let command = format!("{} replay {} --instant", quote(&bin), quote(&fixture()));
+    tmux.keys(&[&command, "Enter"]);
+
+    // The Flows screen with the fixture's flows.
+    let flows = tmux
+        .wait_for("the flows", |s| s.contains("gateway POST /checkout") && s.contains("9 flows"));
+    assert!(flows.contains("STATUS") && flows.contains("WORST QUEUE"), "{flows}");
+    assert!(
+        flows.contains("✗ error") && flows.contains("⚠ stuck") && flows.contains("✓ ok"),
+        "{flows}"
+    );
+    assert!(
+        flows.contains("replay") && flows.contains("event clock 2023-11-14 22:14:21 UTC"),
+        "{flows}"
+    );
+
+    // Enter: the newest flow's detail, one timeline across its traces, hops labelled.
+    tmux.keys(&["Enter"]);
+    let detail = tmux.wait_for("the flow detail", |s| s.contains("⇢ 2.94s in kafka orders"));
+    assert!(detail.contains("flow 6193388d") && detail.contains("4 traces"), "{detail}");
+    assert!(detail.contains("↘ analytics orders process"), "{detail}");
+
+    // Esc: back to the list.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the flows again", |s| s.contains("WORST QUEUE") && !s.contains("⇢"));
+
+    // 2: the graph; 4: lag, worst first.
+    tmux.keys(&["2"]);
+    tmux.wait_for("the graph", |s| s.contains("kafka:orders") && s.contains("payments"));
+    tmux.keys(&["4"]);
+    let lag = tmux.wait_for("the lag screen", |s| s.contains("SUBSCRIPTION"));
+    let stalled = lag.lines().position(|l| l.contains("✗ stalled")).expect("a stalled row");
+    let ok = lag.lines().position(|l| l.contains("✓ ok")).expect("an ok row");
+    assert!(stalled < ok, "worst first:\n{lag}");
+    assert!(lag.contains("kafka orders → analytics"), "{lag}");
+
+    // ?: help over the screen; any key closes it.
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help", |s| {
+        s.contains("keys (any key closes)") && s.contains("export the selected flow")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the help to close", |s| !s.contains("keys (any key closes)"));
+
+    // /: filter the flows.
+    tmux.keys(&["1", "/"]);
+    tmux.wait_for("the filter prompt", |s| s.contains("filter: █"));
+    tmux.keys(&["error", "Enter"]);
+    let filtered =
+        tmux.wait_for("the filtered flows", |s| s.contains("filter: error") && !s.contains("✓ ok"));
+    let rows = filtered.lines().filter(|l| l.starts_with("✗ error")).count();
+    assert_eq!(rows, 3, "{filtered}");
+
+    // q: the terminal is restored and the shell is back.
+    tmux.keys(&["q"]);
+    tmux.wait_for("the shell", |s| !s.contains("WORST QUEUE") && s.contains("hs-shell$"));
+    tmux.keys(&["echo back-$((6*7)) status-$?", "Enter"]);
+    let shell = tmux.wait_for("the shell to answer", |s| s.contains("back-42 status-0"));
+    assert!(!shell.contains("1 Flows"), "the TUI left text behind:\n{shell}");
+}
+
+#[test]
+fn replay_of_a_missing_file_fails_before_the_tui() {
+    let out = Command::new(hopscope_bin())
+        .args(["replay", "/nonexistent/rec.jsonl", "--instant"])
+        .output()
+        .expect("run hopscope");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/rec.jsonl"), "{stderr}");
+}
+
+#[test]
+fn replay_without_a_terminal_says_what_to_run_instead() {
+    // No tmux here: stdin and stdout are pipes, so the TUI cannot open. It must say so and
+    // point at the headless report, not panic inside the terminal library.
+    let out = Command::new(hopscope_bin())
+        .args(["replay", "--instant"])
+        .arg(fixture())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run hopscope replay");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("needs a terminal") && stderr.contains("analyze"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -1,0 +1,72 @@
+//! Where things are on screen, as plain geometry: shared by the widgets (to draw) and by
+//! `update` (to page, keep the selection in view and hit-test mouse clicks), so both agree.
+//!
+//! ```text
+//! ┌──────────────────────────────────────────────────────────────────────────────┐
+//! │ header: mode, endpoints, spans/s, stored, memory, refused, evicted, clock    │ row 0
+//! │ tabs:   1 Flows  2 Graph  3 Sagas  4 Lag  5 Insights                 ? help  │ row 1
+//! ├──────────────────────────────────────────────────────────────────────────────┤
+//! │ body: the screen (a table's column header, then its rows; or the flow        │
+//! │ detail: timeline and span pane side by side when wide, stacked when narrow)  │
+//! ├──────────────────────────────────────────────────────────────────────────────┤
+//! │ footer: keys, the filter being typed, or a message                           │ last
+//! └──────────────────────────────────────────────────────────────────────────────┘
+//! ```
+
+use ratatui::layout::Rect;
+
+/// Wide enough to put the span pane beside the timeline.
+pub const WIDE: u16 = 150;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub header: Rect,
+    pub tabs: Rect,
+    pub body: Rect,
+    pub footer: Rect,
+}
+
+/// The frame's main areas.
+pub fn areas(width: u16, height: u16) -> Areas {
+    let row = |y: u16, h: u16| Rect::new(0, y.min(height), width, h.min(height.saturating_sub(y)));
+    Areas {
+        header: row(0, 1),
+        tabs: row(1, 1),
+        body: row(2, height.saturating_sub(3)),
+        footer: row(height.saturating_sub(1), u16::from(height >= 3)),
+    }
+}
+
+/// A table in `area`: one header row, then rows. Returns (header, rows).
+pub fn table(area: Rect) -> (Rect, Rect) {
+    let header = Rect { height: area.height.min(1), ..area };
+    let rows = Rect { y: area.y + header.height, height: area.height - header.height, ..area };
+    (header, rows)
+}
+
+/// The flow detail: (timeline, span pane).
+pub fn detail(body: Rect) -> (Rect, Rect) {
+    if body.width >= WIDE {
+        let left = body.width * 3 / 5;
+        (Rect { width: left, ..body }, Rect { x: body.x + left, width: body.width - left, ..body })
+    } else {
+        let top = (body.height * 11 / 20).max(body.height.min(4));
+        (Rect { height: top, ..body }, Rect { y: body.y + top, height: body.height - top, ..body })
+    }
+}
+
+/// The sagas screen: (table, steps of the selected saga).
+pub fn sagas(body: Rect) -> (Rect, Rect) {
+    let top = (body.height / 2).max(body.height.min(3));
+    (Rect { height: top, ..body }, Rect { y: body.y + top, height: body.height - top, ..body })
+}
+
+/// Rows a list shows in `area` after its header row.
+pub fn list_rows(area: Rect) -> usize {
+    usize::from(area.height.saturating_sub(1))
+}
+
+/// Whether (x, y) is inside `r`.
+pub fn contains(r: Rect, x: u16, y: u16) -> bool {
+    x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height
+}

@@ -1,0 +1,739 @@
+//! Screen snapshots (TestBackend + insta, at 80x24 and 200x50) and `update` tests, over the
+//! shop fixture (`fixtures/shop.otlp.jsonl`) with the event clock fixed at its watermark.
+//!
+//! A [`FakeEngine`] answers the TUI's requests the way the engine does: by building the next
+//! view with `views::build` over a store and a linker that hold the fixture.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hopscope_collector::analysis::FlowStatus;
+use hopscope_collector::engine::StatsSnapshot;
+use hopscope_collector::engine::views::{
+    self, ClockMode, DetailTarget, EventClock, Sources, View, ViewConfig, ViewRequest, Wants,
+};
+use hopscope_collector::formats::read::{ProgressMode, ReadOptions, read_paths_with};
+use hopscope_collector::ingest::convert::Decoder;
+use hopscope_collector::link::Linker;
+use hopscope_collector::model::{Interner, LogRecord, Resource, Scope, Value};
+use hopscope_collector::store::SpanStore;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{
+    KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+
+use super::render;
+use super::state::{
+    Context, Intent, Mode, Msg, ReplayCommand, ReplayStatus, Screen, State, update,
+};
+use super::theme::Theme;
+use super::timeline::RowKind;
+
+pub fn fixture_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/app/fixtures/shop.otlp.jsonl")
+}
+
+/// The engine, as far as the TUI can tell: answers requests with the next view.
+struct FakeEngine {
+    store: SpanStore,
+    linker: Linker,
+    wants: Wants,
+    seq: u64,
+}
+
+impl FakeEngine {
+    fn new() -> Self {
+        let interner = Arc::new(Interner::new());
+        let decoder = Decoder::new(Arc::clone(&interner));
+        let mut store = SpanStore::new(1 << 30);
+        let mut linker = Linker::new(Arc::clone(&interner));
+        let options = ReadOptions { progress: ProgressMode::Never };
+        read_paths_with(&[fixture_path()], &decoder, options, &mut |spans| {
+            linker.add_all(&spans);
+            for s in spans {
+                store.insert(s);
+            }
+        })
+        .unwrap();
+        // A log record inside notifications' "send email" span.
+        let email = store
+            .traces()
+            .flat_map(|(_, t)| t.spans())
+            .find(|s| interner.resolve(s.name) == "send email")
+            .unwrap()
+            .clone();
+        store.insert_log(LogRecord {
+            time_unix_nano: email.start_unix_nano + 5_000_000,
+            observed_time_unix_nano: 0,
+            severity_number: 9,
+            severity_text: "INFO".into(),
+            body: Value::Str("sent order confirmation to u-1001".into()),
+            attributes: Box::new([]),
+            dropped_attributes_count: 0,
+            flags: 0,
+            trace_id: Some(email.trace_id),
+            span_id: Some(email.span_id),
+            event_name: "".into(),
+            resource: Arc::new(Resource::default()),
+            scope: Arc::new(Scope::default()),
+        });
+        Self { store, linker, wants: Wants::default(), seq: 0 }
+    }
+
+    fn view(&mut self) -> Arc<View> {
+        self.seq += 1;
+        let stats = StatsSnapshot {
+            received: 52,
+            accepted: 52,
+            stored: 52,
+            store_bytes: 61_440,
+            logs: 1,
+            ..StatsSnapshot::default()
+        };
+        let src = Sources { store: &self.store, linker: &self.linker, stats, max_memory: 1 << 30 };
+        let clock = EventClock { mode: ClockMode::Replay, now_unix_nano: self.linker.watermark() };
+        Arc::new(views::build(src, clock, &ViewConfig::default(), &self.wants, self.seq, 0))
+    }
+
+    /// Carries out what an update asked of the engine; returns the next view if it asked.
+    fn answer(&mut self, intent: Option<Intent>) -> Option<Arc<View>> {
+        match intent? {
+            Intent::Request(ViewRequest::Detail(t)) => self.wants.detail = t,
+            Intent::Request(ViewRequest::AttributeFilter(a)) => self.wants.attribute = a,
+            _ => return None,
+        }
+        Some(self.view())
+    }
+}
+
+/// A TUI at `w` × `h` over the fixture, replay finished.
+fn setup(w: u16, h: u16) -> (State, FakeEngine) {
+    let mut engine = FakeEngine::new();
+    let ctx = Context {
+        mode: Mode::Replay { files: "shop.otlp.jsonl".to_owned() },
+        theme: Theme { color: true },
+    };
+    let mut state = State::new(ctx, engine.view(), w, h);
+    update(
+        &mut state,
+        Msg::Replay(ReplayStatus {
+            position_unix_nano: 0,
+            speed: None,
+            paused: false,
+            finished: true,
+            spans: 52,
+        }),
+    );
+    (state, engine)
+}
+
+fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn code(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+/// Sends `msg`, and the view the engine answers with, if any.
+fn send(state: &mut State, engine: &mut FakeEngine, msg: Msg) -> Option<Intent> {
+    let intent = update(state, msg);
+    if let Some(view) = engine.answer(intent.clone()) {
+        return update(state, Msg::View(view)).or(intent);
+    }
+    intent
+}
+
+fn draw(state: &State) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(state.width, state.height)).unwrap();
+    t.draw(|f| render(state, f)).unwrap();
+    t
+}
+
+fn text(state: &State) -> String {
+    draw(state).backend().to_string()
+}
+
+/// Selects the first flow (in screen order) that `pick` accepts.
+fn select_flow_by(
+    state: &mut State,
+    engine: &mut FakeEngine,
+    pick: impl Fn(&hopscope_collector::analysis::Flow) -> bool,
+) {
+    send(state, engine, key('g'));
+    for _ in 0..state.flows.order.len() {
+        let i = state.flows.order[state.flows.pos.selected] as usize;
+        if pick(&state.view.analysis.flows[i]) {
+            return;
+        }
+        send(state, engine, key('j'));
+    }
+    panic!("no such flow");
+}
+
+/// The detail of the checkout flow, its payments consumer span selected.
+fn checkout_detail(w: u16, h: u16) -> (State, FakeEngine) {
+    let (mut state, mut engine) = setup(w, h);
+    select_flow_by(&mut state, &mut engine, |f| {
+        f.root.name == "POST /checkout" && f.traces.len() == 5
+    });
+    send(&mut state, &mut engine, code(KeyCode::Enter));
+    (state, engine)
+}
+
+fn select_span(state: &mut State, engine: &mut FakeEngine, service: &str, name: &str) {
+    let d = state.detail.as_ref().unwrap();
+    let detail = d.detail.clone().unwrap();
+    let row = d
+        .timeline
+        .rows
+        .iter()
+        .position(|r| match r.kind {
+            RowKind::Span { span, .. } => {
+                detail.spans[span].service == service && detail.spans[span].name == name
+            }
+            _ => false,
+        })
+        .unwrap();
+    send(state, engine, key('g'));
+    for _ in 0..row {
+        send(state, engine, key('j'));
+    }
+}
+
+macro_rules! snapshots {
+    ($name:ident, $setup:expr) => {
+        #[test]
+        fn $name() {
+            for (w, h) in [(80, 24), (200, 50)] {
+                let state: State = $setup(w, h);
+                insta::assert_snapshot!(
+                    format!("{}_{}x{}", stringify!($name), w, h),
+                    draw(&state).backend()
+                );
+            }
+        }
+    };
+}
+
+snapshots!(screen_flows, |w, h| setup(w, h).0);
+snapshots!(screen_flows_filtered, |w, h| {
+    let (mut s, mut e) = setup(w, h);
+    for m in [key('/'), key('e'), key('r'), key('r'), key('o'), key('r'), code(KeyCode::Enter)] {
+        send(&mut s, &mut e, m);
+    }
+    s
+});
+snapshots!(screen_flow_detail, |w, h| checkout_detail(w, h).0);
+snapshots!(screen_flow_detail_links, |w, h| {
+    let (mut s, mut e) = checkout_detail(w, h);
+    select_span(&mut s, &mut e, "payments", "orders process");
+    send(&mut s, &mut e, key('n'));
+    s
+});
+snapshots!(screen_flow_detail_logs, |w, h| {
+    let (mut s, mut e) = checkout_detail(w, h);
+    select_span(&mut s, &mut e, "notifications", "send email");
+    s
+});
+snapshots!(screen_flow_sequence, |w, h| {
+    let (mut s, mut e) = checkout_detail(w, h);
+    send(&mut s, &mut e, key('s'));
+    s
+});
+snapshots!(screen_graph, |w, h| {
+    let (mut s, mut e) = setup(w, h);
+    send(&mut s, &mut e, key('2'));
+    s
+});
+snapshots!(screen_sagas, |w, h| {
+    let (mut s, mut e) = setup(w, h);
+    send(&mut s, &mut e, key('3'));
+    s
+});
+snapshots!(screen_lag, |w, h| {
+    let (mut s, mut e) = setup(w, h);
+    send(&mut s, &mut e, key('4'));
+    s
+});
+snapshots!(screen_insights, |w, h| {
+    let (mut s, mut e) = setup(w, h);
+    send(&mut s, &mut e, key('5'));
+    s
+});
+snapshots!(screen_help, |w, h| {
+    let (mut s, mut e) = setup(w, h);
+    send(&mut s, &mut e, key('?'));
+    s
+});
+
+#[test]
+fn quit_keys() {
+    let (mut s, mut e) = setup(80, 24);
+    assert_eq!(send(&mut s, &mut e, key('q')), Some(Intent::Quit));
+    let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_eq!(send(&mut s, &mut e, ctrl_c.clone()), Some(Intent::Quit));
+    // While typing a filter, q is a letter; Ctrl-C still quits.
+    send(&mut s, &mut e, key('/'));
+    assert_eq!(send(&mut s, &mut e, key('q')), None);
+    assert_eq!(s.flows.input.as_ref().map(|(t, _)| t.as_str()), Some("q"));
+    assert_eq!(send(&mut s, &mut e, ctrl_c), Some(Intent::Quit));
+}
+
+#[test]
+fn navigation_moves_and_clamps() {
+    let (mut s, mut e) = setup(80, 24);
+    let n = s.flows.order.len();
+    assert_eq!(n, 9);
+    assert_eq!(s.flows.pos.selected, 0);
+    send(&mut s, &mut e, key('k'));
+    assert_eq!(s.flows.pos.selected, 0);
+    send(&mut s, &mut e, key('j'));
+    send(&mut s, &mut e, code(KeyCode::Down));
+    assert_eq!(s.flows.pos.selected, 2);
+    send(&mut s, &mut e, key('G'));
+    assert_eq!(s.flows.pos.selected, n - 1);
+    send(&mut s, &mut e, code(KeyCode::PageDown));
+    assert_eq!(s.flows.pos.selected, n - 1);
+    send(&mut s, &mut e, key('g'));
+    assert_eq!(s.flows.pos.selected, 0);
+    let id = s.flows.selected_id.clone().unwrap();
+    assert_eq!(s.view.analysis.flows[s.flows.order[0] as usize].id, id);
+    // Screens: digits, Tab and Shift-Tab.
+    send(&mut s, &mut e, key('4'));
+    assert_eq!(s.screen, Screen::Lag);
+    send(&mut s, &mut e, code(KeyCode::Tab));
+    assert_eq!(s.screen, Screen::Insights);
+    send(&mut s, &mut e, code(KeyCode::Tab));
+    assert_eq!(s.screen, Screen::Flows);
+    send(&mut s, &mut e, code(KeyCode::BackTab));
+    assert_eq!(s.screen, Screen::Insights);
+}
+
+#[test]
+fn sorting_cycles_and_reverses() {
+    let (mut s, mut e) = setup(200, 50);
+    let starts = |s: &State| -> Vec<u64> {
+        s.flows.order.iter().map(|&i| s.view.analysis.flows[i as usize].start_unix_nano).collect()
+    };
+    let v = starts(&s);
+    assert!(v.windows(2).all(|w| w[0] >= w[1]), "newest first by default");
+    send(&mut s, &mut e, key('S'));
+    let v = starts(&s);
+    assert!(v.windows(2).all(|w| w[0] <= w[1]));
+    send(&mut s, &mut e, key('s'));
+    let durations: Vec<u64> =
+        s.flows.order.iter().map(|&i| s.view.analysis.flows[i as usize].duration_ns).collect();
+    assert!(durations.windows(2).all(|w| w[0] >= w[1]), "{durations:?}");
+    // A click on a column header sorts by it.
+    let header_y = 2;
+    let x = (0..200)
+        .find(|&x| super::vm::flow_column_at(200, x) == Some(super::state::FlowColumn::Hops))
+        .unwrap();
+    let click = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: x,
+        row: header_y,
+        modifiers: KeyModifiers::NONE,
+    };
+    send(&mut s, &mut e, Msg::Mouse(click));
+    assert_eq!(s.flows.sort, super::state::FlowColumn::Hops);
+}
+
+#[test]
+fn filtering_by_status_duration_service_and_attribute() {
+    let (mut s, mut e) = setup(80, 24);
+    let type_filter = |s: &mut State, e: &mut FakeEngine, text: &str| {
+        send(s, e, key('/'));
+        send(s, e, Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)));
+        let mut last = None;
+        for c in text.chars() {
+            last = send(s, e, key(c)).or(last);
+        }
+        send(s, e, code(KeyCode::Enter));
+        last
+    };
+    type_filter(&mut s, &mut e, "error");
+    assert_eq!(s.flows.order.len(), 3);
+    assert!(
+        s.flows
+            .order
+            .iter()
+            .all(|&i| s.view.analysis.flows[i as usize].status == FlowStatus::Error)
+    );
+    type_filter(&mut s, &mut e, ">2s");
+    assert_eq!(s.flows.order.len(), 2);
+    type_filter(&mut s, &mut e, "service:shipping");
+    assert_eq!(s.flows.order.len(), 1);
+    type_filter(&mut s, &mut e, "dest:payment.commands");
+    assert_eq!(s.flows.order.len(), 0, "no hop reaches payment.commands");
+    // An attribute term asks the engine, and applies its answer.
+    let asked = type_filter(&mut s, &mut e, "order.id=o-1002");
+    assert_eq!(
+        asked,
+        Some(Intent::Request(ViewRequest::AttributeFilter(Some((
+            "order.id".into(),
+            "o-1002".into()
+        )))))
+    );
+    assert_eq!(s.flows.order.len(), 1);
+    // Esc while typing restores the filter from before; Esc in the list clears it.
+    send(&mut s, &mut e, key('/'));
+    send(&mut s, &mut e, key('x'));
+    assert_eq!(s.flows.order.len(), 0);
+    send(&mut s, &mut e, code(KeyCode::Esc));
+    assert_eq!(s.flows.filter.text(), "order.id=o-1002");
+    assert_eq!(s.flows.order.len(), 1);
+    let cleared = send(&mut s, &mut e, code(KeyCode::Esc));
+    assert_eq!(cleared, Some(Intent::Request(ViewRequest::AttributeFilter(None))));
+    assert_eq!(s.flows.order.len(), 9);
+}
+
+#[test]
+fn selection_and_scroll_survive_live_updates() {
+    let (mut s, mut e) = setup(80, 12);
+    // Rows on screen: 12 - 3 (header, tabs, footer) - 1 (column header) = 8; scroll a bit.
+    s.height = 8;
+    update(&mut s, Msg::Resize(80, 8));
+    for _ in 0..5 {
+        send(&mut s, &mut e, key('j'));
+    }
+    let id = s.flows.selected_id.clone().unwrap();
+    let row_on_screen = s.flows.pos.selected - s.flows.pos.offset;
+    assert!(s.flows.pos.offset > 0);
+    // A new view with two newer flows: the list shifts, the selection does not.
+    let mut v = (*e.view()).clone();
+    let mut analysis = (*v.analysis).clone();
+    let mut facts = (*v.flow_facts).clone();
+    for n in 0..2 {
+        let mut f = analysis.flows[0].clone();
+        f.id = format!("ffff{n:028x}");
+        f.start_unix_nano += 100_000_000_000;
+        analysis.flows.push(f);
+        facts.push(facts[0].clone());
+    }
+    v.analysis = Arc::new(analysis);
+    v.flow_facts = Arc::new(facts);
+    update(&mut s, Msg::View(Arc::new(v)));
+    assert_eq!(s.flows.order.len(), 11);
+    assert_eq!(s.flows.selected_id.as_deref(), Some(id.as_str()));
+    assert_eq!(s.flows.pos.selected - s.flows.pos.offset, row_on_screen);
+    // The selected flow disappears (evicted): the selection stays at its index.
+    let mut v = (*s.view).clone();
+    let mut analysis = (*v.analysis).clone();
+    let at = analysis.flows.iter().position(|f| f.id == id).unwrap();
+    analysis.flows.remove(at);
+    let mut facts = (*v.flow_facts).clone();
+    facts.remove(at);
+    v.analysis = Arc::new(analysis);
+    v.flow_facts = Arc::new(facts);
+    let before = s.flows.pos.selected;
+    update(&mut s, Msg::View(Arc::new(v)));
+    assert_eq!(s.flows.pos.selected, before);
+    assert_ne!(s.flows.selected_id.as_deref(), Some(id.as_str()));
+}
+
+#[test]
+fn pause_holds_the_view_and_resume_applies_it() {
+    let (mut s, mut e) = setup(80, 24);
+    send(&mut s, &mut e, key('p'));
+    assert!(s.paused);
+    let seq = s.view.seq;
+    update(&mut s, Msg::View(e.view()));
+    assert_eq!(s.view.seq, seq);
+    assert!(s.held.is_some());
+    send(&mut s, &mut e, key('p'));
+    assert!(!s.paused);
+    assert!(s.view.seq > seq);
+    assert_eq!(send(&mut s, &mut e, key('c')), Some(Intent::Request(ViewRequest::Clear)));
+}
+
+#[test]
+fn detail_opens_lays_out_hops_and_closes() {
+    let (mut s, mut e) = checkout_detail(200, 50);
+    let d = s.detail.as_ref().unwrap();
+    let detail = d.detail.clone().expect("the engine answered");
+    assert_eq!(detail.traces.len(), 5);
+    assert!(matches!(&detail.target, DetailTarget::Flow(_)));
+    // Every span and hop has a row; the hop to payments says how long it queued, and where.
+    let hops = d.timeline.rows.iter().filter(|r| matches!(r.kind, RowKind::Hop { .. })).count();
+    assert_eq!(hops, detail.hops.len());
+    let screen = text(&s);
+    assert!(screen.contains("⇢ 1.24s in kafka orders"), "{screen}");
+    assert!(screen.contains("⇢ 28ms in rabbitmq orders"), "{screen}");
+    // The critical path runs from the root to the last work: shipping's.
+    let critical: Vec<String> = d
+        .timeline
+        .rows
+        .iter()
+        .filter(|r| r.critical)
+        .filter_map(|r| match r.kind {
+            RowKind::Span { span, .. } => Some(detail.spans[span].service.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(critical.first().map(String::as_str), Some("gateway"));
+    assert!(critical.iter().any(|c| c == "shipping"), "{critical:?}");
+    // Fold the root: one row left; unfold: all back.
+    let all = d.timeline.rows.len();
+    send(&mut s, &mut e, key('g'));
+    send(&mut s, &mut e, key('h'));
+    assert_eq!(s.detail.as_ref().unwrap().timeline.rows.len(), 1);
+    send(&mut s, &mut e, key('l'));
+    assert_eq!(s.detail.as_ref().unwrap().timeline.rows.len(), all);
+    // Esc closes it and tells the engine.
+    assert_eq!(
+        send(&mut s, &mut e, code(KeyCode::Esc)),
+        Some(Intent::Request(ViewRequest::Detail(None)))
+    );
+    assert!(s.detail.is_none());
+    assert_eq!(s.screen, Screen::Flows);
+}
+
+#[test]
+fn following_links_within_and_across_flows() {
+    let (mut s, mut e) = checkout_detail(200, 50);
+    select_span(&mut s, &mut e, "payments", "orders process");
+    send(&mut s, &mut e, key('n'));
+    assert_eq!(s.detail.as_ref().unwrap().link_cursor, Some(0));
+    // The link points at orders' producer, in this flow: Enter selects it.
+    send(&mut s, &mut e, code(KeyCode::Enter));
+    let d = s.detail.as_ref().unwrap();
+    let detail = d.detail.clone().unwrap();
+    let span = &detail.spans[d.selected_span().unwrap()];
+    assert_eq!((span.service.as_str(), span.name.as_str()), ("orders", "orders publish"));
+    // Its backlinks: the consumers that link to it.
+    assert_eq!(span.backlinks.len(), 3, "{:?}", span.backlinks);
+
+    // The audit job links into two other flows: following a link opens the other flow with
+    // the target selected, and Esc comes back.
+    let (mut s, mut e) = setup(200, 50);
+    select_flow_by(&mut s, &mut e, |f| f.root.service == "reporting");
+    send(&mut s, &mut e, code(KeyCode::Enter));
+    let audit = s.detail.as_ref().unwrap().target.clone();
+    send(&mut s, &mut e, key('n'));
+    send(&mut s, &mut e, key('n'));
+    let intent = send(&mut s, &mut e, code(KeyCode::Enter));
+    assert!(
+        matches!(intent, Some(Intent::Request(ViewRequest::Detail(Some(DetailTarget::Trace(_)))))),
+        "{intent:?}"
+    );
+    let d = s.detail.as_ref().unwrap();
+    let detail = d.detail.clone().unwrap();
+    let flow = detail.flow.as_ref().unwrap();
+    assert_eq!(flow.root.name, "POST /orders");
+    let span = &detail.spans[d.selected_span().unwrap()];
+    assert_eq!(span.name, "orders publish");
+    assert!(text(&s).contains("followed 1 link"));
+    send(&mut s, &mut e, code(KeyCode::Esc));
+    assert_eq!(s.detail.as_ref().unwrap().target, audit);
+    assert_eq!(s.detail.as_ref().unwrap().detail.as_ref().unwrap().spans[0].service, "reporting");
+}
+
+#[test]
+fn jumps_from_insights_and_sagas_open_their_flow() {
+    let (mut s, mut e) = setup(200, 50);
+    send(&mut s, &mut e, key('5'));
+    let intent = send(&mut s, &mut e, code(KeyCode::Enter));
+    assert!(
+        matches!(intent, Some(Intent::Request(ViewRequest::Detail(Some(DetailTarget::Flow(_)))))),
+        "{intent:?}"
+    );
+    assert!(s.in_detail());
+    assert_eq!(s.screen, Screen::Insights);
+    assert!(s.detail.as_ref().unwrap().detail.is_some());
+    send(&mut s, &mut e, code(KeyCode::Esc));
+    assert!(!s.in_detail());
+    assert_eq!(s.screen, Screen::Insights);
+    // Sagas: stuck first, and Enter opens the flow holding it.
+    send(&mut s, &mut e, key('3'));
+    let first = s.sagas.order[0] as usize;
+    assert_eq!(s.view.analysis.sagas[first].state.as_str(), "stuck");
+    send(&mut s, &mut e, code(KeyCode::Enter));
+    assert!(s.in_detail());
+    // Lag: Enter filters the flows by the destination.
+    send(&mut s, &mut e, code(KeyCode::Esc));
+    send(&mut s, &mut e, key('4'));
+    send(&mut s, &mut e, code(KeyCode::Enter));
+    assert_eq!(s.screen, Screen::Flows);
+    assert_eq!(s.flows.filter.text(), "dest:orders");
+}
+
+#[test]
+fn export_writes_mermaid_and_json() {
+    let (mut s, mut e) = checkout_detail(80, 24);
+    let Some(Intent::Export(mermaid)) = send(&mut s, &mut e, key('e')) else { panic!("no export") };
+    let m = &mermaid;
+    assert_eq!(
+        std::path::Path::new(&m.file_name).extension().and_then(|x| x.to_str()),
+        Some("mmd")
+    );
+    assert!(m.contents.starts_with("sequenceDiagram\n"), "{}", m.contents);
+    assert!(m.contents.contains("-->>"), "events are dashed: {}", m.contents);
+    assert!(m.contents.contains("->>"), "calls are solid: {}", m.contents);
+    let Some(Intent::Export(json)) = send(&mut s, &mut e, key('E')) else { panic!("no export") };
+    let v: serde_json::Value = serde_json::from_str(&json.contents).unwrap();
+    assert_eq!(v["schema"], "hopscope.flow/v1");
+    assert_eq!(v["spans"].as_array().unwrap().len(), 15);
+    update(&mut s, Msg::Exported(Ok(PathBuf::from("/tmp/x.mmd"))));
+    assert!(text(&s).contains("exported to /tmp/x.mmd"));
+    // From the list, the export waits for the detail.
+    let (mut s, mut e) = setup(80, 24);
+    let intent = send(&mut s, &mut e, key('e'));
+    assert!(matches!(intent, Some(Intent::Export(_))), "{intent:?}");
+}
+
+#[test]
+fn mouse_selects_opens_and_scrolls() {
+    let (mut s, mut e) = setup(80, 24);
+    let click = |row: u16, column: u16| {
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // Rows start at y = 3 (header, tabs, column header).
+    send(&mut s, &mut e, click(5, 10));
+    assert_eq!(s.flows.pos.selected, 2);
+    let open = send(&mut s, &mut e, click(5, 10));
+    assert!(matches!(open, Some(Intent::Request(ViewRequest::Detail(Some(_))))));
+    send(&mut s, &mut e, code(KeyCode::Esc));
+    let wheel = Msg::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: 10,
+        row: 10,
+        modifiers: KeyModifiers::NONE,
+    });
+    send(&mut s, &mut e, wheel);
+    assert_eq!(s.flows.pos.selected, 5);
+    // The tab bar.
+    let x = (0..80).find(|&x| super::vm::tab_at(&s, x) == Some(Screen::Lag)).unwrap();
+    send(&mut s, &mut e, click(1, x));
+    assert_eq!(s.screen, Screen::Lag);
+}
+
+#[test]
+fn replay_keys_only_in_replay() {
+    let (mut s, mut e) = setup(80, 24);
+    assert_eq!(send(&mut s, &mut e, key(' ')), Some(Intent::Replay(ReplayCommand::TogglePause)));
+    assert_eq!(send(&mut s, &mut e, key('+')), Some(Intent::Replay(ReplayCommand::Faster)));
+    assert_eq!(send(&mut s, &mut e, key('-')), Some(Intent::Replay(ReplayCommand::Slower)));
+    s.replay = None;
+    assert_eq!(send(&mut s, &mut e, key('+')), None);
+}
+
+#[test]
+fn resizing_keeps_the_selection_visible() {
+    let (mut s, mut e) = setup(200, 50);
+    send(&mut s, &mut e, key('G'));
+    for (w, h) in [(80, 8), (20, 5), (200, 50), (1, 1), (80, 24)] {
+        update(&mut s, Msg::Resize(w, h));
+        let t = draw(&s);
+        assert_eq!(t.backend().buffer().area.width, w);
+        let page = usize::from(h.saturating_sub(4)).max(1);
+        assert!(s.flows.pos.selected < s.flows.pos.offset + page);
+    }
+}
+
+#[test]
+fn no_color_still_marks_status() {
+    let (mut s, _) = setup(80, 24);
+    s.ctx.theme = Theme { color: false };
+    let t = draw(&s);
+    let buf = t.backend().buffer();
+    assert!(
+        buf.content
+            .iter()
+            .all(|c| c.fg == ratatui::style::Color::Reset && c.bg == ratatui::style::Color::Reset)
+    );
+    let screen = t.backend().to_string();
+    assert!(screen.contains("✗ error") && screen.contains("⚠ stuck") && screen.contains("✓ ok"));
+}
+
+/// A view over `spans` generated spans (flows of six spans: a sync chain and two linked
+/// consumers), with the event clock at their watermark.
+fn generated_view(spans: usize) -> (Arc<View>, std::time::Duration) {
+    use hopscope_collector::fake::Generator;
+    let interner = Arc::new(Interner::new());
+    let decoder = Decoder::new(Arc::clone(&interner));
+    let mut store = SpanStore::new(u64::MAX);
+    let mut linker = Linker::new(Arc::clone(&interner));
+    let mut generator = Generator::new(7, 1_700_000_000_000_000_000);
+    let mut left = spans;
+    while left > 0 {
+        let batch = left.min(6_000);
+        left -= batch;
+        for s in decoder.traces(generator.request(batch)).spans {
+            linker.add(&s);
+            store.insert(s);
+        }
+    }
+    let stats = StatsSnapshot { stored: spans as u64, ..StatsSnapshot::default() };
+    let src = Sources { store: &store, linker: &linker, stats, max_memory: 1 << 30 };
+    let clock = EventClock { mode: ClockMode::Replay, now_unix_nano: linker.watermark() };
+    let started = std::time::Instant::now();
+    let view = views::build(src, clock, &ViewConfig::default(), &Wants::default(), 1, 0);
+    let built = started.elapsed();
+    if std::env::var_os("HOPSCOPE_FRAME_SPANS").is_some() {
+        let opts = hopscope_collector::analysis::AnalysisOptions::at_watermark(&linker);
+        let started = std::time::Instant::now();
+        let _ = hopscope_collector::analysis::analyze(&linker, &opts);
+        println!("{spans} spans: analyze alone {:?}, whole view {built:?}", started.elapsed());
+    }
+    (Arc::new(view), built)
+}
+
+/// The median time to build and draw one 200x50 Flows frame (view-model + widgets into a
+/// buffer), and the time `update` takes to take in the view (filter and sort every flow).
+fn frame_cost(view: &Arc<View>) -> (std::time::Duration, std::time::Duration) {
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+    use ratatui::widgets::Widget;
+    let ctx = Context {
+        mode: Mode::Live { grpc: "g".into(), http: "h".into() },
+        theme: Theme { color: true },
+    };
+    let mut state = State::new(ctx, Arc::new(View::empty()), 200, 50);
+    let started = std::time::Instant::now();
+    update(&mut state, Msg::View(Arc::clone(view)));
+    let take_in = started.elapsed();
+    update(&mut state, key('j'));
+    let area = Rect::new(0, 0, 200, 50);
+    let mut buf = Buffer::empty(area);
+    let mut times = Vec::new();
+    for _ in 0..101 {
+        buf.reset();
+        let started = std::time::Instant::now();
+        let vm = super::vm::frame(&state);
+        (&vm).render(area, &mut buf);
+        times.push(started.elapsed());
+    }
+    times.sort();
+    (times[times.len() / 2], take_in)
+}
+
+/// Rendering costs what is on screen: a Flows frame over many flows costs about what it
+/// costs over few. `HOPSCOPE_FRAME_SPANS=1000000 cargo test --release -p hopscope
+/// frame_cost -- --nocapture` measures the issue's figure (1M spans).
+#[test]
+fn frame_cost_follows_the_screen_not_the_store() {
+    let large: usize =
+        std::env::var("HOPSCOPE_FRAME_SPANS").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000);
+    let (small_view, _) = generated_view(1_000);
+    let (large_view, publish) = generated_view(large);
+    let (small, small_in) = frame_cost(&small_view);
+    let (big, big_in) = frame_cost(&large_view);
+    let ratio = big.as_secs_f64() / small.as_secs_f64();
+    println!(
+        "flows frame 200x50: {} flows (1k spans) {small:?}; {} flows ({large} spans) {big:?}; \
+         ratio {ratio:.2}; taking in a view: {small_in:?} / {big_in:?}; building the view \
+         (analysis) at {large} spans: {publish:?}",
+        small_view.analysis.flows.len(),
+        large_view.analysis.flows.len(),
+    );
+    assert!(large_view.analysis.flows.len() > 20 * small_view.analysis.flows.len());
+    assert!(ratio <= 1.5, "frame time grows with the store: {small:?} → {big:?}");
+}
