@@ -235,6 +235,28 @@ fn receive_and_process_are_one_hop_conversation_is_weak() {
 }
 
 #[test]
+fn masstransit_nservicebus_and_durable_task_sagas() {
+    let a = analyze_fixture("21_foreign_sagas");
+    let sagas: Vec<(&str, &str, &str, SagaState)> = a
+        .sagas
+        .iter()
+        .map(|s| (s.source.as_str(), s.id.as_str(), s.name.as_str(), s.state))
+        .collect();
+    assert_eq!(
+        sagas,
+        [
+            ("masstransit", "5f0c-mt", "masstransit", SagaState::Completed),
+            ("nservicebus", "nsb-88", "nservicebus", SagaState::Compensated),
+            ("durabletask", "inst-3", "ShipOrder", SagaState::Completed),
+        ]
+    );
+    let steps: Vec<&str> = a.sagas[2].steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(steps, ["PickItems", "PackBox"]);
+    let mt: Vec<&str> = a.sagas[0].steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(mt, ["OrderSubmitted process", "PaymentAccepted process"], "sends are no steps");
+}
+
+#[test]
 fn text_report_names_flows_hops_lag_sagas_insights() {
     let mut a = analyze_fixture("15_unconsumed_event");
     let b = analyze_fixture("12_saga_compensated");

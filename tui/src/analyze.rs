@@ -187,20 +187,33 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         .stuck_after(settings.stuck_after)
         .lag_warn(settings.lag_warn);
     let analysis = analyze(&linker, &opts);
-    let mut out = std::io::stdout().lock();
-    match settings.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &analysis).context("writing the JSON")?;
-            writeln!(out)?;
-        }
-        Format::Text => out.write_all(text::render(&analysis).as_bytes())?,
+    match write_report(&analysis, settings.format) {
+        Ok(()) => {}
+        // The reader went away (`| head`): not an error of ours.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(e).context("writing the report"),
     }
-    out.flush()?;
     let held = settings.fail_on.check(&analysis);
     for h in &held {
         eprintln!("hopscope: --fail-on {h}");
     }
+    // The process ends here: freeing millions of small records one by one would only delay
+    // the exit (about a quarter of a second per million spans).
+    std::mem::forget(analysis);
+    std::mem::forget(linker);
     Ok(if held.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(CONDITION_HOLDS) })
+}
+
+fn write_report(analysis: &Analysis, format: Format) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, analysis)?;
+            writeln!(out)?;
+        }
+        Format::Text => out.write_all(text::render(analysis).as_bytes())?,
+    }
+    out.flush()
 }
 
 fn print_problems(report: &ReadReport) {
@@ -245,6 +258,64 @@ pub fn file_fail_on(s: Option<&str>) -> Result<Option<FailOn>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn args(config: &std::path::Path) -> AnalyzeArgs {
+        AnalyzeArgs {
+            files: vec![PathBuf::from("rec.jsonl")],
+            format: None,
+            stuck_after: None,
+            lag_warn: None,
+            fail_on: None,
+            config: Some(config.to_owned()),
+        }
+    }
+
+    #[test]
+    fn flag_beats_config_file_beats_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hopscope.toml");
+        std::fs::write(&path, "format = \"json\"\nstuck-after = \"45s\"\nfail_on = \"stuck\"\n")
+            .unwrap();
+        let mut a = args(&path);
+        let s = crate::config::analyze(&a).unwrap();
+        assert_eq!(s.format, Format::Json);
+        assert_eq!(s.stuck_after, Duration::from_secs(45));
+        assert_eq!(s.lag_warn, Duration::from_secs(1));
+        assert!(s.fail_on.stuck && !s.fail_on.errors);
+        a.format = Some(Format::Text);
+        a.stuck_after = Some(Duration::from_secs(5));
+        a.fail_on = Some(FailOn::parse("errors").unwrap());
+        let s = crate::config::analyze(&a).unwrap();
+        assert_eq!((s.format, s.stuck_after), (Format::Text, Duration::from_secs(5)));
+        assert!(s.fail_on.errors && !s.fail_on.stuck);
+        std::fs::write(&path, "fail_on = \"sometimes\"\n").unwrap();
+        let err = format!("{:#}", crate::config::analyze(&args(&path)).unwrap_err());
+        assert!(err.contains("fail_on") && err.contains("sometimes"), "{err}");
+    }
+
+    #[test]
+    fn cli_parses_analyze() {
+        use clap::Parser as _;
+        let cli = crate::cli::Cli::try_parse_from([
+            "hopscope",
+            "analyze",
+            "a.jsonl",
+            "b.jsonl",
+            "--format",
+            "json",
+            "--stuck-after",
+            "1m",
+            "--fail-on",
+            "stuck,lag>2s",
+        ])
+        .unwrap();
+        let Some(crate::cli::Command::Analyze(a)) = cli.command else { panic!("not analyze") };
+        assert_eq!(a.files.len(), 2);
+        assert_eq!(a.format, Some(Format::Json));
+        assert_eq!(a.stuck_after, Some(Duration::from_secs(60)));
+        assert_eq!(a.fail_on.unwrap().lag_over, Some(Duration::from_secs(2)));
+        assert!(crate::cli::Cli::try_parse_from(["hopscope", "analyze"]).is_err());
+    }
 
     #[test]
     fn fail_on_parses_conditions() {

@@ -37,10 +37,13 @@ fn message(cx: &Cx<'_>, p: u32) -> String {
 
 fn duplicate_delivery(cx: &Cx<'_>, flows: &FlowSet, out: &mut Vec<Insight>) {
     let l = cx.l;
-    for (&(p, si), &n) in &l.agg.pairs {
-        if n < 2 {
-            continue;
-        }
+    for &(p, si) in &l.agg.dups {
+        let n = l
+            .sp(p)
+            .msg
+            .as_deref()
+            .and_then(|m| m.subs.iter().find(|(x, _)| *x == si))
+            .map_or(0, |(_, n)| *n);
         let sub = &l.agg.subs[si as usize].key;
         let mut consumers: Vec<&str> = l
             .sp(p)

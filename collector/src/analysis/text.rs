@@ -1,10 +1,14 @@
 //! The text report of `hopscope analyze --format text`: flows with their hops and queue
 //! times, the lag table, sagas, insights. Built from an [`Analysis`] alone.
+//!
+//! A large recording keeps the report readable: past [`LIMIT`] flows (or sagas, or
+//! insights), the ones that need a look come first (stuck, error, in flight; sagas not
+//! completed) and the rest are counted, not listed; `--format json` has everything.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use super::{Analysis, Flow, FlowStatus, Hop, HopVia, human};
+use super::{Analysis, Flow, FlowStatus, Hop, HopVia, SagaState, Severity, human};
 
 fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
@@ -36,13 +40,42 @@ pub fn render(a: &Analysis) -> String {
     out
 }
 
+/// Most flows, sagas or insights listed; the rest are counted.
+pub const LIMIT: usize = 100;
+
+/// At most [`LIMIT`] items, the most urgent first (by `rank`, low first) when there are
+/// more, each rank in its original order; and how many were left out.
+fn pick<T>(items: &[T], rank: impl Fn(&T) -> u8) -> (Vec<&T>, usize) {
+    if items.len() <= LIMIT {
+        return (items.iter().collect(), 0);
+    }
+    let mut picked: Vec<&T> = items.iter().collect();
+    picked.sort_by_key(|i| rank(i));
+    picked.truncate(LIMIT);
+    (picked, items.len() - LIMIT)
+}
+
 fn flows(a: &Analysis, out: &mut String) {
     let _ = writeln!(out, "\nFLOWS");
     if a.flows.is_empty() {
         let _ = writeln!(out, "  (none)");
     }
-    for flow in &a.flows {
-        flow_block(a, flow, out);
+    let (shown, hidden) = pick(&a.flows, |f| match f.status {
+        FlowStatus::Stuck => 0,
+        FlowStatus::Error => 1,
+        FlowStatus::InFlight => 2,
+        FlowStatus::Ok => 3,
+    });
+    // Hops by consumer trace, so each flow finds its own without a scan.
+    let mut by_trace: HashMap<&str, Vec<(usize, &Hop)>> = HashMap::new();
+    for (i, hop) in a.hops.iter().enumerate() {
+        by_trace.entry(hop.consumer.trace_id.as_str()).or_default().push((i, hop));
+    }
+    for flow in shown {
+        flow_block(flow, &by_trace, out);
+    }
+    if hidden > 0 {
+        let _ = writeln!(out, "  ... and {hidden} more flows (--format json lists them all)");
     }
 }
 
@@ -55,7 +88,7 @@ fn status_mark(s: FlowStatus) -> &'static str {
     }
 }
 
-fn flow_block(a: &Analysis, flow: &Flow, out: &mut String) {
+fn flow_block(flow: &Flow, by_trace: &HashMap<&str, Vec<(usize, &Hop)>>, out: &mut String) {
     let _ = writeln!(
         out,
         "  {} {:<9} {} {}  {} (caller waited {}, settled {} later)",
@@ -80,11 +113,14 @@ fn flow_block(a: &Analysis, flow: &Flow, out: &mut String) {
     }
     let traces: HashSet<&str> = flow.traces.iter().map(String::as_str).collect();
     // A flow's hops; weak (conversation) hops also where they enter it from another flow.
-    let in_flow = |h: &&Hop| {
-        traces.contains(h.consumer.trace_id.as_str())
-            && (h.via == HopVia::Conversation || traces.contains(h.producer.trace_id.as_str()))
+    let in_flow = |(_, h): &&(usize, &Hop)| {
+        h.via == HopVia::Conversation || traces.contains(h.producer.trace_id.as_str())
     };
-    for hop in a.hops.iter().filter(in_flow) {
+    let hops = flow.traces.iter().filter_map(|t| by_trace.get(t.as_str())).flatten();
+    let mut hops: Vec<(usize, &Hop)> = hops.filter(in_flow).copied().collect();
+    // In the analysis' order (by producer start).
+    hops.sort_by_key(|(i, _)| *i);
+    for (_, hop) in hops {
         let _ = writeln!(
             out,
             "      hop {} ({}) → {}:{} → {} ({})  queue {}  via {}{}",
@@ -151,7 +187,14 @@ fn sagas(a: &Analysis, out: &mut String) {
     if a.sagas.is_empty() {
         let _ = writeln!(out, "  (none)");
     }
-    for saga in &a.sagas {
+    let (shown, hidden) = pick(&a.sagas, |s| match s.state {
+        SagaState::Stuck => 0,
+        SagaState::Failed => 1,
+        SagaState::Compensating | SagaState::Running => 2,
+        SagaState::Compensated => 3,
+        SagaState::Completed => 4,
+    });
+    for saga in shown {
         let _ =
             writeln!(out, "  {} {} ({}): {}", saga.name, saga.id, saga.source, saga.state.as_str());
         if let Some(reason) = &saga.stuck_reason {
@@ -179,6 +222,9 @@ fn sagas(a: &Analysis, out: &mut String) {
             );
         }
     }
+    if hidden > 0 {
+        let _ = writeln!(out, "  ... and {hidden} more sagas (--format json lists them all)");
+    }
 }
 
 fn insights(a: &Analysis, out: &mut String) {
@@ -186,9 +232,45 @@ fn insights(a: &Analysis, out: &mut String) {
     if a.insights.is_empty() {
         let _ = writeln!(out, "  (none)");
     }
-    for i in &a.insights {
+    let (shown, hidden) = pick(&a.insights, |i| match i.severity {
+        Severity::Error => 0,
+        Severity::Warning => 1,
+        Severity::Info => 2,
+    });
+    for i in shown {
         let flow = i.flow.as_deref().map_or_else(String::new, |f| format!(" [flow {}]", short(f)));
         let _ =
             writeln!(out, "  {:<7} {}{}: {}", i.severity.as_str(), i.kind.as_str(), flow, i.detail);
+    }
+    if hidden > 0 {
+        let _ = writeln!(out, "  ... and {hidden} more insights (--format json lists them all)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::analysis::{AnalysisOptions, analyze};
+    use crate::link::Linker;
+    use crate::link::synth::Shop;
+    use crate::model::Interner;
+
+    #[test]
+    fn a_large_report_lists_what_needs_a_look_and_counts_the_rest() {
+        let interner = Arc::new(Interner::new());
+        let spans = Shop::new(3, 1_700_000_000_000_000_000, Arc::clone(&interner)).spans(5_000);
+        let mut linker = Linker::new(interner);
+        linker.add_all(&spans);
+        let a = analyze(&linker, &AnalysisOptions::at_watermark(&linker));
+        assert!(a.flows.len() > super::LIMIT);
+        let text = super::render(&a);
+        let hidden = a.flows.len() - super::LIMIT;
+        assert!(text.contains(&format!("... and {hidden} more flows")), "{text}");
+        let listed = text.lines().filter(|l| l.contains(" POST /") && l.starts_with("  ")).count();
+        assert!(listed <= super::LIMIT);
+        // Stuck and failed ones first.
+        let first = text.lines().find(|l| l.contains("caller waited")).unwrap_or_default();
+        assert!(first.contains("STUCK") || first.contains("ERROR"), "{first}");
     }
 }

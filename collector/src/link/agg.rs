@@ -44,11 +44,30 @@ impl EdgeKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct EdgeKey {
     pub from: Node,
     pub to: Node,
     pub kind: EdgeKind,
+}
+
+impl Node {
+    /// The node in one word (looked up once per call, producer and hop).
+    fn packed(self) -> u64 {
+        match self {
+            Node::Service(s) => u64::from(s.index()),
+            Node::Destination(d) => {
+                1 << 63 | u64::from(d.system.index()) << 32 | u64::from(d.destination.index())
+            }
+        }
+    }
+}
+
+impl std::hash::Hash for EdgeKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.from.packed() ^ (self.kind as u64) << 61);
+        state.write_u64(self.to.packed());
+    }
 }
 
 /// A multiset of durations (ns) that supports removal; exact percentiles on demand.
@@ -118,8 +137,9 @@ pub(crate) struct EdgeStats {
 /// The producers seen for one destination, and the subscriptions that consumed from it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DestFacts {
-    /// Derived producer spans (slots).
-    pub producers: FxHashSet<u32>,
+    /// Derived producer spans (slots); each knows its position ([`super::facts::MsgFacts`]'s
+    /// `dest_pos`), so removal is O(1).
+    pub producers: Vec<u32>,
     /// Subscriptions (indexes into `Aggregates::subs`) of this destination.
     pub subs: Vec<u32>,
 }
@@ -159,8 +179,9 @@ pub(crate) struct Aggregates {
     pub dests: FxHashMap<DestKey, DestFacts>,
     pub subs: Vec<SubFacts>,
     pub sub_index: FxHashMap<SubKey, u32>,
-    /// Hops from a producer (slot) to a subscription; a count above 1 is a duplicate delivery.
-    pub pairs: FxHashMap<(u32, u32), u32>,
+    /// (producer slot, subscription) reached by more than one hop: duplicate deliveries.
+    /// The counts live on the producers' messaging records.
+    pub dups: FxHashSet<(u32, u32)>,
 }
 
 impl Aggregates {

@@ -70,12 +70,18 @@ pub(crate) struct MsgFacts {
     pub conversation: Option<Box<str>>,
     /// Contexts the span links to (consumer side only).
     pub links: Few<(TraceId, SpanId), 1>,
-    /// Spans on the other side with evidence of a hop to or from this one.
-    pub partners: Few<u32, 2>,
+    /// Spans on the other side with evidence of a hop to or from this one, and (on the
+    /// consumer side) the evidence: a mask of [`super::Via::bit`].
+    pub partners: Few<(u32, u8), 2>,
+    /// Producer side: the subscriptions this message reached, and with how many hops
+    /// (more than one: a duplicate delivery).
+    pub subs: Few<(u32, u32), 2>,
     /// Hops this span is the producer or the delivery of.
     pub hops: Few<u32, 2>,
     /// Whether this consumer counts in the graph as a delivery with no hop.
     pub orphan: bool,
+    /// Producer side: position in its destination's producer list.
+    pub dest_pos: u32,
 }
 
 /// A span's message ids: almost always none or one, kept without a list then.

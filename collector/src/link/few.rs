@@ -62,6 +62,17 @@ impl<T: Copy + Default + PartialEq, const N: usize> Few<T, N> {
         }
     }
 
+    /// Removes the first item for which `pred` holds; returns whether one did.
+    pub fn remove_first(&mut self, pred: impl Fn(&T) -> bool) -> bool {
+        match self.iter().position(pred) {
+            Some(i) => {
+                self.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Removes one occurrence of `x`, if any.
     pub fn remove_item(&mut self, x: T) {
         if let Some(i) = self.iter().position(|y| *y == x) {

@@ -1,25 +1,27 @@
 //! Hop detection and flow assembly: the incremental linker.
 //!
-//! The linker keeps a compact record of every span it is given ([`facts`]) and indexes both
-//! sides of every asynchronous hop (DESIGN.md §2–3) so that whichever side arrives first is
-//! found by the other, however far apart they arrive:
+//! The linker keeps a compact record of every span it is given (`facts`, ~160 bytes a
+//! span) and indexes both sides of every asynchronous hop (DESIGN.md §2–3) so that whichever
+//! side arrives first is found by the other, however far apart they arrive:
 //!
 //! - producers and consumers by message id (the span's own, and ids on link attributes),
 //! - by (destination, partition, offset) for Kafka-style spans without ids,
 //! - consumers by the span contexts their links point to,
-//! - children whose parent has not arrived yet, by (trace, parent span id).
+//! - per trace, children whose parent has not arrived yet.
 //!
 //! Each arriving span costs O(1) amortised: a few hash lookups, plus work proportional to
-//! the evidence it carries (its links, the spans sharing its message id). Evidence is kept
-//! per (producer, consumer) pair; a consumer span folded under a consumer parent matching the
-//! same producer (a `process` under its `receive`) adds its evidence to the parent's hop
-//! instead of making a second one. Hops, the trace graph and the aggregates of [`agg`]
-//! (graph edges, subscriptions, unconsumed messages) are *derived*: applied when a span is
-//! derived and retracted exactly when it is underived (a merged resend, an eviction), so the
-//! linker's state depends only on the set of spans held, never on their order.
+//! the evidence it carries (its links, the spans sharing its message id). Evidence of a hop
+//! is kept per (producer, consumer span) pair, on the consumer's short list; a consumer span
+//! under a consumer parent with evidence from the same producer (a `process` under its
+//! `receive`) adds its evidence to the parent's hop instead of making a second one. Hops, the
+//! trace graph and the aggregates of `agg` (graph edges, subscriptions, unconsumed
+//! messages) are *derived*: applied when a span is derived and retracted exactly when it is
+//! underived (a merged resend, an eviction), so the linker's state depends only on the set
+//! of spans held, never on the order they came in or how they were batched
+//! (`tests/analysis_props.rs` checks this).
 //!
 //! Analyses ([`crate::analysis`]) read this state; flows are assembled on demand from the
-//! per-trace aggregates and the trace graph.
+//! per-trace facts and the trace graph.
 
 pub(crate) mod agg;
 pub(crate) mod facts;
@@ -217,11 +219,8 @@ pub struct Linker {
     by_id: FxHashMap<u64, Few<u32, 2>>,
     by_offset: FxHashMap<(Sym, i64, i64), Few<u32, 2>>,
     by_conversation: FxHashMap<u64, Few<u32, 2>>,
-    /// Evidence of a hop from a producer to a consumer span: a mask of [`Via::bit`].
-    pub(crate) evidence: FxHashMap<(u32, u32), u8>,
     pub(crate) hops: Vec<HopFacts>,
     free_hops: Vec<u32>,
-    hop_index: FxHashMap<(u32, u32), u32>,
     pub(crate) agg: Aggregates,
     pub(crate) sagas: Vec<SagaSlot>,
     free_sagas: Vec<u32>,
@@ -285,10 +284,8 @@ impl Linker {
             by_id: FxHashMap::default(),
             by_offset: FxHashMap::default(),
             by_conversation: FxHashMap::default(),
-            evidence: FxHashMap::default(),
             hops: Vec::new(),
             free_hops: Vec::new(),
-            hop_index: FxHashMap::default(),
             agg: Aggregates::default(),
             sagas: Vec::new(),
             free_sagas: Vec::new(),
@@ -316,9 +313,12 @@ impl Linker {
     /// Links every span of a batch.
     pub fn add_all<'a>(&mut self, spans: impl IntoIterator<Item = &'a Span>) {
         let spans = spans.into_iter();
-        // Grow the slab once for the batch rather than by doublings (each a large copy).
-        let free = self.free_spans.len();
-        self.spans.reserve(spans.size_hint().0.saturating_sub(free));
+        // Grow the slabs once for the batch rather than by doublings (each a large copy);
+        // traces hold a few spans each.
+        let n = spans.size_hint().0;
+        self.spans.reserve(n.saturating_sub(self.free_spans.len()));
+        self.traces.reserve((n / 4).saturating_sub(self.free_traces.len()));
+        self.trace_index.reserve(n / 4);
         for span in spans {
             self.add(span);
         }
@@ -734,11 +734,14 @@ impl Linker {
         let e = self.agg.edge(Node::Service(service), Node::Destination(dest), EdgeKind::Emit);
         e.count += 1;
         e.errors += u64::from(error);
-        let Aggregates { dests, subs, pairs, .. } = &mut self.agg;
+        let m = self.spans[s as usize].msg.as_deref_mut().expect("producer facts");
+        let Aggregates { dests, subs, .. } = &mut self.agg;
         let d = dests.entry(dest).or_default();
-        d.producers.insert(s);
+        m.dest_pos = d.producers.len() as u32;
+        d.producers.push(s);
+        let reached = &m.subs;
         for &sub in &d.subs {
-            if subs[sub as usize].consumed > 0 && !pairs.contains_key(&(s, sub)) {
+            if subs[sub as usize].consumed > 0 && !reached.iter().any(|(x, _)| *x == sub) {
                 subs[sub as usize].unconsumed.insert(s);
             }
         }
@@ -759,7 +762,7 @@ impl Linker {
     }
 
     fn underive_producer(&mut self, s: u32) {
-        let partners: Vec<u32> = self.msg(s).partners.iter().copied().collect();
+        let partners: Vec<u32> = self.msg(s).partners.iter().map(|(c, _)| *c).collect();
         for c in partners {
             self.drop_evidence(s, c);
         }
@@ -770,10 +773,15 @@ impl Linker {
         let e = self.agg.edge(Node::Service(service), Node::Destination(dest), EdgeKind::Emit);
         e.count -= 1;
         e.errors -= u64::from(error);
+        let pos = self.msg(s).dest_pos as usize;
         if let Some(d) = self.agg.dests.get_mut(&dest) {
-            d.producers.remove(&s);
+            d.producers.swap_remove(pos);
+            let moved = d.producers.get(pos).copied();
             for &sub in &d.subs {
                 self.agg.subs[sub as usize].unconsumed.remove(&s);
+            }
+            if let Some(moved) = moved {
+                self.msg_mut(moved).dest_pos = pos as u32;
             }
         }
         self.index(s, false);
@@ -800,7 +808,7 @@ impl Linker {
     }
 
     fn underive_consumer(&mut self, s: u32) {
-        let partners: Vec<u32> = self.msg(s).partners.iter().copied().collect();
+        let partners: Vec<u32> = self.msg(s).partners.iter().map(|(p, _)| *p).collect();
         for p in partners {
             self.drop_evidence(p, s);
         }
@@ -900,32 +908,62 @@ impl Linker {
             .unwrap_or_default()
     }
 
+    /// The evidence of a hop from `p` to consumer span `c` (a mask of [`Via::bit`]; 0: none).
+    /// Kept on the consumer side, whose list is short (a batch consumer's is its batch).
+    fn vias(&self, p: u32, c: u32) -> u8 {
+        self.sp(c)
+            .msg
+            .as_deref()
+            .and_then(|m| m.partners.iter().find(|(x, _)| *x == p))
+            .map_or(0, |(_, v)| *v)
+    }
+
     fn add_evidence(&mut self, p: u32, c: u32, vias: u8) {
-        let old = self.evidence.get(&(p, c)).copied().unwrap_or(0);
+        let old = self.vias(p, c);
         if old | vias == old {
             return;
         }
-        self.evidence.insert((p, c), old | vias);
         if old == 0 {
-            self.msg_mut(p).partners.push(c);
-            self.msg_mut(c).partners.push(p);
+            self.msg_mut(p).partners.push((c, 0));
+            self.msg_mut(c).partners.push((p, vias));
             self.refresh_orphan(c);
+        } else if let Some(entry) =
+            self.msg_mut(c).partners.as_mut_slice().iter_mut().find(|(x, _)| *x == p)
+        {
+            entry.1 |= vias;
         }
         self.refresh(p, c);
     }
 
     fn drop_evidence(&mut self, p: u32, c: u32) {
-        if self.evidence.remove(&(p, c)).is_none() {
+        if !self.msg_mut(c).partners.remove_first(|(x, _)| *x == p) {
             return;
         }
-        self.msg_mut(p).partners.remove_item(c);
-        self.msg_mut(c).partners.remove_item(p);
+        self.msg_mut(p).partners.remove_first(|(x, _)| *x == c);
         self.refresh(p, c);
         self.refresh_orphan(c);
     }
 
     fn matched(&self, p: u32, c: u32) -> bool {
-        self.evidence.contains_key(&(p, c))
+        self.vias(p, c) != 0
+    }
+
+    /// The hop from `p` delivered at `d`, found on `d`'s short list.
+    fn hop_of(&self, p: u32, d: u32) -> Option<u32> {
+        let m = self.sp(d).msg.as_deref()?;
+        m.hops.iter().copied().find(|&h| {
+            let hop = &self.hops[h as usize];
+            hop.producer == p && hop.delivery == d
+        })
+    }
+
+    /// Hops from producer `p` to subscription `sub` held now.
+    fn pair(&self, p: u32, sub: u32) -> u32 {
+        self.sp(p)
+            .msg
+            .as_deref()
+            .and_then(|m| m.subs.iter().find(|(x, _)| *x == sub))
+            .map_or(0, |(_, n)| *n)
     }
 
     /// Whether `c`'s parent is a derived consumer span with evidence from `p` (so `c`'s
@@ -969,7 +1007,7 @@ impl Linker {
         let mut seen = 0;
         while let Some(x) = stack.pop() {
             seen += 1;
-            vias |= self.evidence.get(&(p, x)).copied().unwrap_or(0);
+            vias |= self.vias(p, x);
             error |= self.sp(x).is_error();
             if seen > MAX_DEPTH {
                 break;
@@ -988,17 +1026,15 @@ impl Linker {
 
     fn sync_hop(&mut self, p: u32, d: u32) {
         let want = self.desired(p, d);
-        let have = self.hop_index.get(&(p, d)).copied();
+        let have = self.hop_of(p, d);
         match (have, want) {
             (None, None) => {}
             (None, Some((vias, error))) => {
                 let h = self.new_hop(p, d, vias, error);
-                self.hop_index.insert((p, d), h);
                 self.contribute(h, true);
             }
             (Some(h), None) => {
                 self.contribute(h, false);
-                self.hop_index.remove(&(p, d));
                 self.hops[h as usize].live = false;
                 self.free_hops.push(h);
             }
@@ -1098,21 +1134,26 @@ impl Linker {
             if self.agg.subs[si as usize].consumed == 0 {
                 // The subscription starts counting: every producer of its destination that
                 // it has not consumed is unconsumed.
-                let producers: Vec<u32> = self
-                    .agg
-                    .dests
-                    .get(&hop.dest)
-                    .map(|d| d.producers.iter().copied().collect())
-                    .unwrap_or_default();
+                let producers: Vec<u32> =
+                    self.agg.dests.get(&hop.dest).map(|d| d.producers.clone()).unwrap_or_default();
                 for q in producers {
-                    if !self.agg.pairs.contains_key(&(q, si)) {
+                    if self.pair(q, si) == 0 {
                         self.agg.subs[si as usize].unconsumed.insert(q);
                     }
                 }
             }
-            let n = self.agg.pairs.entry((p, si)).or_insert(0);
-            *n += 1;
-            let first = *n == 1;
+            let reached = &mut self.msg_mut(p).subs;
+            let n = if let Some(entry) = reached.as_mut_slice().iter_mut().find(|(x, _)| *x == si) {
+                entry.1 += 1;
+                entry.1
+            } else {
+                reached.push((si, 1));
+                1
+            };
+            if n == 2 {
+                self.agg.dups.insert((p, si));
+            }
+            let first = n == 1;
             let sub = &mut self.agg.subs[si as usize];
             if first {
                 sub.unconsumed.remove(&p);
@@ -1122,16 +1163,19 @@ impl Linker {
             sub.skewed += u64::from(hop.skew);
             *sub.services.entry(d_service).or_default() += 1;
         } else {
-            let last = match self.agg.pairs.get_mut(&(p, si)) {
-                Some(n) if *n > 1 => {
-                    *n -= 1;
-                    false
+            let reached = &mut self.msg_mut(p).subs;
+            let n = reached.iter().find(|(x, _)| *x == si).map_or(0, |(_, n)| *n);
+            if n > 1 {
+                if let Some(entry) = reached.as_mut_slice().iter_mut().find(|(x, _)| *x == si) {
+                    entry.1 -= 1;
                 }
-                _ => {
-                    self.agg.pairs.remove(&(p, si));
-                    true
-                }
-            };
+            } else {
+                reached.remove_first(|(x, _)| *x == si);
+            }
+            if n == 2 {
+                self.agg.dups.remove(&(p, si));
+            }
+            let last = n <= 1;
             let p_derived = self.sp(p).is(DERIVED);
             let sub = &mut self.agg.subs[si as usize];
             sub.consumed -= 1;
@@ -1233,7 +1277,7 @@ impl Linker {
 
     /// Live hop slots.
     pub(crate) fn hop_slots(&self) -> impl Iterator<Item = u32> + '_ {
-        self.hop_index.values().copied()
+        (0..self.hops.len() as u32).filter(|&h| self.hops[h as usize].live)
     }
 
     /// Whether span `s` is derived and producer-side / consumer-side.

@@ -115,7 +115,7 @@ impl Shop {
         out.sort_by_key(|s| s.end_unix_nano);
         // Lay the spans' attributes, links and messaging out in arrival order, as decoding
         // does (after the sort they would be scattered in generation order).
-        out.iter().cloned().collect()
+        out.clone()
     }
 
     fn trace(&mut self) -> TraceId {

@@ -68,11 +68,13 @@ fn parse_args() -> Result<Options, String> {
             "--endpoint" => o.endpoint = value("--endpoint")?,
             "--duration" => {
                 let v = value("--duration")?;
-                o.duration = humantime::parse_duration(&v).map_err(|e| format!("--duration {v}: {e}"))?;
+                o.duration =
+                    humantime::parse_duration(&v).map_err(|e| format!("--duration {v}: {e}"))?;
             }
             "--concurrency" => o.concurrency = number(&value("--concurrency")?, "--concurrency")?,
             "--spans-per-request" => {
-                o.spans_per_request = number(&value("--spans-per-request")?, "--spans-per-request")?;
+                o.spans_per_request =
+                    number(&value("--spans-per-request")?, "--spans-per-request")?;
             }
             "--rate" => o.rate = Some(number(&value("--rate")?, "--rate")?),
             "--gzip" => o.gzip = true,
@@ -108,7 +110,9 @@ fn templates(count: usize, spans: usize) -> Vec<Template> {
             let req = generator.request(spans);
             let bytes = req.encode_to_vec();
             let mut ids: Vec<&[u8]> = Vec::new();
-            for span in req.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+            for span in
+                req.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans)
+            {
                 ids.push(&span.trace_id);
             }
             ids.sort_unstable();
@@ -121,7 +125,11 @@ fn templates(count: usize, spans: usize) -> Vec<Template> {
                     from += pos + 16;
                 }
             }
-            Template { bytes, spans: hopscope_collector::ingest::convert::Decoder::count_spans(&req) as u64, id_offsets }
+            Template {
+                bytes,
+                spans: hopscope_collector::ingest::convert::Decoder::count_spans(&req) as u64,
+                id_offsets,
+            }
         })
         .collect()
 }
@@ -227,15 +235,21 @@ impl Client {
                 );
                 match grpc.unary(tonic::Request::new(Bytes::from(body)), path, RawCodec).await {
                     Ok(_) => Outcome::Accepted,
-                    Err(s) if s.code() == Code::Unavailable || s.code() == Code::ResourceExhausted => Outcome::Refused,
+                    Err(s)
+                        if s.code() == Code::Unavailable || s.code() == Code::ResourceExhausted =>
+                    {
+                        Outcome::Refused
+                    }
                     Err(s) => Outcome::Failed(format!("{:?}: {}", s.code(), s.message())),
                 }
             }
             Client::Http { client, url } => {
-                let mut req = client.post(url.as_str()).header("content-type", "application/x-protobuf");
+                let mut req =
+                    client.post(url.as_str()).header("content-type", "application/x-protobuf");
                 let body = if gzip {
                     use std::io::Write;
-                    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    let mut enc =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
                     if enc.write_all(&body).is_err() {
                         return Outcome::Failed("gzip failed".into());
                     }
@@ -246,7 +260,9 @@ impl Client {
                 };
                 match req.body(body).send().await {
                     Ok(r) if r.status().is_success() => Outcome::Accepted,
-                    Ok(r) if r.status().as_u16() == 503 || r.status().as_u16() == 429 => Outcome::Refused,
+                    Ok(r) if r.status().as_u16() == 503 || r.status().as_u16() == 429 => {
+                        Outcome::Refused
+                    }
                     Ok(r) => Outcome::Failed(format!("HTTP {}", r.status())),
                     Err(e) => Outcome::Failed(e.to_string()),
                 }
@@ -267,11 +283,17 @@ async fn run(o: Options) -> Result<String, String> {
     let templates = Arc::new(templates(32, o.spans_per_request));
     let counters = Arc::new(Counters::default());
     let stop = Arc::new(AtomicBool::new(false));
+    // Different in every run, so two runs against one collector never send the same traces.
+    let run_salt = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id()) << 40;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..o.concurrency {
         let mut client = Client::connect(&o.endpoint, o.gzip).await?;
-        let (templates, counters, stop) = (Arc::clone(&templates), Arc::clone(&counters), Arc::clone(&stop));
+        let (templates, counters, stop) =
+            (Arc::clone(&templates), Arc::clone(&counters), Arc::clone(&stop));
         let (gzip, rate, concurrency) = (o.gzip, o.rate, o.concurrency as u64);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -279,14 +301,15 @@ async fn run(o: Options) -> Result<String, String> {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let template = &templates[(n as usize + worker) % templates.len()];
-                let salt = (n << 8 | worker as u64) + 1;
+                let salt = run_salt ^ ((n << 8 | worker as u64) + 1);
                 n += 1;
                 if let Some(rate) = rate {
                     // Pace this sender to its share of the rate.
-                    let due = Duration::from_secs_f64((n * template.spans * concurrency) as f64 / rate as f64);
-                    let elapsed = started.elapsed();
-                    if due > elapsed {
-                        tokio::time::sleep(due - elapsed).await;
+                    let due = Duration::from_secs_f64(
+                        (n * template.spans * concurrency) as f64 / rate as f64,
+                    );
+                    if let Some(ahead) = due.checked_sub(started.elapsed()) {
+                        tokio::time::sleep(ahead).await;
                     }
                 }
                 let body = template.salted(salt);
@@ -295,8 +318,12 @@ async fn run(o: Options) -> Result<String, String> {
                 latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
                 counters.requests.fetch_add(1, Ordering::Relaxed);
                 match outcome {
-                    Outcome::Accepted => counters.accepted.fetch_add(template.spans, Ordering::Relaxed),
-                    Outcome::Refused => counters.refused.fetch_add(template.spans, Ordering::Relaxed),
+                    Outcome::Accepted => {
+                        counters.accepted.fetch_add(template.spans, Ordering::Relaxed)
+                    }
+                    Outcome::Refused => {
+                        counters.refused.fetch_add(template.spans, Ordering::Relaxed)
+                    }
                     Outcome::Failed(e) => {
                         if errors.len() < 3 {
                             errors.push(e);
