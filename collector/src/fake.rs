@@ -69,6 +69,15 @@ fn resource(service: &str) -> Resource {
     }
 }
 
+/// First Kafka offset. Offsets stay within `[2^48, 2^49)`, so every one encodes as a 7-byte
+/// protobuf varint, and a load generator can rewrite offsets in encoded requests in place.
+pub const OFFSET_BASE: i64 = 1 << 48;
+
+/// The message id of the message at `offset`: 16 hex digits, fixed width for the same reason.
+pub fn message_id(offset: i64) -> String {
+    format!("msg-{offset:016x}")
+}
+
 /// The generator: call [`Generator::request`] repeatedly for more traffic.
 #[derive(Debug, Clone)]
 pub struct Generator {
@@ -81,7 +90,7 @@ pub struct Generator {
 impl Generator {
     /// A generator whose first flow starts at `start_unix_nano`.
     pub fn new(seed: u64, start_unix_nano: u64) -> Self {
-        Self { rng: Rng::new(seed), clock: start_unix_nano, offset: 0 }
+        Self { rng: Rng::new(seed), clock: start_unix_nano, offset: OFFSET_BASE }
     }
 
     fn trace_id(&mut self) -> Vec<u8> {
@@ -188,7 +197,7 @@ impl Generator {
         let offset = self.offset;
         self.offset += 1;
         let partition = (order % 3) as i64;
-        let message_id = format!("msg-{order:08}-{offset}");
+        let message_id = message_id(offset);
         let producer = Span {
             trace_id: trace.clone(),
             span_id: produce.clone(),

@@ -832,27 +832,36 @@ impl Linker {
     }
 
     /// Adds (or removes) `s` under its message ids, offset and conversation id.
+    ///
+    /// A message id or offset names one message: a handful of spans share it (its producer,
+    /// a resend, one consumer per subscription, redeliveries). Past [`MAX_SHARING`] spans
+    /// the key is being reused (ids recycled by a buggy client, offsets of a recreated
+    /// topic, a load generator replaying requests), and further spans are not indexed under
+    /// it, so each arriving span stays O(1) instead of scanning an ever longer list; they
+    /// still link through parents and span links.
     fn index(&mut self, s: u32, add: bool) {
         let Some(m) = self.spans[s as usize].msg.as_deref() else { return };
-        let edit = |v: &mut Few<u32, 2>| {
-            if add {
-                if !v.contains(&s) {
-                    v.push(s);
+        let edit = |cap: usize| {
+            move |v: &mut Few<u32, 2>| {
+                if add {
+                    if v.len() < cap && !v.contains(&s) {
+                        v.push(s);
+                    }
+                } else {
+                    v.remove_item(s);
                 }
-            } else {
-                v.remove_item(s);
             }
         };
         for id in m.ids.iter() {
-            edit_index(&mut self.by_id, hash_str(id), edit);
+            edit_index(&mut self.by_id, hash_str(id), edit(MAX_SHARING));
         }
         if let (Some(p), Some(o)) = (m.partition, m.offset)
             && m.destination != Sym::EMPTY
         {
-            edit_index(&mut self.by_offset, (m.destination, p, o), edit);
+            edit_index(&mut self.by_offset, (m.destination, p, o), edit(MAX_SHARING));
         }
         if let Some(c) = m.conversation.as_deref() {
-            edit_index(&mut self.by_conversation, hash_str(c), edit);
+            edit_index(&mut self.by_conversation, hash_str(c), edit(MAX_CONVERSATION));
         }
     }
 
@@ -1290,6 +1299,11 @@ impl Linker {
     }
 }
 
+/// Spans indexed under one message id or one offset (see [`Linker::index`]).
+const MAX_SHARING: usize = 64;
+/// Spans indexed under one conversation id: a conversation legitimately spans many messages.
+const MAX_CONVERSATION: usize = 1024;
+
 fn edit_index<K: Hash + Eq + Copy>(
     map: &mut FxHashMap<K, Few<u32, 2>>,
     key: K,
@@ -1299,5 +1313,66 @@ fn edit_index<K: Hash + Eq + Copy>(
     edit(v);
     if v.is_empty() {
         map.remove(&key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+    use super::*;
+    use crate::fake::Generator;
+    use crate::ingest::convert::Decoder;
+    use crate::model::Interner;
+
+    /// Replayed traffic: the same message ids and offsets on thousands of unrelated spans.
+    /// The index keeps at most `MAX_SHARING` spans per key, so linking stays O(1) per span.
+    #[test]
+    fn a_reused_message_id_is_indexed_a_bounded_number_of_times() {
+        let interner = Arc::new(Interner::new());
+        let decoder = Decoder::new(Arc::clone(&interner));
+        let template = Generator::new(5, 1_000).request(6);
+        let mut linker = Linker::new(Arc::clone(&interner));
+        let mut all = Vec::new();
+        for round in 0..300u16 {
+            // New trace ids every round, same message ids and offsets.
+            let mut req: ExportTraceServiceRequest = template.clone();
+            for span in req
+                .resource_spans
+                .iter_mut()
+                .flat_map(|r| &mut r.scope_spans)
+                .flat_map(|s| &mut s.spans)
+            {
+                span.trace_id[..2].copy_from_slice(&round.to_be_bytes());
+                for link in &mut span.links {
+                    link.trace_id[..2].copy_from_slice(&round.to_be_bytes());
+                }
+            }
+            all.extend(decoder.traces(req).spans);
+        }
+        let id = all
+            .iter()
+            .find_map(|s| s.messaging.as_ref()?.message_id.clone())
+            .expect("a message id");
+        assert!(
+            all.iter()
+                .filter(|s| s.messaging.as_ref().and_then(|m| m.message_id.as_ref()) == Some(&id))
+                .count()
+                > 3 * MAX_SHARING
+        );
+        linker.add_all(&all);
+        let indexed = linker.by_id.get(&hash_str(&id)).map_or(0, |v| v.len());
+        assert!((1..=MAX_SHARING).contains(&indexed), "{indexed} spans indexed under one id");
+        assert!(linker.by_offset.values().all(|v| v.len() <= MAX_SHARING));
+        // Span links still tie every consumer (two a round) to its own producer.
+        let analysis = crate::analysis::analyze(
+            &linker,
+            &crate::analysis::AnalysisOptions::at_watermark(&linker),
+        );
+        let via_link =
+            analysis.hops.iter().filter(|h| h.via == crate::analysis::HopVia::Link).count();
+        assert_eq!(via_link, 600);
     }
 }

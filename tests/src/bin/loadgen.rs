@@ -101,6 +101,32 @@ struct Template {
     spans: u64,
     /// Byte offsets of every 16-byte trace id (span and link trace ids).
     id_offsets: Vec<usize>,
+    /// Byte offsets of every Kafka offset (a 7-byte varint) with its value.
+    kafka_offsets: Vec<(usize, u64)>,
+    /// Byte offsets of every message id's 16 hex digits with the offset it names.
+    message_ids: Vec<(usize, u64)>,
+}
+
+/// Encodes `v` as a protobuf varint.
+fn varint(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+    out
+}
+
+/// Every position of `needle` in `haystack`.
+fn positions(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(pos) = haystack[from..].windows(needle.len()).position(|w| w == needle) {
+        found.push(from + pos);
+        from += pos + needle.len();
+    }
+    found
 }
 
 fn templates(count: usize, spans: usize) -> Vec<Template> {
@@ -117,18 +143,44 @@ fn templates(count: usize, spans: usize) -> Vec<Template> {
             }
             ids.sort_unstable();
             ids.dedup();
-            let mut id_offsets = Vec::new();
-            for id in ids {
-                let mut from = 0;
-                while let Some(pos) = bytes[from..].windows(16).position(|w| w == id) {
-                    id_offsets.push(from + pos);
-                    from += pos + 16;
-                }
+            let id_offsets = ids.iter().flat_map(|id| positions(&bytes, id)).collect();
+            // Kafka offsets and message ids name one message each: rewrite them per send too,
+            // or every replay of a template would reuse them (and the linker would see one
+            // message id shared by thousands of unrelated spans).
+            let offsets = req
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .flat_map(|s| &s.spans)
+                .flat_map(|s| &s.attributes)
+                .filter(|kv| kv.key == "messaging.kafka.offset")
+                .filter_map(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                    opentelemetry_proto::tonic::common::v1::any_value::Value::IntValue(v) => {
+                        u64::try_from(*v).ok()
+                    }
+                    _ => None,
+                })
+                .collect::<std::collections::BTreeSet<u64>>();
+            let mut kafka_offsets = Vec::new();
+            let mut message_ids = Vec::new();
+            for offset in offsets {
+                // An int AnyValue is field 3, varint: tag byte 0x18, then the value.
+                let mut encoded = vec![0x18];
+                encoded.extend(varint(offset));
+                kafka_offsets
+                    .extend(positions(&bytes, &encoded).into_iter().map(|p| (p + 1, offset)));
+                let id = hopscope_collector::fake::message_id(offset as i64);
+                let hex_at = id.len() - 16;
+                message_ids.extend(
+                    positions(&bytes, id.as_bytes()).into_iter().map(|p| (p + hex_at, offset)),
+                );
             }
             Template {
                 bytes,
                 spans: hopscope_collector::ingest::convert::Decoder::count_spans(&req) as u64,
                 id_offsets,
+                kafka_offsets,
+                message_ids,
             }
         })
         .collect()
@@ -138,11 +190,20 @@ impl Template {
     /// A copy with every trace id XORed with `salt` (so each send carries new traces).
     fn salted(&self, salt: u64) -> Vec<u8> {
         let mut out = self.bytes.clone();
-        let salt = salt.to_le_bytes();
         for &at in &self.id_offsets {
-            for (b, s) in out[at..at + 8].iter_mut().zip(salt) {
+            for (b, s) in out[at..at + 8].iter_mut().zip(salt.to_le_bytes()) {
                 *b ^= s;
             }
+        }
+        // Offsets stay in [2^48, 2^49) (7-byte varints): flip only bits below 2^48.
+        let shift = |offset: u64| offset ^ (salt.wrapping_mul(0x9E37_79B9) & ((1 << 48) - 1));
+        for &(at, offset) in &self.kafka_offsets {
+            let encoded = varint(shift(offset));
+            out[at..at + encoded.len()].copy_from_slice(&encoded);
+        }
+        for &(at, offset) in &self.message_ids {
+            let hex = format!("{:016x}", shift(offset));
+            out[at..at + 16].copy_from_slice(hex.as_bytes());
         }
         out
     }
