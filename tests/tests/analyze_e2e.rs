@@ -260,6 +260,7 @@ fn analyze_exits_2_on_unusable_input_and_names_the_bad_lines() {
     let out = analyze(&[empty.to_str().expect("UTF-8 path")]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("nothing to analyse"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("empty.jsonl: empty file"), "{}", stderr(&out));
 
     let corrupt = dir.path().join("corrupt.jsonl");
     std::fs::write(&corrupt, "{\"resourceSpans\": [oops\nnot json either\n").expect("write");

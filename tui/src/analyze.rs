@@ -224,6 +224,9 @@ fn print_problems(report: &ReadReport) {
     if unlisted > 0 {
         eprintln!("hopscope: and {unlisted} more records skipped");
     }
+    for note in &report.notes {
+        eprintln!("hopscope: note: {note}");
+    }
     if report.rejected_spans > 0 {
         eprintln!("hopscope: {} spans with invalid ids dropped", report.rejected_spans);
     }

@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::DemoArgs;
 use crate::config::{self, DemoSettings};
-use crate::serve::{Collector, stats_line, wait_for_signal};
+use crate::serve::{Collector, StopSignals, stats_line};
 use scenarios::World;
 use shop::{ExportTally, Service, Shop};
 use traffic::Traffic;
@@ -49,6 +49,13 @@ use traffic::Traffic;
 /// Runs the demo until the end of `--duration`, Ctrl-C or SIGTERM.
 pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     let settings = config::demo(&args)?;
+    // Before anything is printed: a signal right after the listen lines must stop the demo
+    // cleanly (flushing the recording), not kill it with the default action.
+    let signals = if settings.headless || settings.export_only {
+        Some(StopSignals::register()?)
+    } else {
+        None
+    };
     if !settings.headless && !settings.export_only {
         crate::app::require_terminal("add --headless to run the demo without it")?;
     }
@@ -88,7 +95,7 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     };
     let watched = match &collector {
         Some(collector) if !settings.headless => terminal_ui(collector, &settings, progress).await,
-        _ => headless(&settings, progress).await,
+        _ => headless(&settings, progress, signals).await,
     };
 
     eprintln!("hopscope: shutting down");
@@ -151,15 +158,23 @@ async fn terminal_ui(
 }
 
 /// Prints progress on stderr until the end of `--duration`, Ctrl-C or SIGTERM.
-async fn headless(settings: &DemoSettings, progress: Progress) -> Result<()> {
+async fn headless(
+    settings: &DemoSettings,
+    progress: Progress,
+    signals: Option<StopSignals>,
+) -> Result<()> {
+    let signals = match signals {
+        Some(s) => s,
+        None => StopSignals::register()?,
+    };
     let stop = CancellationToken::new();
     let ticker = tokio::spawn(progress.print_every(settings.stats_interval, stop.clone()));
     let waited = match settings.duration {
         Some(duration) => tokio::select! {
-            r = wait_for_signal() => r,
+            r = signals.recv() => r,
             () = tokio::time::sleep(duration) => Ok(()),
         },
-        None => wait_for_signal().await,
+        None => signals.recv().await,
     };
     stop.cancel();
     ticker.await.ok();
