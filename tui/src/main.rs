@@ -1,20 +1,10 @@
-//! `hopscope`: see how a request travels through sync calls and async events.
-//!
-//! This crate is the binary: the command line ([`cli`]), configuration precedence
-//! ([`config`]) and the modes. Everything that is not a terminal lives in
-//! `hopscope-collector`.
-
-mod analyze;
-mod app;
-mod cli;
-mod config;
-mod demo;
-mod replay;
-mod serve;
+//! The `hopscope` binary: parses the command line and runs the mode it names. The modes live
+//! in the `hopscope` library.
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use hopscope::{analyze, app, cli, demo, replay, serve};
 
 /// mimalloc: ingest allocates and frees millions of small objects across threads, where
 /// glibc's allocator spent ~40% of the collector's CPU (perf, under loadgen).

@@ -17,6 +17,7 @@
 //! builds plain view-models for what fits on screen; widgets draw them. Drawing happens
 //! only when something changed; the loop sleeps in `poll` otherwise.
 
+pub mod bench_support;
 mod export;
 mod filter;
 mod fmt;
@@ -54,6 +55,14 @@ use crate::replay::ReplayControl;
 pub fn render(state: &State, frame: &mut Frame<'_>) {
     let vm = vm::frame(state);
     frame.render_widget(&vm, frame.area());
+}
+
+/// Draws the whole frame into `buf` (its area is the screen), as [`render`] does into a
+/// terminal frame. Reads only.
+pub fn render_to_buffer(state: &State, buf: &mut ratatui::buffer::Buffer) {
+    use ratatui::widgets::Widget;
+    let vm = vm::frame(state);
+    (&vm).render(buf.area, buf);
 }
 
 /// What the loop talks to.
