@@ -113,7 +113,10 @@ fn replay_tui_screens_keys_and_quit() {
         "{flows}"
     );
 
-    // Enter: the newest flow's detail, one timeline across its traces, hops labelled.
+    // g then Enter: the newest flow's detail, one timeline across its traces, hops labelled.
+    // (The selection follows the flow first selected while the replay was still arriving,
+    // so go to the top first: under load the first view may have held fewer flows.)
+    tmux.keys(&["g"]);
     tmux.keys(&["Enter"]);
     let detail = tmux.wait_for("the flow detail", |s| s.contains("⇢ 2.94s in kafka orders"));
     assert!(detail.contains("flow 6193388d") && detail.contains("4 traces"), "{detail}");
