@@ -57,6 +57,8 @@ pub struct Stats {
     pub duplicates: AtomicU64,
     /// Log records received.
     pub logs: AtomicU64,
+    /// Log records refused because the queue was full (the client was told to retry).
+    pub refused_logs: AtomicU64,
     /// Metric data points received (counted only).
     pub metric_points: AtomicU64,
     /// Estimated bytes held by the store.
@@ -76,6 +78,7 @@ pub struct StatsSnapshot {
     pub evicted: u64,
     pub duplicates: u64,
     pub logs: u64,
+    pub refused_logs: u64,
     pub metric_points: u64,
     pub store_bytes: u64,
     pub recorded: u64,
@@ -94,6 +97,7 @@ impl Stats {
             evicted: r(&self.evicted),
             duplicates: r(&self.duplicates),
             logs: r(&self.logs),
+            refused_logs: r(&self.refused_logs),
             metric_points: r(&self.metric_points),
             store_bytes: r(&self.store_bytes),
             recorded: r(&self.recorded),
@@ -196,16 +200,20 @@ impl Ingest {
         if n == 0 {
             return Ok(());
         }
-        match self.tx.try_send(Msg::Logs(records)) {
-            Ok(()) => {
-                self.stats.logs.fetch_add(n as u64, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(_) => Err(Refused {
-                queued: self.queued.load(Ordering::Relaxed),
-                retry_after: RETRY_AFTER,
-            }),
+        // Log records share the queue's bound with spans, one slot each.
+        let prev = self.queued.fetch_add(n, Ordering::AcqRel);
+        let refused = if prev > 0 && prev.saturating_add(n) > self.capacity {
+            true
+        } else {
+            self.tx.try_send(Msg::Logs(records)).is_err()
+        };
+        if refused {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            self.stats.refused_logs.fetch_add(n as u64, Ordering::Relaxed);
+            return Err(Refused { queued: prev, retry_after: RETRY_AFTER });
         }
+        self.stats.logs.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -319,9 +327,11 @@ impl Worker {
                     }
                 }
                 Ok(Msg::Logs(records)) => {
+                    let n = records.len();
                     for record in records {
                         self.store.insert_log(record);
                     }
+                    self.queued.fetch_sub(n, Ordering::AcqRel);
                     self.publish_stats();
                 }
                 Ok(Msg::Wake) => {}
@@ -373,5 +383,57 @@ impl Worker {
         self.stats.evicted.store(s.evicted_spans, Ordering::Relaxed);
         self.stats.duplicates.store(s.duplicates, Ordering::Relaxed);
         self.stats.store_bytes.store(s.bytes, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord as OtlpLog, ResourceLogs, ScopeLogs};
+
+    use super::*;
+    use crate::fake::Generator;
+    use crate::ingest::convert::Decoder;
+
+    fn logs(decoder: &Decoder, n: usize) -> Vec<LogRecord> {
+        let req = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![OtlpLog::default(); n],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        decoder.logs(req).records
+    }
+
+    #[test]
+    fn log_records_share_the_queue_bound_and_refusals_are_counted() {
+        let interner = Arc::new(Interner::new());
+        let decoder = Decoder::new(Arc::clone(&interner));
+        let config = EngineConfig {
+            queue_spans: 4,
+            batch_delay: Some(Duration::from_millis(400)),
+            ..EngineConfig::default()
+        };
+        let engine = Engine::start(&config, interner).unwrap();
+        let ingest = engine.ingest();
+        // The engine takes this batch at once and then sleeps on it.
+        ingest.submit_spans(decoder.traces(Generator::new(1, 1).request(1)).spans).unwrap();
+        // Wait until the engine has taken the batch off the queue (it sleeps after that).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !ingest.has_room(5) {
+            assert!(std::time::Instant::now() < deadline, "the engine never took the batch");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        ingest.submit_logs(logs(&decoder, 3)).unwrap();
+        let refused = ingest.submit_logs(logs(&decoder, 3)).unwrap_err();
+        assert_eq!(refused.queued, 3);
+        let summary = engine.shutdown().unwrap();
+        assert_eq!((summary.stats.logs, summary.stats.refused_logs), (3, 3));
     }
 }
