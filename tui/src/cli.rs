@@ -51,7 +51,7 @@ pub struct ReplayArgs {
     pub files: Vec<PathBuf>,
 
     /// Replay at N times the original timing (0.5 is half speed) [default: 1]. In the TUI,
-    /// `+` and `-` double and halve it, space pauses.
+    /// `+` and `-` double and halve it, space pauses, `r` seeks to the start.
     #[arg(long, value_name = "N", conflicts_with = "instant")]
     pub speed: Option<f64>,
 
@@ -67,6 +67,16 @@ pub struct ReplayArgs {
     /// [default: 30s].
     #[arg(long, env = "HOPSCOPE_STUCK_AFTER", value_name = "DUR", value_parser = parse_duration)]
     pub stuck_after: Option<Duration>,
+
+    /// Record every replayed span to FILE as OTLP JSON lines (as `serve --record`).
+    /// Created with mode 0600.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// Test hook: feed the engine without the terminal UI, print the final stats line on
+    /// stderr (as `serve`) and exit once every file is read.
+    #[arg(long, hide = true)]
+    pub headless: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +140,12 @@ pub struct CollectorArgs {
     /// UNAVAILABLE / HTTP 503 and a retry hint [default: 1048576].
     #[arg(long, env = "HOPSCOPE_INGEST_QUEUE", value_name = "SPANS")]
     pub ingest_queue: Option<usize>,
+
+    /// Require `Authorization: Bearer TOKEN` on every OTLP request (HTTP header or gRPC
+    /// metadata); others get HTTP 401 / UNAUTHENTICATED. Prefer the environment variable
+    /// or the config file to a flag, which other users can see in the process list.
+    #[arg(long, env = "HOPSCOPE_AUTH_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
 
     /// TOML file with defaults for any of these flags (keys as the long flag names, with
     /// `_` or `-`: e.g. `grpc = "127.0.0.1:4317"`, `max_memory = "512MiB"`).
@@ -297,5 +313,11 @@ mod tests {
         let both = ["hopscope", "replay", "a", "--instant", "--speed", "2"];
         assert!(Cli::try_parse_from(both).is_err());
         assert!(Cli::try_parse_from(["hopscope", "replay"]).is_err());
+        let cli =
+            Cli::try_parse_from(["hopscope", "replay", "a", "--record", "b.jsonl", "--headless"])
+                .unwrap();
+        let Some(Command::Replay(args)) = cli.command else { panic!("not replay") };
+        assert_eq!(args.record, Some(PathBuf::from("b.jsonl")));
+        assert!(args.headless);
     }
 }

@@ -22,6 +22,8 @@ struct FileConfig {
     max_request: Option<SizeValue>,
     #[serde(alias = "ingest-queue")]
     ingest_queue: Option<usize>,
+    #[serde(alias = "auth-token")]
+    auth_token: Option<String>,
     record: Option<PathBuf>,
     #[serde(alias = "stats-interval")]
     stats_interval: Option<String>,
@@ -70,6 +72,8 @@ pub struct CollectorSettings {
     pub max_memory: u64,
     pub max_request: u64,
     pub ingest_queue: usize,
+    /// Bearer token required on every OTLP request, if any.
+    pub auth_token: Option<String>,
     pub debug_engine_delay: Option<Duration>,
 }
 
@@ -142,6 +146,10 @@ fn collector(args: &CollectorArgs, file: &FileConfig) -> Result<CollectorSetting
         max_memory,
         max_request,
         ingest_queue: args.ingest_queue.or(file.ingest_queue).unwrap_or(1 << 20),
+        auth_token: match args.auth_token.clone().or_else(|| file.auth_token.clone()) {
+            Some(t) if t.trim().is_empty() => bail!("--auth-token must not be empty"),
+            t => t,
+        },
         debug_engine_delay: args.debug_engine_delay,
     })
 }

@@ -4,7 +4,9 @@
 //! record's spans to the engine, waiting between records for the original gap scaled by the
 //! speed, so lag builds up and sagas get stuck as they did live. The engine's event clock
 //! follows the replayed data (its watermark). The TUI steers the feeder through
-//! [`ReplayControl`]: pause, resume, faster, slower. `--instant` feeds everything at once.
+//! [`ReplayControl`]: pause, resume, faster, slower, and seek-to-start (the feeder clears the
+//! engine, in order with what it fed, and reads the files again from the top). `--instant`
+//! feeds everything at once.
 //!
 //! A record's time is the latest end among its spans: when an exporter could have sent it.
 
@@ -14,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use hopscope_collector::engine::views::{ClockMode, ViewConfig};
 use hopscope_collector::engine::{Engine, EngineConfig, Ingest};
 use hopscope_collector::formats::read::{ProgressMode, ReadOptions, ReadReport, read_paths_with};
@@ -24,6 +26,7 @@ use hopscope_collector::model::{Interner, Span};
 use crate::app::state::{ReplayCommand, ReplayStatus};
 use crate::app::{self, Mode};
 use crate::cli::ReplayArgs;
+use crate::serve::{StopSignals, stats_line};
 
 /// Slowest and fastest replay speeds `+`/`-` reach.
 const MIN_SPEED: f64 = 1.0 / 64.0;
@@ -68,6 +71,8 @@ pub struct ReplayControl {
     spans: AtomicU64,
     finished: AtomicBool,
     stop: AtomicBool,
+    /// Counts seeks to the start; a pass of the feeder belongs to one generation.
+    generation: AtomicU64,
 }
 
 impl ReplayControl {
@@ -86,6 +91,7 @@ impl ReplayControl {
             spans: AtomicU64::new(0),
             finished: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -106,7 +112,8 @@ impl ReplayControl {
         }
     }
 
-    /// Pauses, resumes or changes speed.
+    /// Pauses, resumes, changes speed or seeks to the start. A seek keeps the speed and the
+    /// pause; the feeder notices it ([`feed_from_the_start`]) and starts over.
     pub fn command(&self, command: ReplayCommand) {
         let now = Instant::now();
         let mut c = self.lock();
@@ -115,9 +122,54 @@ impl ReplayControl {
             ReplayCommand::TogglePause => c.paused = !c.paused,
             ReplayCommand::Faster => c.speed = c.speed.map(|s| (s * 2.0).min(MAX_SPEED)),
             ReplayCommand::Slower => c.speed = c.speed.map(|s| (s / 2.0).max(MIN_SPEED)),
+            ReplayCommand::Restart => {
+                // Under the lock: the feeder checks the generation under it too.
+                self.generation.fetch_add(1, Ordering::AcqRel);
+                c.started = false;
+                c.reached = 0;
+                c.anchor_pos = 0;
+                self.finished.store(false, Ordering::Relaxed);
+                self.spans.store(0, Ordering::Relaxed);
+            }
         }
         drop(c);
         self.changed.notify_all();
+    }
+
+    /// The current generation (seeks to the start so far).
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Whether a seek to the start or a stop made a pass of `generation` obsolete.
+    fn abandoned(&self, generation: u64) -> bool {
+        self.stopped() || self.generation() != generation
+    }
+
+    /// Marks the replay finished, unless a seek to the start came first.
+    fn finish(&self, generation: u64) {
+        let _c = self.lock();
+        if self.generation() == generation {
+            self.finished.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Blocks until a seek to the start leaves `generation` behind (true) or the replay is
+    /// stopped (false).
+    fn wait_for_restart(&self, generation: u64) -> bool {
+        let mut c = self.lock();
+        loop {
+            if self.stopped() {
+                return false;
+            }
+            if self.generation() != generation {
+                return true;
+            }
+            c = self
+                .changed
+                .wait_timeout(c, Duration::from_millis(500))
+                .map_or_else(|e| e.into_inner().0, |(g, _)| g);
+        }
     }
 
     /// Makes the feeder give up.
@@ -130,12 +182,13 @@ impl ReplayControl {
         self.stop.load(Ordering::Relaxed)
     }
 
-    /// Blocks until the replayed time reaches `t` (and the replay is not paused).
-    fn wait_until(&self, t: u64) {
+    /// Blocks until the replayed time reaches `t` (and the replay is not paused). False
+    /// when the pass of `generation` was abandoned instead (stop, seek to the start).
+    fn wait_until(&self, t: u64, generation: u64) -> bool {
         let mut c = self.lock();
         loop {
-            if self.stopped() {
-                return;
+            if self.abandoned(generation) {
+                return false;
             }
             let now = Instant::now();
             if !c.started {
@@ -158,6 +211,7 @@ impl ReplayControl {
             c = self.changed.wait_timeout(c, wait).map_or_else(|e| e.into_inner().0, |(g, _)| g);
         }
         c.reached = c.reached.max(t);
+        true
     }
 }
 
@@ -165,12 +219,12 @@ impl ReplayControl {
 const CHUNK: usize = 4096;
 
 /// Hands `spans` to the engine, waiting for room in its queue: a replay never drops.
-fn submit(ingest: &Ingest, control: &ReplayControl, mut spans: Vec<Span>) {
+fn submit(ingest: &Ingest, control: &ReplayControl, generation: u64, mut spans: Vec<Span>) {
     while !spans.is_empty() {
         let rest = spans.split_off(spans.len().min(CHUNK));
         let n = spans.len();
         while !ingest.has_room(n) {
-            if control.stopped() {
+            if control.abandoned(generation) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(2));
@@ -183,24 +237,51 @@ fn submit(ingest: &Ingest, control: &ReplayControl, mut spans: Vec<Span>) {
     }
 }
 
-/// Reads `paths` into the engine at the control's pace. Returns what was read.
+/// Reads `paths` into the engine at the control's pace, once. Returns what was read. A seek
+/// to the start (or a stop) abandons the pass: the rest of the files is read but not fed.
 pub fn feed(
     paths: &[PathBuf],
     decoder: &Decoder,
     ingest: &Ingest,
     control: &ReplayControl,
 ) -> Result<ReadReport> {
+    let generation = control.generation();
     let options = ReadOptions { progress: ProgressMode::Never };
     let report = read_paths_with(paths, decoder, options, &mut |spans: Vec<Span>| {
-        if control.stopped() || spans.is_empty() {
+        if control.abandoned(generation) || spans.is_empty() {
             return;
         }
         let t = spans.iter().map(|s| s.end_unix_nano.max(s.start_unix_nano)).max().unwrap_or(0);
-        control.wait_until(t);
-        submit(ingest, control, spans);
+        if control.wait_until(t, generation) {
+            submit(ingest, control, generation, spans);
+        }
     })?;
-    control.finished.store(true, Ordering::Relaxed);
+    control.finish(generation);
     Ok(report)
+}
+
+/// The TUI's feeder: [`feed`], then on every seek to the start clears the engine (in order
+/// with what was fed) and feeds the files again, until the replay is stopped. `on_pass`
+/// gets the report of every pass that was not abandoned.
+pub fn feed_from_the_start(
+    paths: &[PathBuf],
+    decoder: &Decoder,
+    ingest: &Ingest,
+    control: &ReplayControl,
+    on_pass: &mut dyn FnMut(Result<ReadReport>),
+) {
+    loop {
+        let generation = control.generation();
+        let report = feed(paths, decoder, ingest, control);
+        if !control.abandoned(generation) {
+            on_pass(report);
+        }
+        if !control.wait_for_restart(generation) || !ingest.clear() {
+            return;
+        }
+        // Spans the abandoned pass counted before the seek are gone with the clear.
+        control.spans.store(0, Ordering::Relaxed);
+    }
 }
 
 /// Runs `hopscope replay`.
@@ -211,7 +292,9 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     }
-    app::require_terminal("run `hopscope analyze FILE...` for a report without one")?;
+    if !args.headless {
+        app::require_terminal("run `hopscope analyze FILE...` for a report without one")?;
+    }
     let speed = if args.instant { None } else { Some(args.speed.unwrap_or(1.0)) };
     if let Some(s) = speed
         && !(s > 0.0 && s.is_finite())
@@ -219,23 +302,39 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         bail!("--speed must be a positive number, not {s}");
     }
     let interner = Arc::new(Interner::new());
-    let config =
-        EngineConfig { max_memory: args.max_memory.unwrap_or(1 << 30), ..EngineConfig::default() };
-    let engine = Engine::start(&config, Arc::clone(&interner))?;
+    let config = EngineConfig {
+        max_memory: args.max_memory.unwrap_or(1 << 30),
+        record: args.record.clone(),
+        ..EngineConfig::default()
+    };
+    let engine =
+        Engine::start(&config, Arc::clone(&interner)).with_context(|| match &args.record {
+            Some(path) => format!("cannot start the engine recording to {}", path.display()),
+            None => "cannot start the engine".to_owned(),
+        })?;
+    if args.headless
+        && let Some(path) = &args.record
+    {
+        eprintln!("hopscope: recording to {}", path.display());
+    }
     let control = ReplayControl::new(speed);
+    let names: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
+    let decoder = Decoder::new(interner);
+    if args.headless {
+        return headless(engine, &control, args.files, decoder, &names).await;
+    }
     let report: Arc<Mutex<Option<Result<ReadReport>>>> = Arc::default();
     {
         let (ingest, control, report) =
             (engine.ingest(), Arc::clone(&control), Arc::clone(&report));
         let files = args.files.clone();
-        let decoder = Decoder::new(interner);
         // Not joined: on quit the process exits whatever the feeder is doing.
         std::thread::Builder::new().name("hopscope-replay".into()).spawn(move || {
-            let r = feed(&files, &decoder, &ingest, &control);
-            *report.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(r);
+            feed_from_the_start(&files, &decoder, &ingest, &control, &mut |r| {
+                *report.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(r);
+            });
         })?;
     }
-    let names: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
     let view_config = ViewConfig {
         clock: ClockMode::Replay,
         stuck_after: args.stuck_after.unwrap_or(hopscope_collector::analysis::DEFAULT_STUCK_AFTER),
@@ -251,6 +350,43 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     control.stop();
     shown?;
     let report = report.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    Ok(outcome(report, &names))
+}
+
+/// `--headless`: feeds every file into the engine at the replay's pace (Ctrl-C or SIGTERM
+/// stops early), drains the engine, prints the stats line and exits.
+async fn headless(
+    engine: Engine,
+    control: &Arc<ReplayControl>,
+    files: Vec<PathBuf>,
+    decoder: Decoder,
+    names: &[String],
+) -> Result<ExitCode> {
+    let signals = StopSignals::register()?;
+    let ingest = engine.ingest();
+    let feeder_control = Arc::clone(control);
+    let mut feeder =
+        tokio::task::spawn_blocking(move || feed(&files, &decoder, &ingest, &feeder_control));
+    let report = tokio::select! {
+        r = &mut feeder => r,
+        r = signals.recv() => {
+            r?;
+            eprintln!("hopscope: stopping the replay");
+            control.stop();
+            feeder.await
+        }
+    }
+    .context("the replay feeder panicked")?;
+    let summary = tokio::task::spawn_blocking(move || engine.shutdown())
+        .await
+        .context("engine shutdown")??;
+    let code = outcome(Some(report), names);
+    eprintln!("{}", stats_line(&summary.stats, 0));
+    Ok(code)
+}
+
+/// Reports what the feeder read (problems, skipped records); exit 2 when nothing could be.
+fn outcome(report: Option<Result<ReadReport>>, names: &[String]) -> ExitCode {
     match report {
         Some(Ok(r)) => {
             for p in &r.problems {
@@ -261,16 +397,16 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
             }
             if r.is_empty() {
                 eprintln!("hopscope: nothing could be read from {}", names.join(" "));
-                return Ok(ExitCode::from(2));
+                return ExitCode::from(2);
             }
         }
         Some(Err(e)) => {
             eprintln!("hopscope: {e:#}");
-            return Ok(ExitCode::from(2));
+            return ExitCode::from(2);
         }
         None => {}
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]
@@ -281,11 +417,11 @@ mod tests {
     fn clock_follows_speed_pause_and_instant() {
         let c = ReplayControl::new(Some(1000.0));
         let start = Instant::now();
-        c.wait_until(1_000_000_000);
+        c.wait_until(1_000_000_000, 0);
         // The first record sets the origin: no wait.
         assert!(start.elapsed() < Duration::from_millis(50));
         // 0.1 s of replayed time at 1000x: 100 µs.
-        c.wait_until(1_100_000_000);
+        c.wait_until(1_100_000_000, 0);
         assert!(c.status().position_unix_nano >= 1_100_000_000);
         c.command(ReplayCommand::TogglePause);
         assert!(c.status().paused);
@@ -300,11 +436,96 @@ mod tests {
         assert_eq!(c.status().speed, Some(500.0));
 
         let instant = ReplayControl::new(None);
-        instant.wait_until(5);
-        instant.wait_until(3);
+        instant.wait_until(5, 0);
+        instant.wait_until(3, 0);
         assert_eq!(instant.status().position_unix_nano, 5);
         instant.command(ReplayCommand::Faster);
         assert_eq!(instant.status().speed, None);
+    }
+
+    /// A seek to the start releases a feeder waiting for a far-off record, and the clock
+    /// starts over: the next record is the new origin.
+    #[test]
+    fn seek_to_start_abandons_the_pass_and_resets_the_clock() {
+        let c = ReplayControl::new(Some(1.0));
+        assert!(c.wait_until(1_000_000_000, 0));
+        let waiting = {
+            let c = Arc::clone(&c);
+            // An hour of replayed time away.
+            std::thread::spawn(move || c.wait_until(3_601_000_000_000, 0))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        c.command(ReplayCommand::TogglePause);
+        c.command(ReplayCommand::Restart);
+        let started = Instant::now();
+        assert!(!waiting.join().unwrap(), "the old pass must be abandoned");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let status = c.status();
+        assert_eq!((status.position_unix_nano, status.spans, status.finished), (0, 0, false));
+        assert!(status.paused, "a seek keeps the pause");
+        assert_eq!(c.generation(), 1);
+        // The old generation stays abandoned; the new one starts at its first record.
+        assert!(!c.wait_until(1_000_000_000, 0));
+        c.command(ReplayCommand::TogglePause);
+        let started = Instant::now();
+        assert!(c.wait_until(5_000_000_000, 1));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        let position = c.status().position_unix_nano;
+        assert!((5_000_000_000..6_000_000_000).contains(&position), "{position}");
+    }
+
+    /// After a seek to the start the engine holds one copy of the replay, fed anew (no
+    /// duplicates merged into the old one), and the feeder waits for the next seek or a stop.
+    #[test]
+    fn feeding_from_the_start_clears_the_engine_and_feeds_again() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/app/fixtures/shop.otlp.jsonl");
+        let interner = Arc::new(Interner::new());
+        let engine = Engine::start(&EngineConfig::default(), Arc::clone(&interner)).unwrap();
+        let stats = Arc::clone(engine.stats());
+        let control = ReplayControl::new(None);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let feeder = {
+            let (ingest, control) = (engine.ingest(), Arc::clone(&control));
+            std::thread::spawn(move || {
+                feed_from_the_start(
+                    &[path],
+                    &Decoder::new(interner),
+                    &ingest,
+                    &control,
+                    &mut |r| {
+                        tx.send(r.unwrap().spans).unwrap();
+                    },
+                );
+            })
+        };
+        let eventually = |what: &str, ok: &dyn Fn() -> bool| {
+            let started = Instant::now();
+            while !ok() {
+                assert!(started.elapsed() < Duration::from_secs(10), "never: {what}");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        let pass = Duration::from_secs(10);
+        assert_eq!(rx.recv_timeout(pass).unwrap(), 52);
+        eventually("first pass stored", &|| stats.snapshot().stored == 52);
+        assert!(control.status().finished);
+
+        control.command(ReplayCommand::Restart);
+        assert_eq!(rx.recv_timeout(pass).unwrap(), 52);
+        eventually("second pass stored", &|| {
+            let s = stats.snapshot();
+            s.accepted == 104 && s.stored == 52
+        });
+        assert_eq!(stats.snapshot().duplicates, 0, "the first pass was cleared");
+        let status = control.status();
+        assert!(status.finished);
+        assert_eq!(status.spans, 52);
+
+        control.stop();
+        feeder.join().unwrap();
+        assert!(rx.try_recv().is_err());
+        engine.shutdown().unwrap();
     }
 
     /// The shop fixture spans 61 s between its first and last record: at 200x it replays in

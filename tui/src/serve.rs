@@ -25,6 +25,22 @@ pub struct Collector {
 impl Collector {
     /// Starts the engine (recording to `record` if given) and binds both receivers.
     pub async fn start(settings: &CollectorSettings, record: Option<PathBuf>) -> Result<Self> {
+        for (protocol, flag, addr) in
+            [("gRPC", "grpc", settings.grpc), ("HTTP", "http", settings.http)]
+        {
+            if !addr.ip().is_loopback() {
+                eprintln!(
+                    "hopscope: warning: OTLP/{protocol} listens on {addr}, reachable from other \
+                     machines{}; --{flag} 127.0.0.1:{} keeps it local",
+                    if settings.auth_token.is_some() {
+                        ""
+                    } else {
+                        " by anyone (set HOPSCOPE_AUTH_TOKEN to require a token)"
+                    },
+                    addr.port()
+                );
+            }
+        }
         let interner = Arc::new(Interner::new());
         let engine = Engine::start(&engine_config(settings, record), Arc::clone(&interner))?;
         let shutdown = CancellationToken::new();
@@ -99,6 +115,7 @@ pub fn receiver_config(c: &CollectorSettings) -> ReceiverConfig {
         grpc: c.grpc,
         http: c.http,
         max_request: usize::try_from(c.max_request).unwrap_or(usize::MAX),
+        auth_token: c.auth_token.as_deref().map(hopscope_collector::ingest::AuthToken::new),
     }
 }
 

@@ -121,6 +121,8 @@ enum Msg {
     Logs(Vec<LogRecord>),
     /// A view request is waiting ([`views::ViewHandle::request`]).
     Wake,
+    /// Forget everything stored ([`Ingest::clear`]).
+    Clear,
     Shutdown,
 }
 
@@ -192,6 +194,13 @@ impl Ingest {
                 Err(self.refuse(n))
             }
         }
+    }
+
+    /// Makes the engine forget everything stored (as [`views::ViewRequest::Clear`]), in
+    /// order: spans queued before the call are dropped, spans queued after it are kept. Waits
+    /// for room in the queue. False when the engine has stopped.
+    pub fn clear(&self) -> bool {
+        self.tx.send(Msg::Clear).is_ok()
     }
 
     /// Queues log records for the engine, or refuses them when the queue is full.
@@ -335,6 +344,7 @@ impl Worker {
                     self.publish_stats();
                 }
                 Ok(Msg::Wake) => {}
+                Ok(Msg::Clear) => self.clear(),
                 Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {
                     if let Some(recorder) = &mut self.recorder {

@@ -893,13 +893,19 @@ impl super::Worker {
         self.views.next_due(now).map_or(idle, |due| due.saturating_duration_since(now).min(idle))
     }
 
+    /// Resets the store and the linker; the next view shows nothing stored.
+    pub(super) fn clear(&mut self) {
+        self.store = SpanStore::new(self.views.max_memory);
+        self.linker = Linker::new(Arc::clone(&self.interner));
+        self.publish_stats();
+        self.views.touch();
+    }
+
     /// Reads the UI's requests (a clear resets the store and the linker) and publishes a
     /// view if one is due. Called after every message and timeout.
     pub(super) fn serve_views(&mut self) {
         if self.views.take_requests() == Action::Clear {
-            self.store = SpanStore::new(self.views.max_memory);
-            self.linker = Linker::new(Arc::clone(&self.interner));
-            self.publish_stats();
+            self.clear();
         }
         let store_stats = self.store.stats();
         if store_stats != self.views.last_store {
@@ -1061,6 +1067,28 @@ mod engine_tests {
         assert!(cleared.analysis.flows.is_empty());
         assert_eq!(cleared.stats.stored, 0);
         engine.shutdown().unwrap();
+    }
+
+    /// `Ingest::clear` is ordered with the spans: what was queued before it is gone, what
+    /// was queued after it is kept.
+    #[test]
+    fn ingest_clear_drops_what_was_queued_before_it() {
+        use crate::fake::Generator;
+        use crate::ingest::convert::Decoder;
+        let interner = Arc::new(Interner::new());
+        let engine = Engine::start(&EngineConfig::default(), Arc::clone(&interner)).unwrap();
+        let mut generator = Generator::new(5, 1_700_000_000_000_000_000);
+        let decoder = Decoder::new(interner);
+        let ingest = engine.ingest();
+        let before = decoder.traces(generator.request(60)).spans;
+        let after = decoder.traces(generator.request(7)).spans;
+        let (n_before, n_after) = (before.len() as u64, after.len() as u64);
+        ingest.submit_spans(before).unwrap();
+        assert!(ingest.clear());
+        ingest.submit_spans(after).unwrap();
+        let summary = engine.shutdown().unwrap();
+        assert_eq!(summary.stats.accepted, n_before + n_after);
+        assert_eq!(summary.stats.stored, n_after);
     }
 
     #[test]

@@ -79,6 +79,7 @@ const NOT_FOUND: i32 = 5;
 const RESOURCE_EXHAUSTED: i32 = 8;
 const UNIMPLEMENTED: i32 = 12;
 const UNAVAILABLE: i32 = 14;
+const UNAUTHENTICATED: i32 = 16;
 
 /// An error answer: HTTP status, gRPC code and message.
 struct Failure {
@@ -121,7 +122,14 @@ impl Failure {
 }
 
 /// The OTLP/HTTP router, with CORS for browser exporters on localhost.
-pub fn router(decoder: Decoder, ingest: Ingest, max_request: usize) -> Router {
+/// With `auth_token`, requests without `Authorization: Bearer <token>` get 401 (CORS
+/// preflights are answered before the check: browsers send them without credentials).
+pub fn router(
+    decoder: Decoder,
+    ingest: Ingest,
+    max_request: usize,
+    auth_token: Option<super::AuthToken>,
+) -> Router {
     let state = Arc::new(HttpState { decoder, ingest, max_request });
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(|origin, _| is_local_origin(origin)))
@@ -147,6 +155,30 @@ pub fn router(decoder: Decoder, ingest: Ingest, max_request: usize) -> Router {
             )
             .into_response(Encoding::Json)
         })
+        .layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let token = auth_token.clone();
+            async move {
+                match token {
+                    Some(token)
+                        if !token.accepts(
+                            req.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes),
+                        ) =>
+                    {
+                        let mut response = Failure::new(
+                            StatusCode::UNAUTHORIZED,
+                            UNAUTHENTICATED,
+                            "this collector requires `Authorization: Bearer <token>` (--auth-token)",
+                        )
+                        .into_response(Encoding::Json);
+                        response
+                            .headers_mut()
+                            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                        response
+                    }
+                    _ => next.run(req).await,
+                }
+            }
+        }))
         .layer(cors)
         .with_state(state)
 }

@@ -61,6 +61,36 @@ pub struct ReceiverConfig {
     pub http: SocketAddr,
     /// Largest request accepted, in bytes, after decompression.
     pub max_request: usize,
+    /// When set, every request must carry `Authorization: Bearer <token>` (HTTP header or
+    /// gRPC metadata); others get 401 / UNAUTHENTICATED.
+    pub auth_token: Option<AuthToken>,
+}
+
+/// A bearer token the receivers require. Its `Debug` does not print it.
+#[derive(Clone)]
+pub struct AuthToken(std::sync::Arc<str>);
+
+impl std::fmt::Debug for AuthToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthToken(<redacted>)")
+    }
+}
+
+impl AuthToken {
+    /// A token; empty tokens are refused by the caller's validation, not here.
+    pub fn new(token: &str) -> Self {
+        Self(token.into())
+    }
+
+    /// Whether an `Authorization` value is `Bearer <this token>`. Compares in constant time
+    /// for values of the right length, so the token cannot be guessed byte by byte.
+    pub fn accepts(&self, authorization: Option<&[u8]>) -> bool {
+        let Some(value) = authorization else { return false };
+        let Some(given) = value.strip_prefix(b"Bearer ") else { return false };
+        let expected = self.0.as_bytes();
+        given.len() == expected.len()
+            && given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
 }
 
 /// Errors starting the receivers.
@@ -112,9 +142,25 @@ impl Receivers {
         let routes =
             grpc::OtlpGrpc::new(decoder.clone(), ingest.clone()).router(config.max_request);
         let stop = shutdown.clone();
+        let token = config.auth_token.clone();
+        let authenticate = move |req: tonic::Request<()>| match &token {
+            Some(token)
+                if !token.accepts(
+                    req.metadata()
+                        .get("authorization")
+                        .map(tonic::metadata::MetadataValue::as_bytes),
+                ) =>
+            {
+                Err(tonic::Status::unauthenticated(
+                    "this collector requires `authorization: Bearer <token>` metadata (--auth-token)",
+                ))
+            }
+            _ => Ok(req),
+        };
         let grpc = tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .layer(tower::util::MapResponseLayer::new(oversize_is_resource_exhausted))
+                .layer(tonic::service::InterceptorLayer::new(authenticate))
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(
                     tonic::transport::server::TcpIncoming::from(grpc_listener),
@@ -123,7 +169,7 @@ impl Receivers {
                 .await
                 .map_err(ReceiverError::from)
         });
-        let app = http::router(decoder, ingest, config.max_request);
+        let app = http::router(decoder, ingest, config.max_request, config.auth_token.clone());
         let http = tokio::spawn(async move {
             axum::serve(http_listener, app)
                 .with_graceful_shutdown(shutdown.cancelled_owned())

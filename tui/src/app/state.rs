@@ -64,6 +64,8 @@ pub enum ReplayCommand {
     TogglePause,
     Faster,
     Slower,
+    /// Seek to the start: forget what was replayed and feed the files again from the top.
+    Restart,
 }
 
 /// An input or an event.
@@ -730,6 +732,11 @@ fn on_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
         }
         KeyCode::Char('-' | '_') if state.replay.is_some() => {
             return Some(Intent::Replay(ReplayCommand::Slower));
+        }
+        KeyCode::Char('r') if state.replay.is_some() => {
+            state.held = None;
+            state.message = Some("replaying from the start".to_owned());
+            return Some(Intent::Replay(ReplayCommand::Restart));
         }
         _ => {}
     }

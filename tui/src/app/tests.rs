@@ -623,8 +623,11 @@ fn replay_keys_only_in_replay() {
     assert_eq!(send(&mut s, &mut e, key(' ')), Some(Intent::Replay(ReplayCommand::TogglePause)));
     assert_eq!(send(&mut s, &mut e, key('+')), Some(Intent::Replay(ReplayCommand::Faster)));
     assert_eq!(send(&mut s, &mut e, key('-')), Some(Intent::Replay(ReplayCommand::Slower)));
+    assert_eq!(send(&mut s, &mut e, key('r')), Some(Intent::Replay(ReplayCommand::Restart)));
+    assert_eq!(s.message.as_deref(), Some("replaying from the start"));
     s.replay = None;
     assert_eq!(send(&mut s, &mut e, key('+')), None);
+    assert_eq!(send(&mut s, &mut e, key('r')), None);
 }
 
 #[test]

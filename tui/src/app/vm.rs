@@ -1416,6 +1416,7 @@ fn help(theme: Theme, replay: bool) -> HelpVm {
     if replay {
         everywhere.push(s("space", "pause or resume the replay"));
         everywhere.push(s("+  -", "replay faster, slower"));
+        everywhere.push(s("r", "seek to the start: replay again from the top"));
     }
     HelpVm {
         theme,
