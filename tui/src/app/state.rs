@@ -458,10 +458,14 @@ impl State {
         }
         let page = self.page();
         let old_screen_row = self.flows.pos.selected.saturating_sub(self.flows.pos.offset);
+        // On the first row the list follows what arrives (like `tail -f`: the newest flow
+        // stays selected); anywhere else the selected flow is kept as the list shifts.
+        let follow_top = self.flows.pos.selected == 0;
         let found = self
             .flows
             .selected_id
             .as_ref()
+            .filter(|_| !follow_top)
             .and_then(|id| order.iter().position(|&i| a.flows[i as usize].id == *id));
         if let Some(i) = found {
             // The same flow stays selected, on the same screen row when it can.

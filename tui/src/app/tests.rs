@@ -437,6 +437,27 @@ fn selection_and_scroll_survive_live_updates() {
 }
 
 #[test]
+fn on_the_first_row_the_selection_follows_new_flows() {
+    let (mut s, mut e) = setup(80, 24);
+    assert_eq!(s.flows.pos.selected, 0);
+    let first = s.flows.selected_id.clone().unwrap();
+    let mut v = (*e.view()).clone();
+    let mut analysis = (*v.analysis).clone();
+    let mut facts = (*v.flow_facts).clone();
+    let mut newer = analysis.flows[0].clone();
+    newer.id = format!("ffff{:028x}", 7);
+    newer.start_unix_nano = analysis.flows.iter().map(|f| f.start_unix_nano).max().unwrap() + 1;
+    analysis.flows.push(newer);
+    facts.push(facts[0].clone());
+    v.analysis = Arc::new(analysis);
+    v.flow_facts = Arc::new(facts);
+    update(&mut s, Msg::View(Arc::new(v)));
+    assert_eq!(s.flows.pos.selected, 0);
+    assert_eq!(s.flows.selected_id.as_deref(), Some(format!("ffff{:028x}", 7).as_str()));
+    assert_ne!(s.flows.selected_id, Some(first));
+}
+
+#[test]
 fn pause_holds_the_view_and_resume_applies_it() {
     let (mut s, mut e) = setup(80, 24);
     send(&mut s, &mut e, key('p'));
