@@ -356,3 +356,30 @@ fn every_format_in_one_call() {
     let total: u64 = paths.iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
     assert_eq!(read.report.bytes, total);
 }
+
+/// The flows (and hops) the analysis finds in a read.
+fn flows_of(read: &Read) -> serde_json::Value {
+    use hopscope_collector::analysis::{AnalysisOptions, analyze};
+    use hopscope_collector::link::Linker;
+    let mut linker = Linker::new(std::sync::Arc::clone(&read.interner));
+    linker.add_all(&read.spans);
+    let analysis = analyze(&linker, &AnalysisOptions::at_watermark(&linker));
+    serde_json::json!({ "flows": analysis.flows, "hops": analysis.hops })
+}
+
+#[test]
+fn every_format_with_links_analyzes_to_the_same_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    let proto = write(dir.path(), "traces.bin", &length_prefixed(&scenario_messages()));
+    let reference = flows_of(&read_all(&[fixture("scenario.otlp.jsonl")]));
+    // The scenario is one flow across both traces, joined by the producer → consumer link.
+    assert_eq!(reference["flows"].as_array().map(Vec::len), Some(1), "{reference:#}");
+    assert_eq!(reference["flows"][0]["traces"].as_array().map(Vec::len), Some(2));
+    for (what, path) in [
+        ("document", fixture("scenario.otlp.json")),
+        ("jaeger", fixture("scenario.jaeger.json")),
+        ("proto", proto),
+    ] {
+        assert_eq!(flows_of(&read_all(&[path])), reference, "{what}");
+    }
+}
