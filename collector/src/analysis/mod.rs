@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::link::agg::{DestKey, Node, percentile};
 use crate::link::facts::{NONE, SpanFacts};
-use crate::link::{GraphEdgeKind, Linker, Via};
+use crate::link::{Linker, Via};
 use crate::model::{Interner, Sym};
 pub use schema::*;
 
@@ -318,11 +318,7 @@ fn graph(cx: &Cx<'_>) -> Graph {
         edges.push(GraphEdge {
             from,
             to,
-            kind: match key.kind {
-                GraphEdgeKind::Call => EdgeKind::Call,
-                GraphEdgeKind::Emit => EdgeKind::Emit,
-                GraphEdgeKind::Consume => EdgeKind::Consume,
-            },
+            kind: key.kind,
             count: stats.count,
             errors: stats.errors,
             p50_ns: percentile(&sorted, 50),

@@ -177,26 +177,8 @@ pub struct GraphNode {
     pub kind: NodeKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EdgeKind {
-    /// Client service → server service.
-    Call,
-    /// Service → destination.
-    Emit,
-    /// Destination → consumer service.
-    Consume,
-}
-
-impl EdgeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EdgeKind::Call => "call",
-            EdgeKind::Emit => "emit",
-            EdgeKind::Consume => "consume",
-        }
-    }
-}
+/// The kind of a graph edge: call, emit or consume.
+pub use crate::link::agg::EdgeKind;
 
 /// An edge: calls made, messages emitted, or deliveries consumed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,8 +23,11 @@ pub(crate) enum Node {
     Destination(DestKey),
 }
 
-/// What an edge of the choreography graph stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// What an edge of the choreography graph stands for (also the schema's `edges[].kind`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
     /// A client service called a server service.
     Call,

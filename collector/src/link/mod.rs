@@ -34,7 +34,6 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHasher};
 
 use crate::model::{Interner, Span, SpanId, SpanKind, Sym, TraceId};
-pub use agg::EdgeKind as GraphEdgeKind;
 use agg::{Aggregates, DestKey, EdgeKind, Node, SubKey};
 use facts::{CONSUMER, DERIVED, ERROR, LinkKeys, MsgFacts, NONE, NameClass, PRODUCER, SpanFacts};
 pub use facts::{SagaSource, StepKind};
