@@ -218,31 +218,15 @@ impl ServeCommand {
     /// Runs a server that is expected to refuse to start: returns its exit status and its
     /// stderr. Panics if it is still running after [`START_TIMEOUT`].
     pub fn run_expecting_failure(self) -> (ExitStatus, String) {
-        let bin = hopscope_bin();
-        let mut child = self
-            .command(&bin)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let mut stderr = child.stderr.take().expect("stderr is piped");
-        let reader = std::thread::spawn(move || {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut stderr, &mut text).ok();
-            text
-        });
-        let deadline = Instant::now() + START_TIMEOUT;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("cannot wait for hopscope") {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                child.kill().ok();
-                child.wait().ok();
-                panic!("hopscope serve {:?} kept running; it was expected to fail", self.args);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        (status, reader.join().expect("stderr reader"))
+        let mut cmd = self.command(&hopscope_bin());
+        let (status, stderr, _) =
+            run_to_completion(&mut cmd, START_TIMEOUT).unwrap_or_else(|stderr| {
+                panic!(
+                    "hopscope serve {:?} kept running; it was expected to fail:\n{stderr}",
+                    self.args
+                )
+            });
+        (status, stderr)
     }
 
     /// `hopscope serve <args>` with `HOPSCOPE_*` cleared and this command's env set; stdin
@@ -562,6 +546,38 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(bytes).expect("gzip into memory");
     enc.finish().expect("gzip into memory")
+}
+
+/// Runs `cmd` (stderr piped) until it exits: its status, stderr and run time. After
+/// `timeout` it is killed and `Err` holds the stderr seen so far.
+pub fn run_to_completion(
+    cmd: &mut Command,
+    timeout: Duration,
+) -> Result<(ExitStatus, String, Duration), String> {
+    let started = Instant::now();
+    let mut child = cmd
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", cmd.get_program().display()));
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).ok();
+        text
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("cannot wait for the child") {
+            break status;
+        }
+        if started.elapsed() > timeout {
+            child.kill().ok();
+            child.wait().ok();
+            return Err(reader.join().unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = started.elapsed();
+    Ok((status, reader.join().expect("stderr reader"), elapsed))
 }
 
 /// A blocking HTTP client with a bounded timeout, for raw OTLP/HTTP requests.

@@ -9,9 +9,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hopscope_tests::{RecordedSpan, Serve, as_str, hex, hopscope_bin, read_recording};
+use hopscope_tests::{
+    RecordedSpan, Serve, as_str, hex, hopscope_bin, read_recording, run_to_completion,
+};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use serde_json::Value as Json;
 
@@ -52,35 +54,11 @@ fn run_demo(args: &[&str], timeout: Duration) -> Finished {
             cmd.env_remove(key);
         }
     }
-    let started = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stderr, &mut text).ok();
-        text
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    let (status, stderr, elapsed) = run_to_completion(&mut cmd, timeout).unwrap_or_else(|stderr| {
+        panic!("hopscope demo {args:?} still ran after {timeout:?}; stderr:\n{stderr}")
     });
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("cannot wait for hopscope demo") {
-            break status;
-        }
-        if started.elapsed() > timeout {
-            child.kill().ok();
-            child.wait().ok();
-            panic!(
-                "hopscope demo {args:?} still ran after {timeout:?}; stderr:\n{}",
-                reader.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let elapsed = started.elapsed();
-    Finished { status, stderr: reader.join().expect("stderr reader"), elapsed }
+    Finished { status, stderr, elapsed }
 }
 
 /// The shared 25 s run: its process, recording and the spans in it.
