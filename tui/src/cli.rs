@@ -147,6 +147,15 @@ pub struct CollectorArgs {
     #[arg(long, env = "HOPSCOPE_AUTH_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
 
+    /// Serve both receivers over TLS with this PEM certificate chain (leaf first); needs
+    /// --tls-key. Exporters then use `https://` endpoints.
+    #[arg(long, env = "HOPSCOPE_TLS_CERT", value_name = "FILE", value_parser = parse_pem_cert)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, env = "HOPSCOPE_TLS_KEY", value_name = "FILE", value_parser = parse_pem_key)]
+    pub tls_key: Option<PathBuf>,
+
     /// TOML file with defaults for any of these flags (keys as the long flag names, with
     /// `_` or `-`: e.g. `grpc = "127.0.0.1:4317"`, `max_memory = "512MiB"`).
     #[arg(long, env = "HOPSCOPE_CONFIG", value_name = "FILE")]
@@ -228,6 +237,35 @@ pub struct DemoArgs {
 
 fn parse_size(s: &str) -> Result<u64, String> {
     hopscope_collector::size::parse_size(s)
+}
+
+/// A readable file holding at least one PEM certificate.
+pub fn parse_pem_cert(s: &str) -> Result<PathBuf, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let bytes = read_pem(s)?;
+    match CertificateDer::pem_slice_iter(&bytes).collect::<Result<Vec<_>, _>>() {
+        Ok(certs) if !certs.is_empty() => Ok(PathBuf::from(s)),
+        Ok(_) => Err(format!("{s} holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)")),
+        Err(e) => Err(format!("{s} is not a valid PEM certificate: {e}")),
+    }
+}
+
+/// A readable file holding a PEM private key.
+pub fn parse_pem_key(s: &str) -> Result<PathBuf, String> {
+    use rustls_pki_types::PrivateKeyDer;
+    use rustls_pki_types::pem::PemObject;
+    let bytes = read_pem(s)?;
+    PrivateKeyDer::from_pem_slice(&bytes).map(|_| PathBuf::from(s)).map_err(|e| {
+        format!(
+            "{s} holds no usable PEM private key (PKCS#8, PKCS#1 or SEC1: \
+             `-----BEGIN PRIVATE KEY-----`): {e}"
+        )
+    })
+}
+
+fn read_pem(s: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(s).map_err(|e| format!("cannot read {s}: {e}"))
 }
 
 /// Parses `30s`, `1m30s`, `250ms`.

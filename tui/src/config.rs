@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use hopscope_collector::ingest::TlsIdentity;
+
 use crate::cli::{CollectorArgs, parse_duration};
 
 /// Keys a config file may hold. Sizes and durations are strings (`"512MiB"`, `"30s"`).
@@ -24,6 +26,10 @@ struct FileConfig {
     ingest_queue: Option<usize>,
     #[serde(alias = "auth-token")]
     auth_token: Option<String>,
+    #[serde(alias = "tls-cert")]
+    tls_cert: Option<PathBuf>,
+    #[serde(alias = "tls-key")]
+    tls_key: Option<PathBuf>,
     record: Option<PathBuf>,
     #[serde(alias = "stats-interval")]
     stats_interval: Option<String>,
@@ -74,7 +80,26 @@ pub struct CollectorSettings {
     pub ingest_queue: usize,
     /// Bearer token required on every OTLP request, if any.
     pub auth_token: Option<String>,
+    /// Certificate and key both receivers serve TLS with, loaded and checked.
+    pub tls: Option<TlsIdentity>,
     pub debug_engine_delay: Option<Duration>,
+}
+
+/// A setting that cannot be used as given (as a bad flag would be): the binary exits 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Whether `e` is a [`UsageError`] (exit code 2, like clap's own usage errors).
+pub fn is_usage_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<UsageError>())
 }
 
 /// Settings of `serve`, resolved.
@@ -140,7 +165,29 @@ fn collector(args: &CollectorArgs, file: &FileConfig) -> Result<CollectorSetting
     if max_request == 0 {
         bail!("--max-request must be larger than 0");
     }
+    let tls = match (
+        args.tls_cert.clone().or_else(|| file.tls_cert.clone()),
+        args.tls_key.clone().or_else(|| file.tls_key.clone()),
+    ) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => {
+            Some(TlsIdentity::from_pem_files(&cert, &key).map_err(|e| UsageError(e.to_string()))?)
+        }
+        (Some(_), None) => {
+            return Err(UsageError(
+                "--tls-cert needs --tls-key (the certificate's private key)".into(),
+            )
+            .into());
+        }
+        (None, Some(_)) => {
+            return Err(UsageError(
+                "--tls-key needs --tls-cert (the certificate it belongs to)".into(),
+            )
+            .into());
+        }
+    };
     Ok(CollectorSettings {
+        tls,
         grpc: args.grpc.or(file.grpc).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4317))),
         http: args.http.or(file.http).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4318))),
         max_memory,

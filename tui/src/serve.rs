@@ -78,11 +78,21 @@ impl Collector {
 
 /// Runs until SIGINT or SIGTERM, then stops accepting, flushes the recording and exits 0.
 pub async fn run(args: ServeArgs) -> Result<ExitCode> {
-    let settings = config::serve(&args)?;
+    let settings = match config::serve(&args) {
+        Ok(settings) => settings,
+        Err(e) if config::is_usage_error(&e) => {
+            eprintln!("hopscope: error: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e),
+    };
     // Before anything is printed: a signal sent as soon as the listen lines appear must stop
     // the server cleanly, not kill it with the default action.
     let signals = StopSignals::register()?;
     let collector = Collector::start(&settings.collector, settings.record.clone()).await?;
+    if settings.collector.tls.is_some() {
+        eprintln!("hopscope: TLS on both receivers (exporters use https:// endpoints)");
+    }
     eprintln!("hopscope: OTLP/gRPC listening on {}", collector.receivers.grpc_addr);
     eprintln!("hopscope: OTLP/HTTP listening on {}", collector.receivers.http_addr);
     if let Some(path) = &settings.record {
@@ -116,6 +126,7 @@ pub fn receiver_config(c: &CollectorSettings) -> ReceiverConfig {
         http: c.http,
         max_request: usize::try_from(c.max_request).unwrap_or(usize::MAX),
         auth_token: c.auth_token.as_deref().map(hopscope_collector::ingest::AuthToken::new),
+        tls: c.tls.clone(),
     }
 }
 

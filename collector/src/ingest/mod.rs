@@ -4,6 +4,10 @@
 //! Receivers decode at the edge, on the request's task, and hand batches to the engine
 //! through [`crate::engine::Ingest`], which never blocks: when the engine's queue is full the
 //! request is refused (gRPC UNAVAILABLE with RetryInfo, HTTP 503 with Retry-After).
+//!
+//! With a [`TlsIdentity`] both receivers speak TLS only (rustls, ring backend): gRPC through
+//! tonic's own TLS acceptor, HTTP through a [`TlsListener`] that completes handshakes off the
+//! accept loop and hands finished streams to axum.
 
 pub mod convert;
 pub mod grpc;
@@ -11,6 +15,9 @@ pub mod http;
 pub mod json;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
@@ -64,6 +71,177 @@ pub struct ReceiverConfig {
     /// When set, every request must carry `Authorization: Bearer <token>` (HTTP header or
     /// gRPC metadata); others get 401 / UNAUTHENTICATED.
     pub auth_token: Option<AuthToken>,
+    /// When set, both receivers accept TLS connections only, with this certificate.
+    pub tls: Option<TlsIdentity>,
+}
+
+/// A certificate chain and its private key (PEM), checked to make a usable rustls server
+/// configuration. Both receivers serve it. Its `Debug` does not print the key.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    cert_pem: Arc<[u8]>,
+    key_pem: Arc<[u8]>,
+    /// For the HTTP receiver (ALPN h2 and http/1.1).
+    http: Arc<rustls::ServerConfig>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsIdentity").finish_non_exhaustive()
+    }
+}
+
+/// Why a certificate or key cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read the TLS {what} {}: {source}", path.display())]
+    Read { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error(
+        "the TLS certificate {} holds no PEM certificate (expected `-----BEGIN CERTIFICATE-----`)",
+        path.display()
+    )]
+    NoCertificate { path: PathBuf },
+    #[error("the TLS certificate {} is not valid PEM: {detail}", path.display())]
+    BadCertificate { path: PathBuf, detail: String },
+    #[error(
+        "the TLS key {} holds no usable PEM private key (expected PKCS#8, PKCS#1 or SEC1: `-----BEGIN PRIVATE KEY-----`): {detail}",
+        path.display()
+    )]
+    BadKey { path: PathBuf, detail: String },
+    #[error("the TLS certificate and key cannot be used together: {0}")]
+    Mismatch(rustls::Error),
+}
+
+impl TlsIdentity {
+    /// Reads and checks a PEM certificate chain (leaf first) and a PEM private key.
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self, TlsError> {
+        let read = |what, path: &Path| {
+            std::fs::read(path).map_err(|source| TlsError::Read {
+                what,
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let cert_pem = read("certificate", cert)?;
+        let key_pem = read("key", key)?;
+        Self::from_pem(cert_pem, key_pem, cert, key)
+    }
+
+    /// Checks PEM bytes; `cert_path` and `key_path` only name them in errors.
+    pub fn from_pem(
+        cert_pem: Vec<u8>,
+        key_pem: Vec<u8>,
+        cert_path: &Path,
+        key_path: &Path,
+    ) -> Result<Self, TlsError> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let certs =
+            CertificateDer::pem_slice_iter(&cert_pem).collect::<Result<Vec<_>, _>>().map_err(
+                |e| TlsError::BadCertificate { path: cert_path.to_owned(), detail: e.to_string() },
+            )?;
+        if certs.is_empty() {
+            return Err(TlsError::NoCertificate { path: cert_path.to_owned() });
+        }
+        let key = PrivateKeyDer::from_pem_slice(&key_pem)
+            .map_err(|e| TlsError::BadKey { path: key_path.to_owned(), detail: e.to_string() })?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut http = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(TlsError::Mismatch)?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(TlsError::Mismatch)?;
+        http.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Self { cert_pem: cert_pem.into(), key_pem: key_pem.into(), http: Arc::new(http) })
+    }
+
+    fn grpc_config(&self) -> tonic::transport::ServerTlsConfig {
+        tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(&*self.cert_pem, &*self.key_pem))
+    }
+}
+
+/// How long a client has to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handshakes in progress at once; further connections wait in the kernel's backlog.
+const MAX_HANDSHAKES: usize = 256;
+
+/// An [`axum::serve::Listener`] of TLS streams: accepts TCP connections and completes their
+/// handshakes on separate tasks (a slow or silent client never holds up the others); a
+/// failed or timed-out handshake closes that connection only.
+pub struct TlsListener {
+    ready: tokio::sync::mpsc::Receiver<(
+        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+        SocketAddr,
+    )>,
+    local: SocketAddr,
+}
+
+impl std::fmt::Debug for TlsListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsListener").field("local", &self.local).finish_non_exhaustive()
+    }
+}
+
+impl TlsListener {
+    /// Starts accepting on `listener` until `shutdown` is cancelled.
+    pub fn new(
+        listener: TcpListener,
+        config: Arc<rustls::ServerConfig>,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<Self> {
+        let local = listener.local_addr()?;
+        let (tx, ready) = tokio::sync::mpsc::channel(64);
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
+        tokio::spawn(async move {
+            loop {
+                let permit = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    p = Arc::clone(&handshakes).acquire_owned() => p,
+                };
+                let Ok(permit) = permit else { return };
+                let accepted = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((tcp, peer)) = accepted else {
+                    // Out of file descriptors and the like: wait, as axum's own loop does.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    let _ = tcp.set_nodelay(true);
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+                    {
+                        let _ = tx.send((stream, peer)).await;
+                    }
+                });
+            }
+        });
+        Ok(Self { ready, local })
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(accepted) => accepted,
+            // The accept loop stopped (shutdown): serve nothing more.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        Ok(self.local)
+    }
 }
 
 /// A bearer token the receivers require. Its `Debug` does not print it.
@@ -157,8 +335,12 @@ impl Receivers {
             }
             _ => Ok(req),
         };
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &config.tls {
+            builder = builder.tls_config(tls.grpc_config())?;
+        }
         let grpc = tokio::spawn(async move {
-            tonic::transport::Server::builder()
+            builder
                 .layer(tower::util::MapResponseLayer::new(oversize_is_resource_exhausted))
                 .layer(tonic::service::InterceptorLayer::new(authenticate))
                 .add_routes(routes)
@@ -170,12 +352,25 @@ impl Receivers {
                 .map_err(ReceiverError::from)
         });
         let app = http::router(decoder, ingest, config.max_request, config.auth_token.clone());
-        let http = tokio::spawn(async move {
-            axum::serve(http_listener, app)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await
-                .map_err(ReceiverError::Http)
-        });
+        let http = match &config.tls {
+            Some(tls) => {
+                let listener =
+                    TlsListener::new(http_listener, Arc::clone(&tls.http), shutdown.clone())
+                        .map_err(ReceiverError::Http)?;
+                tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(shutdown.cancelled_owned())
+                        .await
+                        .map_err(ReceiverError::Http)
+                })
+            }
+            None => tokio::spawn(async move {
+                axum::serve(http_listener, app)
+                    .with_graceful_shutdown(shutdown.cancelled_owned())
+                    .await
+                    .map_err(ReceiverError::Http)
+            }),
+        };
         Ok(Receivers { grpc_addr, http_addr, grpc, http })
     }
 
