@@ -5,7 +5,7 @@
 //! flows are never merged. Traces only reachable through a cycle (request/reply across
 //! traces) get the cycle's earliest trace as root.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::sagas::SagaSet;
 use super::{Cx, Flow, FlowRoot, FlowStatus, Text, hex, human};
@@ -124,7 +124,8 @@ pub(crate) fn build(cx: &Cx<'_>, pending: &Pending, sagas: &SagaSet) -> FlowSet 
             stamp[t as usize] = number;
             trace_flow.entry(t).or_insert(i);
         }
-        flows.push(flow(cx, root, &members, number, &stamp, pending, sagas));
+        let in_flow = |t: u32| stamp[t as usize] == number;
+        flows.push(flow(cx, root, &members, &in_flow, pending, sagas));
     }
     FlowSet { flows, trace_flow }
 }
@@ -152,12 +153,12 @@ fn walk(cx: &Cx<'_>, root: u32, number: u32, stamp: &mut [u32]) -> Vec<u32> {
     members
 }
 
-fn flow(
+/// The flow of `root`, whose traces are `members` (`in_flow` tells membership quickly).
+pub(crate) fn flow(
     cx: &Cx<'_>,
     root: u32,
     members: &[u32],
-    number: u32,
-    stamp: &[u32],
+    in_flow: &dyn Fn(u32) -> bool,
     pending: &Pending,
     sagas: &SagaSet,
 ) -> Flow {
@@ -180,10 +181,7 @@ fn flow(
         hops += tr
             .hops_in
             .iter()
-            .filter(|&&h| {
-                let p = l.hops[h as usize].producer;
-                stamp[cx.sp(p).trace as usize] == number
-            })
+            .filter(|&&h| in_flow(cx.sp(l.hops[h as usize].producer).trace))
             .count() as u64;
     }
     services.sort_unstable();
@@ -225,4 +223,78 @@ fn flow(
         status,
         stuck_reason: reason,
     }
+}
+
+/// The traces of the flow rooted at `root`, ordered as [`build`] orders them (root first,
+/// then by start and id), and the same as a set.
+pub(crate) fn members_of(cx: &Cx<'_>, root: u32) -> (Vec<u32>, FxHashSet<u32>) {
+    let l = cx.l;
+    let mut set = FxHashSet::default();
+    set.insert(root);
+    let mut members = vec![root];
+    let mut i = 0;
+    while i < members.len() {
+        let t = members[i];
+        i += 1;
+        for &(d, _) in &l.traces[t as usize].down {
+            if set.insert(d) {
+                members.push(d);
+            }
+        }
+    }
+    members[1..].sort_by_key(|&t| (l.traces[t as usize].start, l.traces[t as usize].id.0));
+    (members, set)
+}
+
+/// The roots of every flow holding one of `traces` (live trace slots), exactly as [`build`]
+/// chooses them: over the traces upstream of them, those with no hop into them first, then
+/// (for cycles) the earliest trace not reached yet, in order of start and id.
+pub(crate) fn roots_of(cx: &Cx<'_>, traces: impl IntoIterator<Item = u32>) -> Vec<u32> {
+    let l = cx.l;
+    let mut seen: FxHashSet<u32> = FxHashSet::default();
+    let mut closure: Vec<u32> = Vec::new();
+    for t in traces {
+        if seen.insert(t) {
+            closure.push(t);
+        }
+    }
+    let mut i = 0;
+    while i < closure.len() {
+        let t = closure[i];
+        i += 1;
+        for &(u, _) in &l.traces[t as usize].up {
+            if seen.insert(u) {
+                closure.push(u);
+            }
+        }
+    }
+    let true_roots: Vec<u32> =
+        closure.iter().copied().filter(|&t| l.traces[t as usize].up.is_empty()).collect();
+    let mut reached: FxHashSet<u32> = FxHashSet::default();
+    let reach = |from: u32, reached: &mut FxHashSet<u32>| {
+        let mut stack = vec![from];
+        reached.insert(from);
+        while let Some(t) = stack.pop() {
+            for &(d, _) in &l.traces[t as usize].down {
+                if seen.contains(&d) && reached.insert(d) {
+                    stack.push(d);
+                }
+            }
+        }
+    };
+    for &r in &true_roots {
+        reach(r, &mut reached);
+    }
+    let mut roots = true_roots;
+    if reached.len() < closure.len() {
+        let mut rest: Vec<u32> = closure.iter().copied().filter(|t| !reached.contains(t)).collect();
+        rest.sort_unstable_by_key(|&t| (l.traces[t as usize].start, l.traces[t as usize].id.0));
+        for t in rest {
+            if !reached.contains(&t) {
+                reach(t, &mut reached);
+                roots.push(t);
+            }
+        }
+    }
+    roots
 }

@@ -5,24 +5,71 @@ use super::flows::FlowSet;
 use super::sagas::SagaSet;
 use super::{Cx, Insight, InsightKind, Severity, SpanKey, human};
 use crate::link::MAX_DEPTH;
+use crate::link::agg::DestKey;
 use crate::link::facts::NONE;
 
 /// Unconsumed-event insights listed per subscription before the rest are summed up.
 const UNCONSUMED_PER_SUBSCRIPTION: usize = 20;
 
+/// Which flow an insight about a trace belongs to: the first flow (in output order) holding
+/// the trace.
+pub(crate) trait FlowOf {
+    fn of_trace(&self, t: u32) -> Option<String>;
+}
+
+impl FlowOf for FlowSet {
+    fn of_trace(&self, t: u32) -> Option<String> {
+        FlowSet::of_trace(self, t)
+    }
+}
+
+/// Everything the trace-local detectors found, before it is put in words.
+#[derive(Default)]
+pub(crate) struct Found {
+    /// (trace, detail) of each cascade failure.
+    pub cascades: Vec<(u32, String)>,
+    /// (blocked caller span, first destination, middle delivery, second destination).
+    pub sync_over_async: Vec<SyncOverAsync>,
+}
+
+pub(crate) type SyncOverAsync = (u32, DestKey, u32, DestKey);
+
 pub(crate) fn build(cx: &Cx<'_>, flows: &FlowSet, sagas: &SagaSet) -> Vec<Insight> {
+    let l = cx.l;
+    let found = Found {
+        cascades: l.trace_slots().filter_map(|t| cascade_in(cx, t).map(|d| (t, d))).collect(),
+        sync_over_async: sync_over_async_from(cx, l.hop_slots()),
+    };
+    assemble(cx, flows, sagas, found)
+}
+
+/// Puts found insights and the global detectors (duplicates, unconsumed messages, failed
+/// compensations) in words, in output order.
+pub(crate) fn assemble(
+    cx: &Cx<'_>,
+    flows: &dyn FlowOf,
+    sagas: &SagaSet,
+    found: Found,
+) -> Vec<Insight> {
     let mut out = Vec::new();
     duplicate_delivery(cx, flows, &mut out);
     unconsumed_event(cx, flows, &mut out);
-    cascade_failure(cx, flows, &mut out);
-    sync_over_async(cx, flows, &mut out);
+    for (t, detail) in found.cascades {
+        out.push(Insight {
+            kind: InsightKind::CascadeFailure,
+            severity: Severity::Error,
+            flow: flows.of_trace(t),
+            detail,
+        });
+    }
+    sync_over_async(cx, flows, found.sync_over_async, &mut out);
     failed_compensation(cx, flows, sagas, &mut out);
     out.sort_by(|a, b| (a.kind, &a.flow, &a.detail).cmp(&(b.kind, &b.flow, &b.detail)));
     out.dedup();
     out
 }
 
-fn flow_of(cx: &Cx<'_>, flows: &FlowSet, s: u32) -> Option<String> {
+fn flow_of(cx: &Cx<'_>, flows: &dyn FlowOf, s: u32) -> Option<String> {
     flows.of_trace(cx.sp(s).trace)
 }
 
@@ -35,7 +82,7 @@ fn message(cx: &Cx<'_>, p: u32) -> String {
     }
 }
 
-fn duplicate_delivery(cx: &Cx<'_>, flows: &FlowSet, out: &mut Vec<Insight>) {
+fn duplicate_delivery(cx: &Cx<'_>, flows: &dyn FlowOf, out: &mut Vec<Insight>) {
     let l = cx.l;
     for &(p, si) in &l.agg.dups {
         let n = l
@@ -78,7 +125,7 @@ fn duplicate_delivery(cx: &Cx<'_>, flows: &FlowSet, out: &mut Vec<Insight>) {
     }
 }
 
-fn unconsumed_event(cx: &Cx<'_>, flows: &FlowSet, out: &mut Vec<Insight>) {
+fn unconsumed_event(cx: &Cx<'_>, flows: &dyn FlowOf, out: &mut Vec<Insight>) {
     let l = cx.l;
     for sub in &l.agg.subs {
         if sub.consumed == 0 {
@@ -124,69 +171,62 @@ fn unconsumed_event(cx: &Cx<'_>, flows: &FlowSet, out: &mut Vec<Insight>) {
     }
 }
 
-/// An error span whose error climbs through parents (not across hops) through at least two
-/// calls: from the failing service, through a middle one, to a caller.
-fn cascade_failure(cx: &Cx<'_>, flows: &FlowSet, out: &mut Vec<Insight>) {
+/// An error span of trace `trace` whose error climbs through parents (not across hops) through
+/// at least two calls: from the failing service, through a middle one, to a caller. The
+/// longest such chain of the trace, in words.
+pub(crate) fn cascade_in(cx: &Cx<'_>, trace: u32) -> Option<String> {
     let l = cx.l;
-    for t in l.trace_slots() {
-        let tr = &l.traces[t as usize];
-        if tr.errors < 2 {
+    let tr = &l.traces[trace as usize];
+    if tr.errors < 2 {
+        return None;
+    }
+    // (chain length, origin order, origin, services from the origin up).
+    let mut best: Option<(usize, SpanKey, u32, Vec<&str>)> = None;
+    for &s in &tr.spans {
+        let f = cx.sp(s);
+        if !f.is_error() || l.children(s).iter().any(|&c| cx.sp(c).is_error()) {
             continue;
         }
-        // (chain length, origin order, origin, services from the origin up).
-        let mut best: Option<(usize, SpanKey, u32, Vec<&str>)> = None;
-        for &s in &tr.spans {
-            let f = cx.sp(s);
-            if !f.is_error() || l.children(s).iter().any(|&c| cx.sp(c).is_error()) {
-                continue;
+        let mut chain = vec![cx.s(f.service)];
+        let mut a = s;
+        for _ in 0..MAX_DEPTH {
+            let af = cx.sp(a);
+            let p = af.parent;
+            if p == NONE || !cx.sp(p).is_error() {
+                break;
             }
-            let mut chain = vec![cx.s(f.service)];
-            let mut a = s;
-            for _ in 0..MAX_DEPTH {
-                let af = cx.sp(a);
-                let p = af.parent;
-                if p == NONE || !cx.sp(p).is_error() {
-                    break;
-                }
-                if l.is_producer(p) && l.is_consumer(a) {
-                    break;
-                }
-                let service = cx.s(cx.sp(p).service);
-                if chain.last() != Some(&service) {
-                    chain.push(service);
-                }
-                a = p;
+            if l.is_producer(p) && l.is_consumer(a) {
+                break;
             }
-            let mut distinct = chain.clone();
-            distinct.sort_unstable();
-            distinct.dedup();
-            // One failed call is just an error; a cascade climbs through a middle service.
-            if distinct.len() < 3 {
-                continue;
+            let service = cx.s(cx.sp(p).service);
+            if chain.last() != Some(&service) {
+                chain.push(service);
             }
-            let key = (chain.len(), cx.key(s));
-            let better =
-                best.as_ref().is_none_or(|(n, k, _, _)| key.0 > *n || (key.0 == *n && key.1 < *k));
-            if better {
-                best = Some((key.0, key.1, s, chain));
-            }
+            a = p;
         }
-        if let Some((_, _, origin, mut chain)) = best {
-            chain.reverse();
-            let f = cx.sp(origin);
-            out.push(Insight {
-                kind: InsightKind::CascadeFailure,
-                severity: Severity::Error,
-                flow: flows.of_trace(t),
-                detail: format!(
-                    "error in {} ({}) climbed the sync chain {}",
-                    cx.s(f.service),
-                    cx.s(f.name),
-                    chain.join(" → ")
-                ),
-            });
+        let mut distinct = chain.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        // One failed call is just an error; a cascade climbs through a middle service.
+        if distinct.len() < 3 {
+            continue;
+        }
+        let key = (chain.len(), cx.key(s));
+        let better =
+            best.as_ref().is_none_or(|(n, k, _, _)| key.0 > *n || (key.0 == *n && key.1 < *k));
+        if better {
+            best = Some((key.0, key.1, s, chain));
         }
     }
+    let (_, _, origin, mut chain) = best?;
+    chain.reverse();
+    let f = cx.sp(origin);
+    Some(format!(
+        "error in {} ({}) climbed the sync chain {}",
+        cx.s(f.service),
+        cx.s(f.name),
+        chain.join(" → ")
+    ))
 }
 
 /// The nearest ancestor of `s` (not `s` itself) that is a hop's delivery.
@@ -209,12 +249,15 @@ fn upstream_delivery(cx: &Cx<'_>, s: u32) -> Option<u32> {
 
 /// A caller blocked across an async round trip: a span that produced (through its
 /// descendants) a message whose consumer answered with a message consumed back in the
-/// caller's service while the caller was still open.
-fn sync_over_async(cx: &Cx<'_>, flows: &FlowSet, out: &mut Vec<Insight>) {
+/// caller's service while the caller was still open. `hops` are the answering hops to look
+/// at (every hop, or those produced in some traces).
+pub(crate) fn sync_over_async_from(
+    cx: &Cx<'_>,
+    hops: impl Iterator<Item = u32>,
+) -> Vec<SyncOverAsync> {
     let l = cx.l;
-    let mut seen: Vec<u32> = Vec::new();
     let mut found = Vec::new();
-    for h2 in l.hop_slots() {
+    for h2 in hops {
         let hop2 = &l.hops[h2 as usize];
         let (p2, c2) = (hop2.producer, hop2.delivery);
         let c2f = cx.sp(c2);
@@ -241,6 +284,16 @@ fn sync_over_async(cx: &Cx<'_>, flows: &FlowSet, out: &mut Vec<Insight>) {
             }
         }
     }
+    found
+}
+
+fn sync_over_async(
+    cx: &Cx<'_>,
+    flows: &dyn FlowOf,
+    mut found: Vec<SyncOverAsync>,
+    out: &mut Vec<Insight>,
+) {
+    let mut seen: Vec<u32> = Vec::new();
     found.sort_by_key(|(a, _, _, _)| cx.key(*a));
     for (a, d1, x, d2) in found {
         if seen.contains(&a) {
@@ -265,7 +318,7 @@ fn sync_over_async(cx: &Cx<'_>, flows: &FlowSet, out: &mut Vec<Insight>) {
     }
 }
 
-fn failed_compensation(cx: &Cx<'_>, flows: &FlowSet, sagas: &SagaSet, out: &mut Vec<Insight>) {
+fn failed_compensation(cx: &Cx<'_>, flows: &dyn FlowOf, sagas: &SagaSet, out: &mut Vec<Insight>) {
     for &(i, s) in &sagas.failed_compensations {
         let saga = &sagas.sagas[i];
         let f = cx.sp(s);

@@ -13,11 +13,14 @@
 
 mod flows;
 mod insights;
+pub mod live;
 mod sagas;
 pub mod schema;
 pub mod text;
 
 use std::time::Duration;
+
+use rustc_hash::FxHashSet;
 
 use crate::link::agg::{DestKey, Node, percentile};
 use crate::link::facts::{NONE, SpanFacts};
@@ -203,6 +206,49 @@ fn hops(cx: &Cx<'_>) -> Vec<Hop> {
     keyed.extend(
         conversation_hops(cx).into_iter().map(|(k, p, c)| (k, HopSource::Conversation(p, c))),
     );
+    to_hops(cx, keyed)
+}
+
+/// The hops into or out of the held traces among `traces`, in output order (as they are in
+/// [`Analysis::hops`]).
+pub(crate) fn hops_of_traces(linker: &Linker, traces: &[crate::model::TraceId]) -> Vec<Hop> {
+    let opts = AnalysisOptions::at_watermark(linker);
+    let cx = Cx { l: linker, i: linker.interner(), opts: &opts };
+    let slots: FxHashSet<u32> = traces.iter().filter_map(|id| linker.trace_of(id)).collect();
+    hops_touching(&cx, &slots)
+}
+
+/// The hops into or out of the traces in `traces` (trace slots), in output order.
+fn hops_touching(cx: &Cx<'_>, traces: &FxHashSet<u32>) -> Vec<Hop> {
+    let l = cx.l;
+    let mut linked: Vec<u32> = Vec::new();
+    let mut conversation = Vec::new();
+    for &t in traces {
+        let tr = &l.traces[t as usize];
+        linked.extend(tr.hops_in.iter().copied());
+        for &s in &tr.spans {
+            let Some(m) = cx.sp(s).msg.as_deref() else { continue };
+            linked.extend(m.hops.iter().copied().filter(|&h| l.hops[h as usize].producer == s));
+            if let Some(p) = conversation_partner(cx, s) {
+                conversation.push(((cx.key(p), cx.key(s)), HopSource::Conversation(p, s)));
+            }
+        }
+    }
+    linked.sort_unstable();
+    linked.dedup();
+    let mut keyed: Vec<(HopKey, HopSource)> = linked
+        .into_iter()
+        .map(|h| {
+            let hop = &l.hops[h as usize];
+            ((cx.key(hop.producer), cx.key(hop.delivery)), HopSource::Linked(h))
+        })
+        .collect();
+    keyed.extend(conversation);
+    to_hops(cx, keyed)
+}
+
+fn to_hops(cx: &Cx<'_>, mut keyed: Vec<(HopKey, HopSource)>) -> Vec<Hop> {
+    let l = cx.l;
     keyed.sort_unstable_by_key(|k| k.0);
     keyed
         .into_iter()
@@ -238,36 +284,40 @@ type HopKey = (SpanKey, SpanKey);
 /// is paired with the latest producer of the same conversation (and destination, when both
 /// say) that started before it. They never merge flows and do not count in lag.
 fn conversation_hops(cx: &Cx<'_>) -> Vec<(HopKey, u32, u32)> {
-    let l = cx.l;
     let mut out = Vec::new();
-    for c in l.conversation_members() {
-        let f = cx.sp(c);
-        let Some(m) = f.msg.as_deref() else { continue };
-        if !l.is_consumer(c) || !m.partners.is_empty() {
-            continue;
+    for c in cx.l.conversation_members() {
+        if let Some(p) = conversation_partner(cx, c) {
+            out.push(((cx.key(p), cx.key(c)), p, c));
         }
-        if f.parent != NONE && l.is_consumer(f.parent) {
-            continue;
-        }
-        let best = l
-            .conversation_partners(c)
-            .into_iter()
-            .filter(|&p| {
-                let pf = cx.sp(p);
-                let pm = pf.msg.as_deref();
-                l.is_producer(p)
-                    && pf.start <= f.start
-                    && pm.is_some_and(|pm| {
-                        pm.destination == Sym::EMPTY
-                            || m.destination == Sym::EMPTY
-                            || pm.destination == m.destination
-                    })
-            })
-            .max_by_key(|&p| cx.key(p));
-        let Some(p) = best else { continue };
-        out.push(((cx.key(p), cx.key(c)), p, c));
     }
     out
+}
+
+/// The producer a consumer span `c` is paired with by conversation id, if any.
+fn conversation_partner(cx: &Cx<'_>, c: u32) -> Option<u32> {
+    let l = cx.l;
+    let f = cx.sp(c);
+    let m = f.msg.as_deref()?;
+    if m.conversation.is_none() || !l.is_consumer(c) || !m.partners.is_empty() {
+        return None;
+    }
+    if f.parent != NONE && l.is_consumer(f.parent) {
+        return None;
+    }
+    l.conversation_partners(c)
+        .into_iter()
+        .filter(|&p| {
+            let pf = cx.sp(p);
+            let pm = pf.msg.as_deref();
+            l.is_producer(p)
+                && pf.start <= f.start
+                && pm.is_some_and(|pm| {
+                    pm.destination == Sym::EMPTY
+                        || m.destination == Sym::EMPTY
+                        || pm.destination == m.destination
+                })
+        })
+        .max_by_key(|&p| cx.key(p))
 }
 
 fn conversation_hop(cx: &Cx<'_>, p: u32, c: u32) -> Hop {

@@ -65,13 +65,24 @@ struct Step {
     compensates: Option<Box<str>>,
 }
 
+/// One saga as built: the output record, the trace slots it has spans in, and its failed
+/// compensation steps (span slots).
+pub(crate) type Built = (Saga, Vec<u32>, Vec<u32>);
+
 pub(crate) fn build(cx: &Cx<'_>, pending: &Pending) -> SagaSet {
     let l = cx.l;
-    let mut built: Vec<(Saga, Vec<u32>, Vec<u32>)> = Vec::new();
-    for slot in l.saga_slots() {
-        let saga = &l.sagas[slot as usize];
-        built.push(one(cx, saga.source, &saga.id, &saga.spans, pending));
-    }
+    let built: Vec<Built> = l.saga_slots().map(|slot| of_slot(cx, slot, pending)).collect();
+    assemble(built)
+}
+
+/// The saga held in linker saga slot `slot`.
+pub(crate) fn of_slot(cx: &Cx<'_>, slot: u32, pending: &Pending) -> Built {
+    let saga = &cx.l.sagas[slot as usize];
+    one(cx, saga.source, &saga.id, &saga.spans, pending)
+}
+
+/// Orders built sagas and indexes them by trace.
+pub(crate) fn assemble(mut built: Vec<Built>) -> SagaSet {
     built.sort_unstable_by(|a, b| saga_key(&a.0).cmp(&saga_key(&b.0)));
     let mut set =
         SagaSet { sagas: Vec::new(), by_trace: FxHashMap::default(), failed_compensations: vec![] };
@@ -96,7 +107,7 @@ fn one(
     id: &str,
     spans: &[u32],
     pending: &Pending,
-) -> (Saga, Vec<u32>, Vec<u32>) {
+) -> Built {
     let mut steps: Vec<Step> = Vec::new();
     let mut root = NONE;
     let mut traces: Vec<u32> = Vec::new();

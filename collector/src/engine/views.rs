@@ -17,10 +17,11 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, SyncSender};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use tokio::sync::watch;
 
 use super::{Msg, StatsSnapshot};
+use crate::analysis::live::{LiveAnalysis, LiveOutput};
 use crate::analysis::{self, Analysis, AnalysisOptions, Flow, Hop, SCHEMA, Summary};
 use crate::link::Linker;
 use crate::model::{Interner, KeyValue, LogRecord, Span, SpanId, SpanKind, Sym, TraceId, Value};
@@ -99,14 +100,7 @@ pub enum ViewRequest {
     Refresh,
 }
 
-/// Per-flow facts the analysis does not carry, parallel to `analysis.flows`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FlowFacts {
-    /// The longest queue time of the flow's hops, 0 without hops.
-    pub worst_queue_ns: u64,
-    /// `<system> <destination>` of the flow's hops, sorted.
-    pub destinations: Vec<String>,
-}
+pub use crate::analysis::live::{FlowFacts, FlowRow};
 
 /// Queue time over recent event-clock minutes for one row of `analysis.lag`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -207,9 +201,11 @@ pub struct View {
     /// The store's memory budget.
     pub max_memory: u64,
     pub clock: EventClock,
+    /// The analysis, without flows (in `flows`) and hops (a flow's detail has its own).
     pub analysis: Arc<Analysis>,
-    /// Parallel to `analysis.flows`.
-    pub flow_facts: Arc<Vec<FlowFacts>>,
+    /// The flows with their facts, by start then root trace id; each row is shared with
+    /// the views before it while the flow does not change.
+    pub flows: Arc<Vec<Arc<FlowRow>>>,
     /// Parallel to `analysis.lag`.
     pub lag_trends: Arc<Vec<LagTrend>>,
     /// Parallel to `analysis.sagas`: the flow holding the saga's first step.
@@ -244,7 +240,7 @@ impl View {
             max_memory: 0,
             clock: EventClock::default(),
             analysis: Arc::new(empty_analysis()),
-            flow_facts: Arc::default(),
+            flows: Arc::default(),
             lag_trends: Arc::default(),
             saga_flows: Arc::default(),
             detail: None,
@@ -269,7 +265,16 @@ pub struct Wants {
     pub attribute: Option<(String, String)>,
 }
 
-/// Builds a whole view. `now_unix_nano` is the event clock.
+/// The analysis options a view is built with.
+fn options(clock: EventClock, config: &ViewConfig) -> AnalysisOptions {
+    AnalysisOptions {
+        now_unix_nano: clock.now_unix_nano,
+        stuck_after_ns: u64::try_from(config.stuck_after.as_nanos()).unwrap_or(u64::MAX),
+        lag_warn_ns: u64::try_from(config.lag_warn.as_nanos()).unwrap_or(u64::MAX),
+    }
+}
+
+/// Builds a whole view from scratch. `clock` is the event clock.
 pub fn build(
     src: Sources<'_>,
     clock: EventClock,
@@ -278,17 +283,22 @@ pub fn build(
     seq: u64,
     spans_per_sec: u64,
 ) -> View {
-    let opts = AnalysisOptions {
-        now_unix_nano: clock.now_unix_nano,
-        stuck_after_ns: u64::try_from(config.stuck_after.as_nanos()).unwrap_or(u64::MAX),
-        lag_warn_ns: u64::try_from(config.lag_warn.as_nanos()).unwrap_or(u64::MAX),
-    };
-    let analysis = analysis::analyze(src.linker, &opts);
-    let flow_facts = flow_facts(&analysis);
+    let out = LiveAnalysis::full(src.linker, &options(clock, config));
+    assemble(src, out, clock, wants, seq, spans_per_sec)
+}
+
+/// A view around an analysis: adds what the UI asked for, the lag trends and the counters.
+fn assemble(
+    src: Sources<'_>,
+    out: LiveOutput,
+    clock: EventClock,
+    wants: &Wants,
+    seq: u64,
+    spans_per_sec: u64,
+) -> View {
+    let LiveOutput { analysis, flows, saga_flows } = out;
     let lag_trends = lag_trends(src.linker, &analysis, clock.now_unix_nano);
-    let saga_flows = saga_flows(src.linker, &analysis);
-    let detail =
-        wants.detail.as_ref().map(|t| Arc::new(detail(src.store, src.linker, &analysis, t)));
+    let detail = wants.detail.as_ref().map(|t| Arc::new(detail(src.store, src.linker, &flows, t)));
     let attribute_matches = wants
         .attribute
         .as_ref()
@@ -300,47 +310,12 @@ pub fn build(
         max_memory: src.max_memory,
         clock,
         analysis: Arc::new(analysis),
-        flow_facts: Arc::new(flow_facts),
+        flows,
         lag_trends: Arc::new(lag_trends),
         saga_flows: Arc::new(saga_flows),
         detail,
         attribute_matches,
     }
-}
-
-fn flow_facts(a: &Analysis) -> Vec<FlowFacts> {
-    // Trace → flows holding it (a batch consumer's trace is in several).
-    let mut flows_of: FxHashMap<&str, Vec<u32>> = FxHashMap::default();
-    flows_of.reserve(a.flows.iter().map(|f| f.traces.len()).sum());
-    for (i, f) in a.flows.iter().enumerate() {
-        for t in &f.traces {
-            flows_of.entry(t.as_str()).or_default().push(i as u32);
-        }
-    }
-    let mut worst = vec![0u64; a.flows.len()];
-    let mut dests: Vec<Vec<(&str, &str)>> = vec![Vec::new(); a.flows.len()];
-    for hop in &a.hops {
-        let Some(flows) = flows_of.get(hop.producer.trace_id.as_str()) else { continue };
-        let dest = (&*hop.system, &*hop.destination);
-        for &i in flows {
-            let i = i as usize;
-            worst[i] = worst[i].max(hop.queue_ns);
-            if !dests[i].contains(&dest) {
-                dests[i].push(dest);
-            }
-        }
-    }
-    worst
-        .into_iter()
-        .zip(dests)
-        .map(|(worst_queue_ns, mut d)| {
-            d.sort_unstable();
-            FlowFacts {
-                worst_queue_ns,
-                destinations: d.into_iter().map(|(s, d)| format!("{s} {d}")).collect(),
-            }
-        })
-        .collect()
 }
 
 fn sym_or_unknown(i: &Interner, s: Sym) -> &'static str {
@@ -394,42 +369,6 @@ impl LagTrend {
     fn empty() -> Self {
         Self { max_queue_ns: vec![None; TREND_BUCKETS], deliveries: vec![0; TREND_BUCKETS] }
     }
-}
-
-fn saga_flows(l: &Linker, a: &Analysis) -> Vec<Option<String>> {
-    if a.sagas.is_empty() {
-        return Vec::new();
-    }
-    // The traces of each saga's spans, earliest span first.
-    let mut traces: BTreeMap<(&str, &str), Vec<(u64, String)>> = BTreeMap::new();
-    for s in l.saga_slots() {
-        let slot = &l.sagas[s as usize];
-        let entry = traces.entry((slot.source.as_str(), &*slot.id)).or_default();
-        for &span in &slot.spans {
-            let f = l.sp(span);
-            entry.push((f.start, l.traces[f.trace as usize].id.to_string()));
-        }
-    }
-    for held in traces.values_mut() {
-        held.sort();
-    }
-    // Only those traces are looked up among the flows'.
-    let wanted: FxHashSet<&str> = traces.values().flatten().map(|(_, t)| t.as_str()).collect();
-    let mut flow_of: FxHashMap<&str, &str> = FxHashMap::default();
-    for f in &a.flows {
-        for t in &f.traces {
-            if wanted.contains(t.as_str()) {
-                flow_of.entry(t.as_str()).or_insert(f.id.as_str());
-            }
-        }
-    }
-    a.sagas
-        .iter()
-        .map(|saga| {
-            let held = traces.get(&(&*saga.source, &*saga.id))?;
-            held.iter().find_map(|(_, t)| flow_of.get(t.as_str()).map(|f| (*f).to_owned()))
-        })
-        .collect()
 }
 
 /// Text of an attribute value, as a person reads it.
@@ -559,11 +498,18 @@ fn detail_span(span: &Span, logs: &[LogRecord], store: &SpanStore, i: &Interner)
 }
 
 /// The details of `target`: every held span of its traces, with logs, links and backlinks.
-pub fn detail(store: &SpanStore, l: &Linker, a: &Analysis, target: &DetailTarget) -> FlowDetail {
+pub fn detail(
+    store: &SpanStore,
+    l: &Linker,
+    flows: &[Arc<FlowRow>],
+    target: &DetailTarget,
+) -> FlowDetail {
     let i = l.interner();
     let flow = match target {
-        DetailTarget::Flow(id) => a.flows.iter().find(|f| f.id == *id),
-        DetailTarget::Trace(t) => a.flows.iter().find(|f| f.traces.iter().any(|x| x == t)),
+        DetailTarget::Flow(id) => flows.iter().map(|r| &r.flow).find(|f| f.id == *id),
+        DetailTarget::Trace(t) => {
+            flows.iter().map(|r| &r.flow).find(|f| f.traces.iter().any(|x| x == t))
+        }
     };
     let traces: Vec<String> = match (flow, target) {
         (Some(f), _) => f.traces.clone(),
@@ -589,15 +535,8 @@ pub fn detail(store: &SpanStore, l: &Linker, a: &Analysis, target: &DetailTarget
             spans.push(detail_span(s, trace.logs(), store, i));
         }
     }
-    let hops: Vec<Hop> = a
-        .hops
-        .iter()
-        .filter(|h| {
-            trace_set.contains(h.producer.trace_id.as_str())
-                || trace_set.contains(h.consumer.trace_id.as_str())
-        })
-        .cloned()
-        .collect();
+    let ids: Vec<TraceId> = traces.iter().filter_map(|t| TraceId::from_hex(t).ok()).collect();
+    let hops: Vec<Hop> = analysis::hops_of_traces(l, &ids);
     // Backlinks: links among the shown spans, reversed, and hop consumers found by a link
     // anywhere (in traces outside the flow too).
     let mut back: BTreeMap<(String, String), BTreeSet<SpanPointer>> = BTreeMap::new();
@@ -614,7 +553,7 @@ pub fn detail(store: &SpanStore, l: &Linker, a: &Analysis, target: &DetailTarget
             );
         }
     }
-    for h in &a.hops {
+    for h in &hops {
         if h.via != analysis::HopVia::Link || !trace_set.contains(h.producer.trace_id.as_str()) {
             continue;
         }
@@ -774,6 +713,8 @@ pub(super) struct Publisher {
     last_store: StoreStats,
     /// The accepted-span rate last published.
     last_rate: u64,
+    /// The analysis, kept up to date view after view.
+    live: LiveAnalysis,
 }
 
 impl Publisher {
@@ -795,6 +736,7 @@ impl Publisher {
             rate: RateMeter::default(),
             last_store: StoreStats::default(),
             last_rate: 0,
+            live: LiveAnalysis::default(),
         };
         (publisher, Hub { sender, requests: tx })
     }
@@ -852,8 +794,15 @@ impl Publisher {
         None
     }
 
-    /// Publishes a view if one is due; returns whether it did.
-    pub fn publish_due(&mut self, now: Instant, src: Sources<'_>) -> bool {
+    /// Publishes a view if one is due; returns whether it did. The analysis is brought up
+    /// to date with what changed in `linker` since the last view.
+    pub fn publish_due(
+        &mut self,
+        now: Instant,
+        store: &SpanStore,
+        linker: &mut Linker,
+        stats: StatsSnapshot,
+    ) -> bool {
         match self.next_due(now) {
             Some(due) if due <= now => {}
             _ => return false,
@@ -863,14 +812,15 @@ impl Publisher {
             mode: self.config.clock,
             now_unix_nano: match self.config.clock {
                 ClockMode::Live => wall_clock_ns(),
-                ClockMode::Replay => src.linker.watermark(),
+                ClockMode::Replay => linker.watermark(),
             },
         };
         self.seq += 1;
-        let rate = self.rate.rate(now, src.stats.accepted);
+        let rate = self.rate.rate(now, stats.accepted);
         self.last_rate = rate;
-        let src = Sources { max_memory: self.max_memory, ..src };
-        let view = build(src, clock, &self.config, &self.wants, self.seq, rate);
+        let out = self.live.update(linker, &options(clock, &self.config));
+        let src = Sources { store, linker, stats, max_memory: self.max_memory };
+        let view = assemble(src, out, clock, &self.wants, self.seq, rate);
         self.sender.send_replace(Arc::new(view));
         self.dirty = false;
         self.urgent = false;
@@ -897,6 +847,7 @@ impl super::Worker {
     pub(super) fn clear(&mut self) {
         self.store = SpanStore::new(self.views.max_memory);
         self.linker = Linker::new(Arc::clone(&self.interner));
+        self.views.live = LiveAnalysis::default();
         self.publish_stats();
         self.views.touch();
     }
@@ -912,13 +863,11 @@ impl super::Worker {
             self.views.last_store = store_stats;
             self.views.touch();
         }
-        let src = Sources {
-            store: &self.store,
-            linker: &self.linker,
-            stats: self.stats.snapshot(),
-            max_memory: self.views.max_memory,
-        };
-        self.views.publish_due(Instant::now(), src);
+        // Idempotent; a linker replaced by a clear starts tracking here, before its first
+        // view (and the first update of an analysis is a full one anyway).
+        self.linker.track_changes();
+        let stats = self.stats.snapshot();
+        self.views.publish_due(Instant::now(), &self.store, &mut self.linker, stats);
     }
 }
 
@@ -964,18 +913,19 @@ mod tests {
     fn fixture_analysis_has_every_part() {
         let v = view(&Wants::default());
         let a = &v.analysis;
-        assert!(a.flows.len() >= 6, "{}", serde_json::to_string_pretty(&**a).unwrap());
-        assert_eq!(v.flow_facts.len(), a.flows.len());
+        assert!(v.flows.len() >= 6, "{}", serde_json::to_string_pretty(&**a).unwrap());
+        assert!(a.flows.is_empty() && a.hops.is_empty(), "flows are in rows, hops per flow");
+        assert_eq!(a.summary.flows, v.flows.len() as u64);
         assert_eq!(v.lag_trends.len(), a.lag.len());
         assert_eq!(v.saga_flows.len(), a.sagas.len());
         assert!(v.saga_flows.iter().all(Option::is_some), "{:?}", v.saga_flows);
-        assert!(v.flow_facts.iter().any(|f| f.worst_queue_ns > 1_000_000_000));
+        assert!(v.flows.iter().any(|r| r.facts.worst_queue_ns > 1_000_000_000));
         assert!(v.lag_trends.iter().any(|t| t.max_queue_ns.iter().any(Option::is_some)));
     }
 
     #[test]
     fn detail_holds_every_trace_of_the_flow_with_backlinks() {
-        let first = view(&Wants::default()).analysis.flows[0].id.clone();
+        let first = view(&Wants::default()).flows[0].flow.id.clone();
         let wants = Wants { detail: Some(DetailTarget::Flow(first.clone())), attribute: None };
         let v = view(&wants);
         let d = v.detail.as_deref().unwrap();
@@ -983,6 +933,17 @@ mod tests {
         assert!(d.traces.len() >= 3, "{:?}", d.traces);
         assert!(d.missing_traces.is_empty());
         assert!(!d.hops.is_empty());
+        // The detail's hops are those of the full analysis that touch the flow's traces.
+        let (_, linker) = fixture();
+        let full = analysis::analyze(&linker, &AnalysisOptions::at_watermark(&linker));
+        let touching: Vec<Hop> = full
+            .hops
+            .into_iter()
+            .filter(|h| {
+                d.traces.contains(&h.producer.trace_id) || d.traces.contains(&h.consumer.trace_id)
+            })
+            .collect();
+        assert_eq!(d.hops, touching);
         let producer = d.spans.iter().find(|s| s.name == "orders publish").unwrap();
         assert!(producer.backlinks.len() >= 2, "{:?}", producer.backlinks);
         let consumer = d.spans.iter().find(|s| s.service == "payments").unwrap();
@@ -1061,10 +1022,10 @@ mod engine_tests {
             }
         };
         let full = wait_for(&mut views, 60);
-        assert!(!full.analysis.flows.is_empty());
+        assert!(!full.flows.is_empty());
         views.request(ViewRequest::Clear);
         let cleared = wait_for(&mut views, 0);
-        assert!(cleared.analysis.flows.is_empty());
+        assert!(cleared.flows.is_empty());
         assert_eq!(cleared.stats.stored, 0);
         engine.shutdown().unwrap();
     }

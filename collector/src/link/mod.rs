@@ -226,6 +226,17 @@ pub struct Linker {
     saga_index: FxHashMap<(SagaSource, Box<str>), u32>,
     watermark: u64,
     stats: LinkStats,
+    /// What changed since last taken, when tracked ([`Linker::track_changes`]).
+    changes: Option<Changes>,
+}
+
+/// Trace and saga slots whose facts changed since the changes were last taken: a span
+/// added, merged or evicted, a hop into or out of the trace made or retracted, a span
+/// joining or leaving the saga. Incremental analyses recompute from these only.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    pub traces: rustc_hash::FxHashSet<u32>,
+    pub sagas: rustc_hash::FxHashSet<u32>,
 }
 
 impl std::fmt::Debug for Linker {
@@ -291,6 +302,30 @@ impl Linker {
             saga_index: FxHashMap::default(),
             watermark: 0,
             stats: LinkStats::default(),
+            changes: None,
+        }
+    }
+
+    /// Starts recording which traces and sagas change, for an incremental analysis
+    /// ([`crate::analysis::live`]). Off by default: a one-off analysis does not need it.
+    pub fn track_changes(&mut self) {
+        self.changes.get_or_insert_with(Changes::default);
+    }
+
+    /// What changed since the last call (`None` when changes are not tracked).
+    pub(crate) fn take_changes(&mut self) -> Option<Changes> {
+        self.changes.as_mut().map(std::mem::take)
+    }
+
+    fn touch_trace(&mut self, t: u32) {
+        if let Some(c) = &mut self.changes {
+            c.traces.insert(t);
+        }
+    }
+
+    fn touch_saga(&mut self, slot: u32) {
+        if let Some(c) = &mut self.changes {
+            c.sagas.insert(slot);
         }
     }
 
@@ -328,6 +363,7 @@ impl Linker {
     pub fn add(&mut self, span: &Span) {
         self.watermark = self.watermark.max(span.end_unix_nano).max(span.start_unix_nano);
         let t = self.trace_slot(span.trace_id);
+        self.touch_trace(t);
         if let Some(s) = self.traces[t as usize].find(span.span_id, &self.spans) {
             self.stats.duplicates += 1;
             self.merge(s, span);
@@ -357,6 +393,7 @@ impl Linker {
     pub fn evict(&mut self, traces: &[TraceId]) {
         for id in traces {
             let Some(t) = self.trace_index.remove(id) else { continue };
+            self.touch_trace(t);
             let spans = std::mem::take(&mut self.traces[t as usize].spans);
             for &s in &spans {
                 if self.sp(s).is(DERIVED) {
@@ -709,6 +746,7 @@ impl Linker {
             && slot != NONE
             && !own_key
         {
+            self.touch_saga(slot);
             if add {
                 self.sagas[slot as usize].spans.push(c);
                 let cf = &mut self.spans[c as usize];
@@ -1117,6 +1155,8 @@ impl Linker {
             consume.samples.remove(hop.queue);
         }
         self.contribute_sub(&hop, d_service, add);
+        self.touch_trace(pt);
+        self.touch_trace(dt);
         if pt != dt {
             bump(&mut self.traces[dt as usize].up, pt, add);
             bump(&mut self.traces[pt as usize].down, dt, add);
@@ -1248,6 +1288,7 @@ impl Linker {
         };
         self.sagas[slot as usize].spans.push(s);
         self.spans[s as usize].saga_slot = slot;
+        self.touch_saga(slot);
     }
 
     fn saga_leave(&mut self, s: u32) {
@@ -1257,6 +1298,7 @@ impl Linker {
             return;
         }
         self.spans[s as usize].saga_slot = NONE;
+        self.touch_saga(slot);
         let saga = &mut self.sagas[slot as usize];
         remove_item(&mut saga.spans, s);
         if saga.spans.is_empty() {
@@ -1281,6 +1323,18 @@ impl Linker {
     /// Live saga slots.
     pub(crate) fn saga_slots(&self) -> impl Iterator<Item = u32> + '_ {
         self.saga_index.values().copied()
+    }
+
+    /// The slot of held trace `id`.
+    pub(crate) fn trace_of(&self, id: &TraceId) -> Option<u32> {
+        self.trace_index.get(id).copied()
+    }
+
+    /// Whether saga slot `slot` holds a saga now.
+    pub(crate) fn saga_live(&self, slot: u32) -> bool {
+        self.sagas
+            .get(slot as usize)
+            .is_some_and(|saga| self.saga_index.get(&(saga.source, saga.id.clone())) == Some(&slot))
     }
 
     /// Live hop slots.

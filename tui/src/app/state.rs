@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hopscope_collector::analysis::{FlowStatus, LagStatus, NodeKind, SagaState};
-use hopscope_collector::engine::views::{DetailTarget, FlowDetail, FlowFacts, View, ViewRequest};
+use hopscope_collector::engine::views::{DetailTarget, FlowDetail, View, ViewRequest};
 use ratatui::crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
@@ -195,7 +195,7 @@ pub struct FlowsState {
     pub filter: Filter,
     /// The filter as being typed, and the filter before typing began (Esc restores it).
     pub input: Option<(String, Filter)>,
-    /// Indexes into `view.analysis.flows`, filtered and sorted.
+    /// Indexes into `view.flows`, filtered and sorted.
     pub order: Vec<u32>,
     pub pos: ListPos,
     /// The selected flow's id: kept selected as views come and go.
@@ -313,12 +313,11 @@ pub struct Totals {
 impl Totals {
     fn of(view: &View) -> Self {
         let a = &view.analysis;
-        let start = a.flows.iter().map(|f| f.start_unix_nano).min().unwrap_or(0);
-        let end = a.flows.iter().map(|f| f.end_unix_nano).max().unwrap_or(0);
+        let flows = || view.flows.iter().map(|r| &r.flow);
+        let start = flows().map(|f| f.start_unix_nano).min().unwrap_or(0);
+        let end = flows().map(|f| f.end_unix_nano).max().unwrap_or(0);
         Self {
-            failed_flows: a
-                .flows
-                .iter()
+            failed_flows: flows()
                 .filter(|f| matches!(f.status, FlowStatus::Error | FlowStatus::Stuck))
                 .count(),
             failed_sagas: a
@@ -421,22 +420,19 @@ impl State {
     }
 
     fn derive_flows(&mut self) {
-        let a = &self.view.analysis;
-        let facts = &self.view.flow_facts;
+        let rows = &self.view.flows;
         let attrs = self.view.attribute_matches.as_deref();
         let filter = &self.flows.filter;
-        let default_facts = FlowFacts::default();
-        let mut order: Vec<u32> = (0..a.flows.len() as u32)
+        let mut order: Vec<u32> = (0..rows.len() as u32)
             .filter(|&i| {
-                let f = &a.flows[i as usize];
-                let x = facts.get(i as usize).unwrap_or(&default_facts);
-                filter.matches(f, x, attrs)
+                let r = &rows[i as usize];
+                filter.matches(&r.flow, &r.facts, attrs)
             })
             .collect();
         let key = self.flows.sort;
         let cmp = |x: &u32, y: &u32| -> Ordering {
-            let (fx, fy) = (&a.flows[*x as usize], &a.flows[*y as usize]);
-            let q = |i: u32| facts.get(i as usize).map_or(0, |f| f.worst_queue_ns);
+            let (fx, fy) = (&rows[*x as usize].flow, &rows[*y as usize].flow);
+            let q = |i: u32| rows[i as usize].facts.worst_queue_ns;
             let primary = match key {
                 FlowColumn::Status => status_rank(fx.status).cmp(&status_rank(fy.status)),
                 FlowColumn::Root => {
@@ -466,7 +462,7 @@ impl State {
             .selected_id
             .as_ref()
             .filter(|_| !follow_top)
-            .and_then(|id| order.iter().position(|&i| a.flows[i as usize].id == *id));
+            .and_then(|id| order.iter().position(|&i| rows[i as usize].flow.id == *id));
         if let Some(i) = found {
             // The same flow stays selected, on the same screen row when it can.
             self.flows.pos.selected = i;
@@ -474,7 +470,7 @@ impl State {
         }
         self.flows.pos.fit(order.len(), page);
         self.flows.selected_id =
-            order.get(self.flows.pos.selected).map(|&i| a.flows[i as usize].id.clone());
+            order.get(self.flows.pos.selected).map(|&i| rows[i as usize].flow.id.clone());
         self.flows.order = order;
     }
 
@@ -789,7 +785,7 @@ fn on_flows_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
             .flows
             .order
             .get(state.flows.pos.selected)
-            .map(|&i| state.view.analysis.flows[i as usize].id.clone());
+            .map(|&i| state.view.flows[i as usize].flow.id.clone());
         return None;
     }
     match key.code {

@@ -166,7 +166,7 @@ fn select_flow_by(
     send(state, engine, key('g'));
     for _ in 0..state.flows.order.len() {
         let i = state.flows.order[state.flows.pos.selected] as usize;
-        if pick(&state.view.analysis.flows[i]) {
+        if pick(&state.view.flows[i].flow) {
             return;
         }
         send(state, engine, key('j'));
@@ -301,7 +301,7 @@ fn navigation_moves_and_clamps() {
     send(&mut s, &mut e, key('g'));
     assert_eq!(s.flows.pos.selected, 0);
     let id = s.flows.selected_id.clone().unwrap();
-    assert_eq!(s.view.analysis.flows[s.flows.order[0] as usize].id, id);
+    assert_eq!(s.view.flows[s.flows.order[0] as usize].flow.id, id);
     // Screens: digits, Tab and Shift-Tab.
     send(&mut s, &mut e, key('4'));
     assert_eq!(s.screen, Screen::Lag);
@@ -317,7 +317,7 @@ fn navigation_moves_and_clamps() {
 fn sorting_cycles_and_reverses() {
     let (mut s, mut e) = setup(200, 50);
     let starts = |s: &State| -> Vec<u64> {
-        s.flows.order.iter().map(|&i| s.view.analysis.flows[i as usize].start_unix_nano).collect()
+        s.flows.order.iter().map(|&i| s.view.flows[i as usize].flow.start_unix_nano).collect()
     };
     let v = starts(&s);
     assert!(v.windows(2).all(|w| w[0] >= w[1]), "newest first by default");
@@ -326,7 +326,7 @@ fn sorting_cycles_and_reverses() {
     assert!(v.windows(2).all(|w| w[0] <= w[1]));
     send(&mut s, &mut e, key('s'));
     let durations: Vec<u64> =
-        s.flows.order.iter().map(|&i| s.view.analysis.flows[i as usize].duration_ns).collect();
+        s.flows.order.iter().map(|&i| s.view.flows[i as usize].flow.duration_ns).collect();
     assert!(durations.windows(2).all(|w| w[0] >= w[1]), "{durations:?}");
     // A click on a column header sorts by it.
     let header_y = 2;
@@ -359,10 +359,7 @@ fn filtering_by_status_duration_service_and_attribute() {
     type_filter(&mut s, &mut e, "error");
     assert_eq!(s.flows.order.len(), 3);
     assert!(
-        s.flows
-            .order
-            .iter()
-            .all(|&i| s.view.analysis.flows[i as usize].status == FlowStatus::Error)
+        s.flows.order.iter().all(|&i| s.view.flows[i as usize].flow.status == FlowStatus::Error)
     );
     type_filter(&mut s, &mut e, ">2s");
     assert_eq!(s.flows.order.len(), 2);
@@ -406,30 +403,24 @@ fn selection_and_scroll_survive_live_updates() {
     assert!(s.flows.pos.offset > 0);
     // A new view with two newer flows: the list shifts, the selection does not.
     let mut v = (*e.view()).clone();
-    let mut analysis = (*v.analysis).clone();
-    let mut facts = (*v.flow_facts).clone();
+    let mut rows = (*v.flows).clone();
     for n in 0..2 {
-        let mut f = analysis.flows[0].clone();
-        f.id = format!("ffff{n:028x}");
-        f.start_unix_nano += 100_000_000_000;
-        analysis.flows.push(f);
-        facts.push(facts[0].clone());
+        let mut r = (*rows[0]).clone();
+        r.flow.id = format!("ffff{n:028x}");
+        r.flow.start_unix_nano += 100_000_000_000;
+        rows.push(Arc::new(r));
     }
-    v.analysis = Arc::new(analysis);
-    v.flow_facts = Arc::new(facts);
+    v.flows = Arc::new(rows);
     update(&mut s, Msg::View(Arc::new(v)));
     assert_eq!(s.flows.order.len(), 11);
     assert_eq!(s.flows.selected_id.as_deref(), Some(id.as_str()));
     assert_eq!(s.flows.pos.selected - s.flows.pos.offset, row_on_screen);
     // The selected flow disappears (evicted): the selection stays at its index.
     let mut v = (*s.view).clone();
-    let mut analysis = (*v.analysis).clone();
-    let at = analysis.flows.iter().position(|f| f.id == id).unwrap();
-    analysis.flows.remove(at);
-    let mut facts = (*v.flow_facts).clone();
-    facts.remove(at);
-    v.analysis = Arc::new(analysis);
-    v.flow_facts = Arc::new(facts);
+    let mut rows = (*v.flows).clone();
+    let at = rows.iter().position(|r| r.flow.id == id).unwrap();
+    rows.remove(at);
+    v.flows = Arc::new(rows);
     let before = s.flows.pos.selected;
     update(&mut s, Msg::View(Arc::new(v)));
     assert_eq!(s.flows.pos.selected, before);
@@ -442,15 +433,12 @@ fn on_the_first_row_the_selection_follows_new_flows() {
     assert_eq!(s.flows.pos.selected, 0);
     let first = s.flows.selected_id.clone().unwrap();
     let mut v = (*e.view()).clone();
-    let mut analysis = (*v.analysis).clone();
-    let mut facts = (*v.flow_facts).clone();
-    let mut newer = analysis.flows[0].clone();
-    newer.id = format!("ffff{:028x}", 7);
-    newer.start_unix_nano = analysis.flows.iter().map(|f| f.start_unix_nano).max().unwrap() + 1;
-    analysis.flows.push(newer);
-    facts.push(facts[0].clone());
-    v.analysis = Arc::new(analysis);
-    v.flow_facts = Arc::new(facts);
+    let mut rows = (*v.flows).clone();
+    let mut newer = (*rows[0]).clone();
+    newer.flow.id = format!("ffff{:028x}", 7);
+    newer.flow.start_unix_nano = rows.iter().map(|r| r.flow.start_unix_nano).max().unwrap() + 1;
+    rows.push(Arc::new(newer));
+    v.flows = Arc::new(rows);
     update(&mut s, Msg::View(Arc::new(v)));
     assert_eq!(s.flows.pos.selected, 0);
     assert_eq!(s.flows.selected_id.as_deref(), Some(format!("ffff{:028x}", 7).as_str()));
@@ -697,19 +685,19 @@ fn flows_frame_holds_only_the_visible_rows() {
     let page = super::layout::list_rows(super::layout::areas(w, h).body);
     let small = bench_support::generated_view(1_000);
     let large = bench_support::generated_view(30_000);
-    assert!(small.analysis.flows.len() > page, "the small store fills more than a page");
-    assert!(large.analysis.flows.len() > 20 * small.analysis.flows.len());
+    assert!(small.flows.len() > page, "the small store fills more than a page");
+    assert!(large.flows.len() > 20 * small.flows.len());
     let mut at_top = Vec::new();
     for view in [&small, &large] {
         let mut state = bench_support::flows_state(view, w, h);
-        assert_eq!(state.flows.order.len(), view.analysis.flows.len());
+        assert_eq!(state.flows.order.len(), view.flows.len());
         let (rows, segs) = flows_table(&state);
         assert_eq!(rows, page);
         assert!(rows <= usize::from(h));
         at_top.push(segs);
         // The last page: the selection at the end, still one page of rows.
         update(&mut state, code(KeyCode::End));
-        assert_eq!(state.flows.pos.selected, view.analysis.flows.len() - 1);
+        assert_eq!(state.flows.pos.selected, view.flows.len() - 1);
         let (rows, _) = flows_table(&state);
         assert_eq!(rows, page);
         let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, w, h));

@@ -302,7 +302,7 @@ fn header(state: &State, width: u16) -> BarVm {
         vec![
             Seg::new(fmt::count(s.stored), Tone::Normal),
             Seg::new(" spans ", Tone::Dim),
-            Seg::new(fmt::count(v.analysis.flows.len() as u64), Tone::Normal),
+            Seg::new(fmt::count(v.flows.len() as u64), Tone::Normal),
             Seg::new(" flows", Tone::Dim),
         ],
     ));
@@ -570,9 +570,9 @@ fn flows(state: &State, body: Rect) -> TableVm {
     let visible = state.flows.order.iter().skip(pos.offset).take(page);
     let rows = visible
         .map(|&i| {
-            let f = &a.flows[i as usize];
-            let facts = state.view.flow_facts.get(i as usize);
-            let queue = facts.map_or(0, |x| x.worst_queue_ns);
+            let row = &state.view.flows[i as usize];
+            let f = &row.flow;
+            let queue = row.facts.worst_queue_ns;
             cols.iter()
                 .map(|(c, w)| match c {
                     FlowColumn::Status => vec![status_cell(f.status)],
@@ -616,7 +616,7 @@ fn flows(state: &State, body: Rect) -> TableVm {
                 .collect()
         })
         .collect();
-    let empty = if a.flows.is_empty() {
+    let empty = if state.view.flows.is_empty() {
         match &state.ctx.mode {
             Mode::Replay { .. } => {
                 vec!["No flows yet: the replay has not reached any span.".to_owned()]

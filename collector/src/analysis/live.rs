@@ -1,0 +1,417 @@
+//! The analysis kept up to date for live views: each update recomputes only what the spans
+//! that arrived since the last one changed, plus what the moving event clock changes.
+//!
+//! The linker records which trace and saga slots changed ([`Linker::track_changes`]). From
+//! those, an update
+//!
+//! - rebuilds the sagas with a changed span, and those not over yet when the clock moved;
+//! - finds the roots of every flow holding a changed trace (a walk upstream of the changed
+//!   traces only) and rebuilds those flows, and the flows still waiting on something
+//!   (in flight or stuck) when the clock moved;
+//! - re-runs the trace-local insight detectors (cascade failures, sync over async) on the
+//!   changed traces and their neighbours;
+//! - recomputes what is small by nature (graph edges, lag rows, duplicates, unconsumed
+//!   messages) in full.
+//!
+//! Every flow is held as an `Arc` shared by consecutive views. Flows, sagas and insights come
+//! out exactly as [`super::analyze`] gives them for the same spans (`tests/analysis_live.rs`
+//! checks it over random batches); the view does not list hops (a flow's detail finds its
+//! own).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::flows::{self, Pending};
+use super::insights::{self, FlowOf, Found, SyncOverAsync};
+use super::sagas::{self, Built, SagaSet};
+use super::{
+    Analysis, AnalysisOptions, Cx, Flow, FlowStatus, NodeKind, SCHEMA, Summary, graph, lag,
+};
+use crate::link::facts::NONE;
+use crate::link::{Changes, Linker};
+
+/// Per-flow facts the analysis document does not carry.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FlowFacts {
+    /// The longest queue time of the flow's hops, 0 without hops.
+    pub worst_queue_ns: u64,
+    /// `<system> <destination>` of the flow's hops, sorted.
+    pub destinations: Vec<String>,
+}
+
+/// One row of the flows list: the flow and its facts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowRow {
+    pub flow: Flow,
+    pub facts: FlowFacts,
+}
+
+/// Flows are listed by start, then root trace id.
+type FlowKey = (u64, [u8; 16]);
+
+struct FlowEntry {
+    row: Arc<FlowRow>,
+    key: FlowKey,
+    /// Waits on a message or a saga: its status moves with the clock.
+    clock: bool,
+}
+
+/// What one update gives.
+#[derive(Debug, Clone)]
+pub struct LiveOutput {
+    /// The analysis without its flows (in `flows`) and hops (found per flow on demand).
+    pub analysis: Analysis,
+    /// The flows in output order.
+    pub flows: Arc<Vec<Arc<FlowRow>>>,
+    /// Parallel to `analysis.sagas`: the flow holding the saga's earliest span.
+    pub saga_flows: Vec<Option<String>>,
+}
+
+/// How much an update redid, for tests and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpdateCost {
+    pub flows_rebuilt: usize,
+    pub sagas_rebuilt: usize,
+    pub full: bool,
+}
+
+/// The incremental analysis; owned by the engine thread next to its linker.
+#[derive(Default)]
+pub struct LiveAnalysis {
+    flows: FxHashMap<u32, FlowEntry>,
+    order: BTreeMap<FlowKey, u32>,
+    sagas: FxHashMap<u32, Built>,
+    cascades: FxHashMap<u32, String>,
+    sync_over_async: FxHashMap<u32, Vec<SyncOverAsync>>,
+    /// The oldest pending message per trace at the last update.
+    pending: FxHashMap<u32, (u64, u32, u32)>,
+    last: Option<AnalysisOptions>,
+    cost: UpdateCost,
+}
+
+impl std::fmt::Debug for LiveAnalysis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveAnalysis").field("flows", &self.flows.len()).finish_non_exhaustive()
+    }
+}
+
+impl LiveAnalysis {
+    /// What the last update redid.
+    pub fn last_cost(&self) -> UpdateCost {
+        self.cost
+    }
+
+    /// Brings the analysis up to date with `linker` at `opts` and returns it. The linker must
+    /// track changes ([`Linker::track_changes`]) from its start; without, every update is a
+    /// full rebuild.
+    pub fn update(&mut self, linker: &mut Linker, opts: &AnalysisOptions) -> LiveOutput {
+        let changes = linker.take_changes();
+        self.update_with(linker, changes, opts)
+    }
+
+    /// The whole output for `linker`, built from scratch (for a one-off view).
+    pub fn full(linker: &Linker, opts: &AnalysisOptions) -> LiveOutput {
+        Self::default().update_with(linker, None, opts)
+    }
+
+    fn update_with(
+        &mut self,
+        l: &Linker,
+        changes: Option<Changes>,
+        opts: &AnalysisOptions,
+    ) -> LiveOutput {
+        let cx = Cx { l, i: l.interner(), opts };
+        let thresholds_moved = self.last.is_none_or(|o| {
+            o.stuck_after_ns != opts.stuck_after_ns || o.lag_warn_ns != opts.lag_warn_ns
+        });
+        let clock_moved = self.last.is_none_or(|o| o.now_unix_nano != opts.now_unix_nano);
+        let full = thresholds_moved || changes.is_none();
+        self.last = Some(*opts);
+        let (mut traces, mut saga_slots) = match changes {
+            Some(c) if !full => (c.traces, c.sagas),
+            _ => {
+                let (flows, sagas) = (self.flows.len(), self.sagas.len());
+                *self = Self { last: self.last, ..Self::default() };
+                self.flows.reserve(flows);
+                self.sagas.reserve(sagas);
+                (l.trace_slots().collect(), l.saga_slots().collect())
+            }
+        };
+        self.cost = UpdateCost { full, ..UpdateCost::default() };
+        let pending = Pending::new(&cx);
+        // A new subscription makes every message to its destination pending for it, in
+        // traces that did not change: what waits is compared as a whole.
+        for (t, item) in &pending.by_trace {
+            if self.pending.get(t) != Some(item) {
+                traces.insert(*t);
+            }
+        }
+        for t in self.pending.keys() {
+            if !pending.by_trace.contains_key(t) {
+                traces.insert(*t);
+            }
+        }
+        self.pending.clone_from(&pending.by_trace);
+        let saga_set = self.update_sagas(&cx, &pending, &mut traces, &mut saga_slots, clock_moved);
+        self.update_flows(&cx, &pending, &saga_set, &traces, clock_moved);
+        let found = self.update_found(&cx, &traces, full);
+        let flow_of = LiveFlowOf { cx: &cx, flows: &self.flows };
+        let insights = insights::assemble(&cx, &flow_of, &saga_set, found);
+        let saga_flows = self.saga_flows(&cx, &flow_of, &saga_set);
+        let rows: Vec<Arc<FlowRow>> =
+            self.order.values().map(|r| Arc::clone(&self.flows[r].row)).collect();
+        let (graph, lag) = (graph(&cx), lag(&cx));
+        let stats = l.stats();
+        let summary = Summary {
+            spans: stats.spans,
+            traces: stats.traces,
+            flows: rows.len() as u64,
+            hops: stats.hops,
+            services: l.agg.services.len() as u64,
+            destinations: graph.nodes.iter().filter(|n| n.kind == NodeKind::Destination).count()
+                as u64,
+            errors: l.agg.errors,
+        };
+        LiveOutput {
+            analysis: Analysis {
+                schema: SCHEMA.to_owned(),
+                summary,
+                flows: Vec::new(),
+                hops: Vec::new(),
+                graph,
+                lag,
+                sagas: saga_set.sagas,
+                insights,
+            },
+            flows: Arc::new(rows),
+            saga_flows,
+        }
+    }
+
+    /// Rebuilds changed sagas (and, when the clock moved, those not over yet). A saga whose
+    /// state changed adds its traces to `traces`: their flows' status may follow.
+    fn update_sagas(
+        &mut self,
+        cx: &Cx<'_>,
+        pending: &Pending,
+        traces: &mut FxHashSet<u32>,
+        slots: &mut FxHashSet<u32>,
+        clock_moved: bool,
+    ) -> SagaSet {
+        let l = cx.l;
+        for &t in traces.iter() {
+            if !l.traces[t as usize].live {
+                continue;
+            }
+            for &s in &l.traces[t as usize].spans {
+                let slot = l.sp(s).saga_slot;
+                if slot != NONE {
+                    slots.insert(slot);
+                }
+            }
+        }
+        if clock_moved {
+            slots.extend(
+                self.sagas.iter().filter(|(_, b)| !b.0.state.is_terminal()).map(|(s, _)| *s),
+            );
+        }
+        let mut follow: Vec<u32> = Vec::new();
+        for &slot in slots.iter() {
+            let old = self.sagas.remove(&slot);
+            let new = l.saga_live(slot).then(|| sagas::of_slot(cx, slot, pending));
+            let same = match (&old, &new) {
+                (Some(o), Some(n)) => {
+                    o.0.state == n.0.state && o.0.stuck_reason == n.0.stuck_reason
+                }
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                follow.extend(old.iter().chain(new.iter()).flat_map(|b| b.1.iter().copied()));
+            }
+            if let Some(n) = new {
+                self.cost.sagas_rebuilt += 1;
+                self.sagas.insert(slot, n);
+            }
+        }
+        traces.extend(follow.into_iter().filter(|&t| l.traces[t as usize].live));
+        sagas::assemble(self.sagas.values().cloned().collect())
+    }
+
+    fn update_flows(
+        &mut self,
+        cx: &Cx<'_>,
+        pending: &Pending,
+        saga_set: &SagaSet,
+        traces: &FxHashSet<u32>,
+        clock_moved: bool,
+    ) {
+        let l = cx.l;
+        let live: Vec<u32> =
+            traces.iter().copied().filter(|&t| l.traces[t as usize].live).collect();
+        let mut todo = flows::roots_of(cx, live.iter().copied());
+        let roots: FxHashSet<u32> = todo.iter().copied().collect();
+        // A changed trace that was a root and is no longer (a hop into it, or evicted).
+        for t in traces {
+            if self.flows.contains_key(t) && !roots.contains(t) {
+                self.remove_flow(*t);
+            }
+        }
+        if clock_moved {
+            todo.extend(
+                self.flows.iter().filter(|(r, e)| e.clock && !roots.contains(*r)).map(|(r, _)| *r),
+            );
+        }
+        let mut done: FxHashSet<u32> = FxHashSet::default();
+        while let Some(r) = todo.pop() {
+            if !done.insert(r) {
+                continue;
+            }
+            let (members, set) = flows::members_of(cx, r);
+            // A root held for a cycle may now be reached from this one.
+            for &m in &members[1..] {
+                if self.flows.contains_key(&m)
+                    && !done.contains(&m)
+                    && !flows::roots_of(cx, [m]).contains(&m)
+                {
+                    self.remove_flow(m);
+                }
+            }
+            let in_flow = |t: u32| set.contains(&t);
+            let flow = flows::flow(cx, r, &members, &in_flow, pending, saga_set);
+            let clock = pending.oldest(cx, members.iter().copied()).is_some()
+                || saga_set.running_in(members.iter().copied())
+                || matches!(flow.status, FlowStatus::Stuck | FlowStatus::InFlight);
+            let facts = flow_facts(cx, &members, &set);
+            let start = members.iter().map(|&t| l.traces[t as usize].start).min().unwrap_or(0);
+            let key = (start, l.traces[r as usize].id.0);
+            self.remove_flow(r);
+            self.order.insert(key, r);
+            self.flows.insert(r, FlowEntry { row: Arc::new(FlowRow { flow, facts }), key, clock });
+            self.cost.flows_rebuilt += 1;
+        }
+    }
+
+    fn remove_flow(&mut self, root: u32) {
+        if let Some(e) = self.flows.remove(&root) {
+            self.order.remove(&e.key);
+        }
+    }
+
+    /// Re-runs the trace-local detectors where something changed: cascades on the changed
+    /// traces; sync over async on them and their neighbours (the round trip spans three).
+    fn update_found(&mut self, cx: &Cx<'_>, traces: &FxHashSet<u32>, full: bool) -> Found {
+        let l = cx.l;
+        let mut near: FxHashSet<u32> = traces.clone();
+        if !full {
+            for &t in traces {
+                let tr = &l.traces[t as usize];
+                if tr.live {
+                    near.extend(tr.up.iter().chain(tr.down.iter()).map(|(x, _)| *x));
+                }
+            }
+        }
+        for &t in traces {
+            self.cascades.remove(&t);
+            if l.traces[t as usize].live
+                && let Some(d) = insights::cascade_in(cx, t)
+            {
+                self.cascades.insert(t, d);
+            }
+        }
+        for &t in &near {
+            self.sync_over_async.remove(&t);
+            if !l.traces[t as usize].live {
+                continue;
+            }
+            let produced = l.traces[t as usize].spans.iter().flat_map(|&s| {
+                cx.sp(s).msg.as_deref().into_iter().flat_map(move |m| {
+                    m.hops.iter().copied().filter(move |&h| l.hops[h as usize].producer == s)
+                })
+            });
+            let found = insights::sync_over_async_from(cx, produced);
+            if !found.is_empty() {
+                self.sync_over_async.insert(t, found);
+            }
+        }
+        Found {
+            cascades: self.cascades.iter().map(|(t, d)| (*t, d.clone())).collect(),
+            sync_over_async: self.sync_over_async.values().flatten().copied().collect(),
+        }
+    }
+
+    /// For each saga (in output order), the flow holding its earliest span.
+    fn saga_flows(
+        &self,
+        cx: &Cx<'_>,
+        flow_of: &LiveFlowOf<'_>,
+        saga_set: &SagaSet,
+    ) -> Vec<Option<String>> {
+        let l = cx.l;
+        let mut first: FxHashMap<(&str, &str), u32> = FxHashMap::default();
+        for &slot in self.sagas.keys() {
+            let saga = &l.sagas[slot as usize];
+            let earliest = saga.spans.iter().copied().min_by_key(|&s| {
+                let f = cx.sp(s);
+                (f.start, l.traces[f.trace as usize].id.0)
+            });
+            if let Some(s) = earliest {
+                first.insert((saga.source.as_str(), &saga.id), cx.sp(s).trace);
+            }
+        }
+        saga_set
+            .sagas
+            .iter()
+            .map(|s| {
+                first.get(&(s.source.as_str(), s.id.as_str())).and_then(|&t| flow_of.of_trace(t))
+            })
+            .collect()
+    }
+}
+
+/// The flow a trace belongs to, among the held flows: the first (in output order) of the
+/// flows whose root is upstream of it.
+struct LiveFlowOf<'a> {
+    cx: &'a Cx<'a>,
+    flows: &'a FxHashMap<u32, FlowEntry>,
+}
+
+impl FlowOf for LiveFlowOf<'_> {
+    fn of_trace(&self, t: u32) -> Option<String> {
+        if !self.cx.l.traces[t as usize].live {
+            return None;
+        }
+        flows::roots_of(self.cx, [t])
+            .into_iter()
+            .filter_map(|r| self.flows.get(&r))
+            .min_by_key(|e| e.key)
+            .map(|e| e.row.flow.id.clone())
+    }
+}
+
+/// The longest queue time and the destinations of the hops within a flow.
+fn flow_facts(cx: &Cx<'_>, members: &[u32], set: &FxHashSet<u32>) -> FlowFacts {
+    let l = cx.l;
+    let mut worst = 0;
+    let mut dests: Vec<(&str, &str)> = Vec::new();
+    for &t in members {
+        for &h in &l.traces[t as usize].hops_in {
+            let hop = &l.hops[h as usize];
+            if !set.contains(&cx.sp(hop.producer).trace) {
+                continue;
+            }
+            worst = worst.max(hop.queue);
+            let d = (cx.system(hop.dest.system), cx.destination(hop.dest.destination));
+            if !dests.contains(&d) {
+                dests.push(d);
+            }
+        }
+    }
+    dests.sort_unstable();
+    FlowFacts {
+        worst_queue_ns: worst,
+        destinations: dests.into_iter().map(|(s, d)| format!("{s} {d}")).collect(),
+    }
+}
