@@ -1,6 +1,13 @@
 //! Ingest hot path: OTLP protobuf decode, conversion into the compact model, and insertion
 //! into the span store, on realistic ~500-byte spans (see `hopscope_collector::fake`).
 //!
+//! - `otlp_decode`: prost decoding into the opentelemetry-proto structs alone (what the
+//!   receivers did before `ingest::wire`);
+//! - `wire_decode`: `ingest::wire::decode_traces`, protobuf straight into the model (what the
+//!   gRPC and HTTP receivers and the file reader do);
+//! - `decode_convert_store`: the receivers' path, wire decode then insertion into the store;
+//!   `decode_convert_store_prost` the same through prost and `Decoder::traces`, for comparison.
+//!
 //! `cargo bench -p hopscope-collector --bench ingest`
 
 use std::hint::black_box;
@@ -9,7 +16,7 @@ use std::sync::Arc;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use hopscope_collector::fake::Generator;
 use hopscope_collector::ingest::convert::Decoder;
-use hopscope_collector::ingest::json;
+use hopscope_collector::ingest::{json, wire};
 use hopscope_collector::model::Interner;
 use hopscope_collector::store::SpanStore;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -36,8 +43,47 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
+fn wire_decode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("wire_decode");
+    let decoder = Decoder::new(Arc::new(Interner::new()));
+    for spans in [1usize, 512, 8192] {
+        let bytes = encoded(spans);
+        let n = wire::count_spans(&bytes).unwrap_or(0);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("{spans}_spans"), |b| {
+            b.iter(|| wire::decode_traces(&decoder, black_box(&bytes[..])));
+        });
+    }
+    group.finish();
+}
+
 fn decode_convert_store(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode_convert_store");
+    let decoder = Decoder::new(Arc::new(Interner::new()));
+    for spans in [1usize, 512, 8192] {
+        let bytes = encoded(spans);
+        let n = wire::count_spans(&bytes).unwrap_or(0);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("{spans}_spans"), |b| {
+            b.iter_batched_ref(
+                || SpanStore::new(1 << 30),
+                |store| {
+                    let Ok(decoded) = wire::decode_traces(&decoder, black_box(&bytes[..])) else {
+                        return;
+                    };
+                    for span in decoded.spans {
+                        store.insert(span);
+                    }
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    }
+    group.finish();
+}
+
+fn decode_convert_store_prost(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode_convert_store_prost");
     let decoder = Decoder::new(Arc::new(Interner::new()));
     for spans in [1usize, 512, 8192] {
         let bytes = encoded(spans);
@@ -84,5 +130,12 @@ fn json(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, decode_convert_store, json);
+criterion_group!(
+    benches,
+    decode,
+    wire_decode,
+    decode_convert_store,
+    decode_convert_store_prost,
+    json
+);
 criterion_main!(benches);

@@ -1,5 +1,6 @@
 //! Streaming read of trace files, through `formats::read::read_paths_with`: file → detect →
-//! decode → compact model (`read_decode`), and the same plus insertion into the span store
+//! decode → compact model (`read_decode`; protobuf through `ingest::wire`, straight into the
+//! model), and the same plus insertion into the span store
 //! (`read_decode_store`), for OTLP JSON lines and length-prefixed OTLP protobuf.
 //!
 //! The files are generated at start in a temp dir by `hopscope_collector::fake` (HTTP

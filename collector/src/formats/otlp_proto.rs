@@ -6,15 +6,13 @@
 //!   giving the compressed length; the decompressed message is protobuf, or JSON when it starts
 //!   with `{`.
 //!
-//! Read a message at a time. A message that does not decode is reported at the offset of its
+//! Read a message at a time; protobuf messages are decoded straight into the model by
+//! `ingest::wire`. A message that does not decode is reported at the offset of its
 //! prefix and skipped; the next prefix is still where the length said. A truncated last
 //! message is reported and everything before it kept. A prefix larger than
 //! [`MAX_MESSAGE`] means the framing is lost: reported, and the rest of the file skipped.
 
 use std::io::{self, Read};
-
-use opentelemetry_proto::tonic::trace::v1::TracesData;
-use prost::Message;
 
 use super::detect::MAX_MESSAGE;
 use super::read::{At, Sink};
@@ -90,10 +88,7 @@ pub(crate) fn read_messages(mut input: impl Read, sink: &mut Sink<'_>, zstd: boo
                 Err(e) => sink.skip(at, format_args!("OTLP/JSON message: {e}")),
             }
         } else {
-            match TracesData::decode(&payload[..]) {
-                Ok(data) => sink.resource_spans(at, 1, data.resource_spans),
-                Err(e) => sink.skip(at, format_args!("not a protobuf TracesData: {e}")),
-            }
+            sink.traces_proto(at, payload);
         }
     }
 }

@@ -51,7 +51,8 @@ use super::detect::{HEAD_LEN, Sniff, sniff};
 use super::progress::Progress;
 pub use super::progress::ProgressMode;
 use super::{jaeger, otlp_json, otlp_proto, zipkin};
-use crate::ingest::convert::Decoder;
+use crate::ingest::convert::{DecodedSpans, Decoder};
+use crate::ingest::wire;
 use crate::model::Span;
 
 /// At most this many problems, and this many notes, are kept in a report (all skipped
@@ -176,7 +177,7 @@ pub fn read_paths_with(
 ) -> Result<ReadReport, ReadError> {
     let mut report = ReadReport::default();
     let mut consumer = Consumer::new(decoder, &mut report, on_spans, options.progress);
-    read_all(paths, &mut Sink::new(&mut |event| consumer.handle(event)));
+    read_all(paths, &mut Sink::new(&mut |event: Event<'_>| consumer.handle(event)));
     consumer.progress.finish();
     match consumer.failed.take() {
         Some(e) => Err(e),
@@ -251,7 +252,7 @@ pub fn read_jsonl(
     on_spans: &mut dyn FnMut(Vec<Span>),
 ) -> Result<(), ReadError> {
     let mut consumer = Consumer::new(decoder, report, on_spans, ProgressMode::Never);
-    let mut handle = |event| consumer.handle(event);
+    let mut handle = |event: Event<'_>| consumer.handle(event);
     let mut sink = Sink::new(&mut handle);
     let counter = Rc::new(Cell::new(0));
     sink.emit(Event::Begin(name.display().to_string(), Rc::clone(&counter)));
@@ -299,7 +300,7 @@ impl<R: BufRead> BufRead for Counted<R> {
 }
 
 /// What the format readers tell the decoding side, in file order.
-pub(crate) enum Event {
+pub(crate) enum Event<'p> {
     /// A file (or stdin) starts; its bytes read are counted in the cell.
     Begin(String, Rc<Cell<u64>>),
     Compression(Compression),
@@ -309,6 +310,12 @@ pub(crate) enum Event {
         at: At,
         records: u64,
         resource_spans: Vec<ResourceSpans>,
+    },
+    /// One protobuf `TracesData` message starting `at`, still encoded: decoded straight
+    /// into the model (see [`wire`]).
+    Protobuf {
+        at: At,
+        message: &'p [u8],
     },
     /// A record skipped.
     Skip(At, String),
@@ -327,15 +334,15 @@ pub(crate) enum Event {
 /// Where the format readers put what they read and what went wrong; the other end (see
 /// `Consumer`) decodes, counts and reports.
 pub(crate) struct Sink<'a> {
-    handle: &'a mut dyn FnMut(Event),
+    handle: &'a mut dyn FnMut(Event<'_>),
 }
 
 impl<'a> Sink<'a> {
-    fn new(handle: &'a mut dyn FnMut(Event)) -> Self {
+    fn new(handle: &'a mut dyn FnMut(Event<'_>)) -> Self {
         Self { handle }
     }
 
-    fn emit(&mut self, event: Event) {
+    fn emit(&mut self, event: Event<'_>) {
         (self.handle)(event);
     }
 
@@ -405,6 +412,12 @@ impl<'a> Sink<'a> {
         self.emit(Event::Records { at, records, resource_spans: rs });
     }
 
+    /// One protobuf `TracesData` message (starting `at`), to decode and hand on, or to skip
+    /// when it does not decode.
+    pub(crate) fn traces_proto(&mut self, at: At, message: &[u8]) {
+        self.emit(Event::Protobuf { at, message });
+    }
+
     /// A span rejected before decoding (an id that is not hex, say): counted with the
     /// decoder's rejections.
     pub(crate) fn reject_span(&mut self, at: At, why: impl fmt::Display) {
@@ -450,7 +463,7 @@ impl<'a> Consumer<'a> {
         }
     }
 
-    fn handle(&mut self, event: Event) {
+    fn handle(&mut self, event: Event<'_>) {
         match event {
             Event::Begin(name, bytes) => {
                 self.report.files += 1;
@@ -460,8 +473,13 @@ impl<'a> Consumer<'a> {
             Event::Compression(c) => self.source.compression.push(c),
             Event::Format(f) => self.source.format = Some(f),
             Event::Records { at, records, resource_spans } => {
-                self.records(at, records, resource_spans);
+                let decoded = self.decoder.resource_spans(resource_spans);
+                self.decoded(at, records, decoded);
             }
+            Event::Protobuf { at, message } => match wire::decode_traces(self.decoder, message) {
+                Ok(decoded) => self.decoded(at, 1, decoded),
+                Err(e) => self.handle(Event::Skip(at, format!("not a protobuf TracesData: {e}"))),
+            },
             Event::Skip(at, why) => {
                 self.report.skipped += 1;
                 self.source.skipped += 1;
@@ -489,10 +507,10 @@ impl<'a> Consumer<'a> {
         }
     }
 
-    fn records(&mut self, at: At, records: u64, rs: Vec<ResourceSpans>) {
+    /// `records` records starting `at`, decoded.
+    fn decoded(&mut self, at: At, records: u64, decoded: DecodedSpans) {
         self.report.records += records;
         self.source.records += records;
-        let decoded = self.decoder.resource_spans(rs);
         let n = decoded.spans.len() as u64;
         self.report.spans += n;
         self.source.spans += n;

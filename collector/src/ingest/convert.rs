@@ -14,7 +14,7 @@ use opentelemetry_proto::tonic::trace::v1 as otlp_trace;
 
 use crate::model::{
     Event, Interner, KeyValue, Keys, Link, LogRecord, Resource, Scope, Span, SpanId, SpanKind,
-    Status, StatusCode, TraceId, Value, normalise,
+    Status, StatusCode, Sym, TraceId, Value, normalise,
 };
 
 /// Spans decoded from one request, and what was rejected.
@@ -25,6 +25,57 @@ pub struct DecodedSpans {
     /// The first rejection, in words, for `partial_success.error_message`.
     pub first_error: Option<String>,
 }
+
+impl DecodedSpans {
+    /// Counts span `pi` of scope `si` of resource `ri` as rejected, keeping the first reason.
+    pub(crate) fn reject(&mut self, (ri, si, pi): (usize, usize, usize), why: &str) {
+        self.rejected += 1;
+        self.first_error.get_or_insert_with(|| {
+            format!("resource_spans[{ri}].scope_spans[{si}].spans[{pi}]: {why}")
+        });
+    }
+
+    /// Adds how many more were rejected to the first reason, once every span is decoded.
+    pub(crate) fn finish(&mut self) {
+        if let Some(first) = &mut self.first_error
+            && self.rejected > 1
+        {
+            use std::fmt::Write as _;
+            let _ = write!(first, " (and {} more spans rejected)", self.rejected - 1);
+        }
+    }
+}
+
+/// A span's fields with its attributes, events and links already converted: what both the
+/// prost path ([`Decoder::traces`]) and the wire reader (`super::wire`) make a [`Span`] of,
+/// through [`Decoder::span_from`].
+#[derive(Debug, Default)]
+pub(crate) struct SpanParts<'a> {
+    pub trace_id: &'a [u8],
+    pub span_id: &'a [u8],
+    pub parent_span_id: &'a [u8],
+    pub trace_state: &'a str,
+    pub flags: u32,
+    pub name: &'a str,
+    /// `name`, interned.
+    pub name_sym: Sym,
+    /// The OTLP enum number.
+    pub kind: i32,
+    pub start_time_unix_nano: u64,
+    pub end_time_unix_nano: u64,
+    pub attributes: Box<[KeyValue]>,
+    pub dropped_attributes_count: u32,
+    pub events: Box<[Event]>,
+    pub dropped_events_count: u32,
+    pub links: Box<[Link]>,
+    pub dropped_links_count: u32,
+    /// The OTLP status code number (0 when the span has no status).
+    pub status_code: i32,
+    pub status_message: &'a str,
+}
+
+/// A span's own ids, checked.
+type SpanIds = (TraceId, SpanId, Option<SpanId>);
 
 /// Log records decoded from one request.
 #[derive(Debug, Default)]
@@ -74,28 +125,18 @@ impl Decoder {
             ..DecodedSpans::default()
         };
         for (ri, rs) in resource_spans.into_iter().enumerate() {
-            let resource = Arc::new(self.resource(rs.resource, rs.schema_url));
+            let resource = Arc::new(self.resource(rs.resource, &rs.schema_url));
             for (si, ss) in rs.scope_spans.into_iter().enumerate() {
-                let scope = Arc::new(self.scope(ss.scope, ss.schema_url));
+                let scope = Arc::new(self.scope(ss.scope, &ss.schema_url));
                 for (pi, span) in ss.spans.into_iter().enumerate() {
                     match self.span(span, &resource, &scope) {
                         Ok(span) => out.spans.push(span),
-                        Err(why) => {
-                            out.rejected += 1;
-                            out.first_error.get_or_insert_with(|| {
-                                format!("resource_spans[{ri}].scope_spans[{si}].spans[{pi}]: {why}")
-                            });
-                        }
+                        Err(why) => out.reject((ri, si, pi), &why),
                     }
                 }
             }
         }
-        if let Some(first) = &mut out.first_error
-            && out.rejected > 1
-        {
-            use std::fmt::Write as _;
-            let _ = write!(first, " (and {} more spans rejected)", out.rejected - 1);
-        }
+        out.finish();
         out
     }
 
@@ -104,9 +145,9 @@ impl Decoder {
     pub fn logs(&self, req: ExportLogsServiceRequest) -> DecodedLogs {
         let mut out = DecodedLogs::default();
         for rl in req.resource_logs {
-            let resource = Arc::new(self.resource(rl.resource, rl.schema_url));
+            let resource = Arc::new(self.resource(rl.resource, &rl.schema_url));
             for sl in rl.scope_logs {
-                let scope = Arc::new(self.scope(sl.scope, sl.schema_url));
+                let scope = Arc::new(self.scope(sl.scope, &sl.schema_url));
                 for rec in sl.log_records {
                     out.records.push(self.log_record(rec, &resource, &scope));
                 }
@@ -138,10 +179,20 @@ impl Decoder {
         }
     }
 
-    fn resource(&self, r: Option<otlp_resource::Resource>, schema_url: String) -> Resource {
+    fn resource(&self, r: Option<otlp_resource::Resource>, schema_url: &str) -> Resource {
         let (attributes, dropped) = r.map_or((Box::default(), 0), |r| {
             (self.attributes(r.attributes), r.dropped_attributes_count)
         });
+        self.resource_from(attributes, dropped, schema_url)
+    }
+
+    /// A resource of converted attributes, its service found among them.
+    pub(crate) fn resource_from(
+        &self,
+        attributes: Box<[KeyValue]>,
+        dropped: u32,
+        schema_url: &str,
+    ) -> Resource {
         let service = attributes
             .iter()
             .find(|kv| kv.key == self.keys.service_name)
@@ -152,18 +203,30 @@ impl Decoder {
             service: self.interner.intern(service),
             attributes,
             dropped_attributes_count: dropped,
-            schema_url: schema_url.into_boxed_str(),
+            schema_url: schema_url.into(),
         }
     }
 
-    fn scope(&self, s: Option<otlp_common::InstrumentationScope>, schema_url: String) -> Scope {
+    fn scope(&self, s: Option<otlp_common::InstrumentationScope>, schema_url: &str) -> Scope {
         let s = s.unwrap_or_default();
+        let attributes = self.attributes(s.attributes);
+        Self::scope_from(&s.name, &s.version, attributes, s.dropped_attributes_count, schema_url)
+    }
+
+    /// A scope of converted attributes.
+    pub(crate) fn scope_from(
+        name: &str,
+        version: &str,
+        attributes: Box<[KeyValue]>,
+        dropped: u32,
+        schema_url: &str,
+    ) -> Scope {
         Scope {
-            name: s.name.into_boxed_str(),
-            version: s.version.into_boxed_str(),
-            attributes: self.attributes(s.attributes),
-            dropped_attributes_count: s.dropped_attributes_count,
-            schema_url: schema_url.into_boxed_str(),
+            name: name.into(),
+            version: version.into(),
+            attributes,
+            dropped_attributes_count: dropped,
+            schema_url: schema_url.into(),
         }
     }
 
@@ -173,73 +236,152 @@ impl Decoder {
         resource: &Arc<Resource>,
         scope: &Arc<Scope>,
     ) -> Result<Span, String> {
-        let trace_id = TraceId::from_bytes(&s.trace_id).map_err(|e| format!("trace_id {e}"))?;
-        let span_id = SpanId::from_bytes(&s.span_id).map_err(|e| format!("span_id {e}"))?;
-        let parent_span_id = match s.parent_span_id.len() {
-            0 => None,
-            _ if s.parent_span_id.iter().all(|b| *b == 0) => None,
-            _ => Some(
-                SpanId::from_bytes(&s.parent_span_id).map_err(|e| format!("parent_span_id {e}"))?,
-            ),
-        };
-        let name = self.interner.intern(&s.name);
-        let kind = SpanKind::from_otlp(s.kind);
+        // Ids first: a rejected span's lists are not converted.
+        let ids = Self::span_ids(&s.trace_id, &s.span_id, &s.parent_span_id)?;
         let attributes = self.attributes(s.attributes);
-        let messaging =
-            normalise(&attributes, &s.name, kind, &self.keys, &self.interner).map(Box::new);
-        let status = s.status.map_or_else(Status::default, |st| Status {
-            code: match st.code {
-                1 => StatusCode::Ok,
-                2 => StatusCode::Error,
-                _ => StatusCode::Unset,
-            },
-            message: st.message.into_boxed_str(),
-        });
         let links = s
             .links
             .into_iter()
             .filter_map(|l| {
-                Some(Link {
-                    trace_id: TraceId::from_bytes(&l.trace_id).ok()?,
-                    span_id: SpanId::from_bytes(&l.span_id).ok()?,
-                    trace_state: l.trace_state.into_boxed_str(),
-                    attributes: self.attributes(l.attributes),
-                    dropped_attributes_count: l.dropped_attributes_count,
-                    flags: l.flags,
-                })
+                let attributes = self.attributes(l.attributes);
+                Self::link_from(
+                    &l.trace_id,
+                    &l.span_id,
+                    &l.trace_state,
+                    attributes,
+                    l.dropped_attributes_count,
+                    l.flags,
+                )
             })
             .collect();
         let events = s
             .events
             .into_iter()
-            .map(|e| Event {
-                time_unix_nano: e.time_unix_nano,
-                name: self.interner.intern(&e.name),
-                attributes: self.attributes(e.attributes),
-                dropped_attributes_count: e.dropped_attributes_count,
+            .map(|e| {
+                let attributes = self.attributes(e.attributes);
+                let name = self.interner.intern(&e.name);
+                Self::event_from(e.time_unix_nano, name, attributes, e.dropped_attributes_count)
             })
             .collect();
-        Ok(Span {
-            trace_id,
-            span_id,
-            parent_span_id,
-            trace_state: s.trace_state.into_boxed_str(),
+        let (status_code, status_message) =
+            s.status.map_or((0, String::new()), |st| (st.code, st.message));
+        let parts = SpanParts {
+            trace_id: &s.trace_id,
+            span_id: &s.span_id,
+            parent_span_id: &s.parent_span_id,
+            trace_state: &s.trace_state,
             flags: s.flags,
-            name,
-            kind,
-            start_unix_nano: s.start_time_unix_nano,
-            end_unix_nano: s.end_time_unix_nano,
+            name: &s.name,
+            name_sym: self.interner.intern(&s.name),
+            kind: s.kind,
+            start_time_unix_nano: s.start_time_unix_nano,
+            end_time_unix_nano: s.end_time_unix_nano,
             attributes,
             dropped_attributes_count: s.dropped_attributes_count,
             events,
             dropped_events_count: s.dropped_events_count,
             links,
             dropped_links_count: s.dropped_links_count,
-            status,
+            status_code,
+            status_message: &status_message,
+        };
+        Ok(self.span_with_ids(ids, parts, resource, scope))
+    }
+
+    /// A span's trace, span and parent ids, or why they are not valid (which rejects the
+    /// span). An empty or all-zero parent is a root span.
+    fn span_ids(trace_id: &[u8], span_id: &[u8], parent_span_id: &[u8]) -> Result<SpanIds, String> {
+        let trace_id = TraceId::from_bytes(trace_id).map_err(|e| format!("trace_id {e}"))?;
+        let span_id = SpanId::from_bytes(span_id).map_err(|e| format!("span_id {e}"))?;
+        let parent_span_id = match parent_span_id.len() {
+            0 => None,
+            _ if parent_span_id.iter().all(|b| *b == 0) => None,
+            _ => Some(
+                SpanId::from_bytes(parent_span_id).map_err(|e| format!("parent_span_id {e}"))?,
+            ),
+        };
+        Ok((trace_id, span_id, parent_span_id))
+    }
+
+    /// The span `parts` make, or why it is rejected (its ids).
+    pub(crate) fn span_from(
+        &self,
+        parts: SpanParts<'_>,
+        resource: &Arc<Resource>,
+        scope: &Arc<Scope>,
+    ) -> Result<Span, String> {
+        let ids = Self::span_ids(parts.trace_id, parts.span_id, parts.parent_span_id)?;
+        Ok(self.span_with_ids(ids, parts, resource, scope))
+    }
+
+    fn span_with_ids(
+        &self,
+        (trace_id, span_id, parent_span_id): SpanIds,
+        s: SpanParts<'_>,
+        resource: &Arc<Resource>,
+        scope: &Arc<Scope>,
+    ) -> Span {
+        let kind = SpanKind::from_otlp(s.kind);
+        let messaging =
+            normalise(&s.attributes, s.name, kind, &self.keys, &self.interner).map(Box::new);
+        Span {
+            trace_id,
+            span_id,
+            parent_span_id,
+            trace_state: s.trace_state.into(),
+            flags: s.flags,
+            name: s.name_sym,
+            kind,
+            start_unix_nano: s.start_time_unix_nano,
+            end_unix_nano: s.end_time_unix_nano,
+            attributes: s.attributes,
+            dropped_attributes_count: s.dropped_attributes_count,
+            events: s.events,
+            dropped_events_count: s.dropped_events_count,
+            links: s.links,
+            dropped_links_count: s.dropped_links_count,
+            status: Status {
+                code: match s.status_code {
+                    1 => StatusCode::Ok,
+                    2 => StatusCode::Error,
+                    _ => StatusCode::Unset,
+                },
+                message: s.status_message.into(),
+            },
             resource: Arc::clone(resource),
             scope: Arc::clone(scope),
             messaging,
+        }
+    }
+
+    /// A link of converted attributes; `None` when its ids are not valid (the link is
+    /// dropped, the span kept).
+    pub(crate) fn link_from(
+        trace_id: &[u8],
+        span_id: &[u8],
+        trace_state: &str,
+        attributes: Box<[KeyValue]>,
+        dropped: u32,
+        flags: u32,
+    ) -> Option<Link> {
+        Some(Link {
+            trace_id: TraceId::from_bytes(trace_id).ok()?,
+            span_id: SpanId::from_bytes(span_id).ok()?,
+            trace_state: trace_state.into(),
+            attributes,
+            dropped_attributes_count: dropped,
+            flags,
         })
+    }
+
+    /// An event of converted attributes.
+    pub(crate) fn event_from(
+        time_unix_nano: u64,
+        name: Sym,
+        attributes: Box<[KeyValue]>,
+        dropped: u32,
+    ) -> Event {
+        Event { time_unix_nano, name, attributes, dropped_attributes_count: dropped }
     }
 
     fn attributes(&self, attrs: Vec<otlp_common::KeyValue>) -> Box<[KeyValue]> {

@@ -26,13 +26,13 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
 use prost::Message;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::convert::Decoder;
-use super::{json, metric_points};
+use super::convert::{DecodedSpans, Decoder};
+use super::{json, metric_points, wire};
 use crate::engine::{Ingest, Refused};
 
 /// `google.rpc.Status`, the body of every OTLP/HTTP error answer.
@@ -302,6 +302,35 @@ async fn handle(
     }
 }
 
+/// Decodes a traces request once the engine is known to have room for its spans: protobuf
+/// straight into the model ([`wire`]), JSON through the OTLP structs.
+fn decode_traces(
+    state: &HttpState,
+    encoding: Encoding,
+    bytes: &[u8],
+) -> Result<DecodedSpans, Failure> {
+    let has_room = |n| {
+        if state.ingest.has_room(n) {
+            Ok(())
+        } else {
+            Err(Failure::refused(state.ingest.refuse(n)))
+        }
+    };
+    match encoding {
+        Encoding::Protobuf => {
+            let undecodable = |e| bad_request("ExportTraceServiceRequest protobuf", e);
+            has_room(wire::count_spans(bytes).map_err(undecodable)?)?;
+            wire::decode_traces(&state.decoder, bytes).map_err(undecodable)
+        }
+        Encoding::Json => {
+            let req = json::decode_traces(bytes)
+                .map_err(|e| bad_request("ExportTraceServiceRequest JSON", e))?;
+            has_room(Decoder::count_spans(&req))?;
+            Ok(state.decoder.traces(req))
+        }
+    }
+}
+
 async fn handle_signal(
     state: &HttpState,
     signal: Signal,
@@ -313,17 +342,7 @@ async fn handle_signal(
     let mut out = Vec::new();
     match signal {
         Signal::Traces => {
-            let req = match encoding {
-                Encoding::Protobuf => ExportTraceServiceRequest::decode(&bytes[..])
-                    .map_err(|e| bad_request("ExportTraceServiceRequest protobuf", e))?,
-                Encoding::Json => json::decode_traces(&bytes)
-                    .map_err(|e| bad_request("ExportTraceServiceRequest JSON", e))?,
-            };
-            let n = Decoder::count_spans(&req);
-            if !state.ingest.has_room(n) {
-                return Err(Failure::refused(state.ingest.refuse(n)));
-            }
-            let decoded = state.decoder.traces(req);
+            let decoded = decode_traces(state, encoding, &bytes)?;
             state.ingest.reject(decoded.rejected);
             state.ingest.submit_spans(decoded.spans).map_err(Failure::refused)?;
             let message = decoded.first_error.unwrap_or_default();

@@ -13,6 +13,7 @@ pub mod convert;
 pub mod grpc;
 pub mod http;
 pub mod json;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
