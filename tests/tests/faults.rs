@@ -8,6 +8,7 @@
 //! | 1 MiB attribute value                   | accepted, recorded byte for byte                 |
 //! | request past `--max-request`            | 413 + google.rpc.Status RESOURCE_EXHAUSTED       |
 //! | 10k attributes on a span                | accepted, recorded in order, analysable          |
+//! | values nested as deep as protobuf allows | accepted (protobuf, JSON), recorded, read back   |
 //! | 100k-deep span tree                     | stored, recorded, analysed: one flow, no overflow |
 //! | cycle of links / of parents             | analysis terminates; hops and flows as below     |
 //! | all-zero trace or span id               | that span rejected via partial_success, rest kept |
@@ -34,8 +35,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
-use opentelemetry_proto::tonic::trace::v1::{Span, span};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList};
+use opentelemetry_proto::tonic::trace::v1::{Span, TracesData, span};
 use prost::Message as _;
 
 const INVALID_ARGUMENT: i32 = 3;
@@ -426,6 +427,88 @@ fn ten_thousand_attributes_on_one_span_from_the_sdk() {
     let a = analyze(&path, Duration::from_secs(60));
     assert_eq!((a.summary.spans, a.summary.flows), (1, 1));
     assert_eq!(a.flows[0].root.name.to_string(), "wide span");
+}
+
+/// An attribute value `depth` arrays (or key-value lists) deep.
+fn nested_value(depth: usize, kvlist: bool) -> AnyValue {
+    let mut value = AnyValue { value: Some(Value::StringValue("leaf".into())) };
+    for _ in 0..depth {
+        value = AnyValue {
+            value: Some(if kvlist {
+                Value::KvlistValue(KeyValueList {
+                    values: vec![KeyValue {
+                        key: "k".into(),
+                        value: Some(value),
+                        ..KeyValue::default()
+                    }],
+                })
+            } else {
+                Value::ArrayValue(ArrayValue { values: vec![value] })
+            }),
+        };
+    }
+    value
+}
+
+fn nested_request(span: u8, depth: usize, kvlist: bool) -> ExportTraceServiceRequest {
+    let mut s = proto_span(&[0x70; 16], &[span; 8], &format!("nested {kvlist} {depth}"));
+    s.attributes = vec![KeyValue {
+        key: "deep".into(),
+        value: Some(nested_value(depth, kvlist)),
+        ..KeyValue::default()
+    }];
+    proto_traces("nested", vec![s])
+}
+
+/// Defined result: attribute values nested as deep as protobuf decoding allows (prost's
+/// limit of 100 nested messages) are accepted over protobuf and OTLP/JSON, recorded, and read
+/// back from the recording; deeper JSON is a 400 naming the limit. Nothing overflows a stack.
+#[test]
+fn deeply_nested_values_are_recorded_and_read_back() {
+    let (mut serve, path, _dir) = recording_server(&[]);
+    let mut sent = 0;
+    for (i, kvlist) in [false, true].into_iter().enumerate() {
+        // The deepest value prost decodes.
+        let deepest = (1..200)
+            .take_while(|&d| {
+                let bytes = nested_request(1, d, kvlist).encode_to_vec();
+                ExportTraceServiceRequest::decode(&bytes[..]).is_ok()
+            })
+            .last()
+            .expect("some depth decodes");
+        assert!(deepest >= 30, "{deepest}");
+        let base = 1 + 4 * i as u8;
+        send_all(&serve, &nested_request(base, deepest, kvlist));
+        let (status, body) = post_proto(&serve, &nested_request(base + 1, deepest + 1, kvlist));
+        assert_eq!(status, 400, "{:?}", String::from_utf8_lossy(&body));
+
+        // The same value as OTLP/JSON (as the recording writes it) is accepted too.
+        let mut json = Vec::new();
+        let data =
+            TracesData { resource_spans: nested_request(base + 2, deepest, kvlist).resource_spans };
+        hopscope_collector::ingest::json::encode_traces_data(&data, &mut json);
+        let resp = post(&serve.http_url("/v1/traces"), "application/json", false, &json);
+        assert_eq!(resp.status(), 200, "{:?}", resp.text());
+        sent += 2;
+    }
+    // JSON nested far deeper: refused with the limit named, the server up.
+    let depth = 10_000;
+    let json = format!(
+        r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"70707070707070707070707070707070","spanId":"0000000000000009","attributes":[{{"key":"d","value":{}{{"stringValue":"x"}}{}}}]}}]}}]}}]}}"#,
+        r#"{"arrayValue":{"values":["#.repeat(depth),
+        "]}}".repeat(depth)
+    );
+    let resp = post(&serve.http_url("/v1/traces"), "application/json", false, json.as_bytes());
+    assert_eq!(resp.status(), 400);
+    let text = resp.text().expect("body");
+    assert!(text.contains("nested more than"), "{text}");
+
+    serve.wait_for_stats(|s| s.stored == sent, Duration::from_secs(10));
+    stop_cleanly(&mut serve);
+    let recorded = read_recording(&path);
+    assert_eq!(recorded.len() as u64, sent);
+    let a = analyze(&path, Duration::from_secs(60));
+    assert_eq!(a.summary.spans, sent);
 }
 
 // ---- a 100k-deep span tree --------------------------------------------------------------

@@ -123,6 +123,12 @@ pub fn count_metric_points(bytes: &[u8]) -> Result<u64, JsonError> {
 fn decode_document<M: Message>(bytes: &[u8]) -> Result<M, JsonError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut de = serde_json::Deserializer::from_slice(bytes);
+    // serde_json's own limit (128 levels of `{` and `[`) is lower than the nesting prost
+    // accepts in protobuf: an attribute value nested 47 arrays deep came in over protobuf,
+    // was recorded, and its recording line could not be read back. Messages are counted
+    // instead (`Nesting`), with a limit above prost's; values that are skipped are skipped
+    // without recursion by serde_json.
+    de.disable_recursion_limit();
     let msg = MessageSeed::<M>::top_level().deserialize(&mut de)?;
     de.end()?;
     Ok(msg.unwrap_or_default())
@@ -226,6 +232,7 @@ impl<'de, M: Message> Visitor<'de> for MessageSeed<M> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let _nesting = Nesting::enter::<A::Error>()?;
         let mut msg = M::default();
         while let Some(field) = map.next_key_seed(KeySeed::<M>(PhantomData))? {
             match field {
@@ -236,6 +243,41 @@ impl<'de, M: Message> Visitor<'de> for MessageSeed<M> {
             }
         }
         Ok(Some(msg))
+    }
+}
+
+/// How deep messages may nest in a document (the top-level message is 1). prost refuses
+/// protobuf nested past 100 messages; this is a little more, so that everything accepted
+/// over protobuf (and so recorded as OTLP/JSON) reads back, and bounded, so that the
+/// recursive descent stays well within a thread's stack.
+pub const MAX_NESTING: u32 = 128;
+
+thread_local! {
+    /// Messages being decoded on this thread, outermost to innermost.
+    static NESTING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of message nesting, held while a message is decoded.
+struct Nesting;
+
+impl Nesting {
+    fn enter<E: de::Error>() -> Result<Self, E> {
+        NESTING.with(|n| {
+            let depth = n.get() + 1;
+            if depth > MAX_NESTING {
+                return Err(E::custom(format_args!(
+                    "messages nested more than {MAX_NESTING} deep"
+                )));
+            }
+            n.set(depth);
+            Ok(Nesting)
+        })
+    }
+}
+
+impl Drop for Nesting {
+    fn drop(&mut self) {
+        NESTING.with(|n| n.set(n.get().saturating_sub(1)));
     }
 }
 
@@ -2875,5 +2917,86 @@ mod tests {
         let mut out = b"x".to_vec();
         encode_status(0, "", &mut out);
         assert_eq!(out, b"x{\"code\":0}");
+    }
+
+    /// A span whose attribute value is `depth` arrays (or key-value lists) deep.
+    fn nested_request(depth: usize, kvlist: bool) -> ExportTraceServiceRequest {
+        let mut value = AnyValue { value: Some(string("leaf")) };
+        for _ in 0..depth {
+            value = AnyValue {
+                value: Some(if kvlist {
+                    Value::KvlistValue(KeyValueList {
+                        values: vec![KeyValue {
+                            key: "k".into(),
+                            value: Some(value),
+                            key_strindex: 0,
+                        }],
+                    })
+                } else {
+                    Value::ArrayValue(ArrayValue { values: vec![value] })
+                }),
+            };
+        }
+        let span = Span {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            attributes: vec![KeyValue { key: "deep".into(), value: Some(value), key_strindex: 0 }],
+            ..Span::default()
+        };
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans { spans: vec![span], ..ScopeSpans::default() }],
+                ..ResourceSpans::default()
+            }],
+        }
+    }
+
+    /// Regression: values nested as deep as prost accepts in protobuf (so received and
+    /// recorded) were past serde_json's 128-level limit once written as OTLP/JSON, and the
+    /// recording line could not be read back. Whatever prost decodes, JSON decodes too.
+    #[test]
+    fn everything_protobuf_accepts_reads_back_as_json() {
+        use prost::Message as _;
+        for kvlist in [false, true] {
+            let mut deepest = None;
+            for depth in 0..80 {
+                let req = nested_request(depth, kvlist);
+                let bytes = req.encode_to_vec();
+                if ExportTraceServiceRequest::decode(&bytes[..]).is_err() {
+                    break;
+                }
+                deepest = Some(depth);
+                let mut json = Vec::new();
+                encode_traces_data(
+                    &TracesData { resource_spans: req.resource_spans.clone() },
+                    &mut json,
+                );
+                let back = decode_traces(&json)
+                    .unwrap_or_else(|e| panic!("kvlist {kvlist}, depth {depth}: {e}"));
+                assert_eq!(back, req, "kvlist {kvlist}, depth {depth}");
+            }
+            // prost's limit was reached: the loop really went as deep as protobuf allows.
+            assert!(deepest.is_some_and(|d| (30..79).contains(&d)), "{deepest:?}");
+        }
+    }
+
+    /// Nesting past the limit is a clear error, not a stack overflow; skipped unknown values
+    /// may nest any depth.
+    #[test]
+    fn nesting_past_the_limit_is_an_error() {
+        let depth = 100_000;
+        let json = format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"attributes":[{{"key":"d","value":{}{{"stringValue":"x"}}{}}}]}}]}}]}}]}}"#,
+            r#"{"arrayValue":{"values":["#.repeat(depth),
+            "]}}".repeat(depth)
+        );
+        let e = decode_traces(json.as_bytes()).expect_err("too deep").to_string();
+        assert!(e.contains(&format!("nested more than {MAX_NESTING} deep")), "{e}");
+        let ignored =
+            format!("{{\"unknown\":{}1{}}}", "[".repeat(1_000_000), "]".repeat(1_000_000));
+        assert_eq!(decode_traces(ignored.as_bytes()).expect("skipped").resource_spans, []);
+        // The nesting count is back to zero after an error: a normal document decodes.
+        assert!(decode_traces(br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{}]}]}]}"#).is_ok());
+        NESTING.with(|n| assert_eq!(n.get(), 0));
     }
 }
