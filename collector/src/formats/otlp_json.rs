@@ -11,12 +11,13 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::io::BufRead;
+use std::io::{self, BufRead};
 use std::rc::Rc;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::detect::MAX_MESSAGE;
 use super::json_stream::{LineCounter, newlines, reason, start_line};
 use super::read::{At, Sink};
 use crate::ingest::json::{self, JsonError};
@@ -24,27 +25,67 @@ use crate::ingest::json::{self, JsonError};
 /// Spans decoded together from a JSON document.
 const BATCH: usize = 512;
 
+/// Lines longer than this are skipped without being held: a line is decoded whole, and a
+/// file compressed whole (a gzip or zstd "bomb" of one endless line) must not make it take
+/// all memory. The same bound as a length-prefixed protobuf message.
+const MAX_LINE: usize = MAX_MESSAGE as usize;
+
 /// Reads OTLP JSON lines; a line that does not decode is reported and skipped.
 pub(crate) fn read_lines(mut input: impl BufRead, sink: &mut Sink<'_>) {
     let mut line = Vec::new();
     let mut number = 0u64;
     loop {
-        line.clear();
-        match input.read_until(b'\n', &mut line) {
-            Ok(0) => return,
-            Ok(_) => {}
+        let fits = match next_line(&mut input, &mut line, MAX_LINE) {
+            Ok(None) => return,
+            Ok(Some(fits)) => fits,
             Err(e) => {
                 sink.skip(At::Line(number + 1), format_args!("cannot read: {e}"));
                 return;
             }
-        }
+        };
         number += 1;
+        if !fits {
+            sink.skip(At::Line(number), format_args!("line longer than {MAX_LINE} bytes: skipped"));
+            continue;
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match json::decode_traces(&line) {
             Ok(req) => sink.resource_spans(At::Line(number), 1, req.resource_spans),
             Err(e) => sink.skip(At::Line(number), LineError(&e)),
+        }
+    }
+}
+
+/// Reads the next line (with its newline, if any) into `line`: `None` at the end of the
+/// input, `Some(false)` when the line was longer than `max` bytes (then it was read past,
+/// and `line` is left empty, holding none of it).
+fn next_line(input: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> io::Result<Option<bool>> {
+    line.clear();
+    let mut seen = 0usize;
+    loop {
+        let buf = match input.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok((seen > 0).then_some(seen <= max));
+        }
+        let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        seen = seen.saturating_add(take);
+        if seen <= max {
+            line.extend_from_slice(&buf[..take]);
+        } else if !line.is_empty() {
+            *line = Vec::new();
+        }
+        input.consume(take);
+        if done {
+            return Ok(Some(seen <= max));
         }
     }
 }
@@ -394,5 +435,37 @@ impl<'de> Visitor<'de> for Walk<'_, '_, '_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<Option<Vec<u8>>> {
+        // A tiny buffer, so lines span many reads.
+        let mut input = io::BufReader::with_capacity(3, input);
+        let mut line = Vec::new();
+        let mut out = Vec::new();
+        while let Some(fits) = next_line(&mut input, &mut line, max).unwrap() {
+            out.push(fits.then(|| line.clone()));
+            if !fits {
+                assert!(line.is_empty() && line.capacity() <= max, "an overlong line was held");
+            }
+        }
+        out
+    }
+
+    /// Regression: a line was read whole however long, so a small compressed file of one
+    /// endless line took all memory. Lines past the bound are skipped, held nowhere.
+    #[test]
+    fn overlong_lines_are_skipped_without_being_held() {
+        // 6, 17 (the bound, newline included), 32 and 4 bytes.
+        let input = b"short\nexactly 17 bytes\nthis one is longer than the max\nlast";
+        let expected: [Option<&[u8]>; 4] =
+            [Some(b"short\n"), Some(b"exactly 17 bytes\n"), None, Some(b"last")];
+        assert_eq!(lines(input, 17), expected.map(|l| l.map(<[u8]>::to_vec)));
+        assert_eq!(lines(b"", 16), Vec::<Option<Vec<u8>>>::new());
+        assert_eq!(lines(b"0123456789abcdefXYZ", 16), [None]);
     }
 }
