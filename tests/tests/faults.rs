@@ -1,19 +1,19 @@
 //! Faults, each with a defined result, through the real binary (`hopscope serve --record`)
 //! and, where the fault can be expressed with it, the real OpenTelemetry SDK:
 //!
-//! | fault                                   | defined result                                   |
-//! |-----------------------------------------|--------------------------------------------------|
-//! | client gone mid-request (HTTP, gRPC)    | nothing of it recorded; server keeps serving     |
-//! | slow (trickled) HTTP body               | accepted when complete; others served meanwhile  |
-//! | 1 MiB attribute value                   | accepted, recorded byte for byte                 |
-//! | request past `--max-request`            | 413 + google.rpc.Status RESOURCE_EXHAUSTED       |
-//! | 10k attributes on a span                | accepted, recorded in order, analysable          |
-//! | values nested as deep as protobuf allows | accepted (protobuf, JSON), recorded, read back   |
-//! | 100k-deep span tree                     | stored, recorded, analysed: one flow, no overflow |
-//! | cycle of links / of parents             | analysis terminates; hops and flows as below     |
-//! | all-zero trace or span id               | that span rejected via partial_success, rest kept |
-//! | timestamps 0, u64::MAX, end < start     | accepted and recorded as sent; durations clamp   |
-//! | invalid UTF-8 in a protobuf string      | 400 INVALID_ARGUMENT / gRPC INTERNAL, server up  |
+//! | fault                                    | defined result                                    |
+//! |------------------------------------------|---------------------------------------------------|
+//! | client gone mid-request (HTTP, gRPC)     | nothing of it recorded; server keeps serving      |
+//! | slow (trickled) HTTP body                | accepted when complete; others served meanwhile   |
+//! | 1 MiB attribute value                    | accepted, recorded byte for byte                  |
+//! | request past `--max-request`             | 413 + google.rpc.Status RESOURCE_EXHAUSTED        |
+//! | 10k attributes on a span                 | accepted, recorded in order, analysable           |
+//! | values nested as deep as protobuf allows | accepted (protobuf, JSON), recorded, read back    |
+//! | 100k-deep span tree                      | stored, recorded, analysed: one flow, no overflow |
+//! | cycle of links / of parents              | analysis terminates; hops and flows as below      |
+//! | all-zero trace or span id                | that span rejected via partial_success, rest kept |
+//! | timestamps 0, u64::MAX, end < start      | accepted and recorded as sent; durations clamp    |
+//! | invalid UTF-8 in a protobuf string       | 400 INVALID_ARGUMENT / gRPC INTERNAL, server up   |
 //!
 //! Every test also checks the server never printed "panicked".
 
