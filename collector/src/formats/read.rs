@@ -22,10 +22,11 @@
 //!
 //! The format readers turn records into OTLP messages (or problems) and hand them, as
 //! events, to the decoding side, which decodes them into the model, calls `on_spans`, counts
-//! and reports; both run on the caller's thread (a reading thread was measured: it was
-//! slower, memory allocated on one thread and freed on the other costing more than the
-//! overlap gained). On a terminal, a read longer than a second shows its progress (bytes,
-//! spans, rate) on stderr, a few times a second.
+//! and reports; protobuf messages are handed on still encoded and decoded straight into the
+//! model by [`wire`], without OTLP structs in between. Both sides run on the caller's
+//! thread (a reading thread was measured: it was slower, memory allocated on one thread and
+//! freed on the other costing more than the overlap gained). On a terminal, a read longer
+//! than a second shows its progress (bytes, spans, rate) on stderr, a few times a second.
 //!
 //! # Bad input
 //!
