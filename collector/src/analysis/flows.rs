@@ -86,6 +86,24 @@ impl FlowSet {
 }
 
 pub(crate) fn build(cx: &Cx<'_>, pending: &Pending, sagas: &SagaSet) -> FlowSet {
+    let mut trace_flow = FxHashMap::default();
+    let mut flows = Vec::new();
+    each_flow(cx, &mut |root, members, in_flow| {
+        let i = flows.len();
+        for &t in members {
+            trace_flow.entry(t).or_insert(i);
+        }
+        flows.push(flow(cx, root, members, in_flow, pending, sagas));
+    });
+    FlowSet { flows, trace_flow }
+}
+
+/// What [`each_flow`] calls: root, members, membership test.
+pub(crate) type EachFlow<'a> = dyn FnMut(u32, &[u32], &dyn Fn(u32) -> bool) + 'a;
+
+/// Calls `each` with every flow's root and members, in output order (by start, then root
+/// id), and a fast membership test for that flow.
+pub(crate) fn each_flow(cx: &Cx<'_>, each: &mut EachFlow<'_>) {
     let l = cx.l;
     let mut traces: Vec<u32> = l.trace_slots().collect();
     traces.sort_unstable_by_key(|&t| (l.traces[t as usize].start, l.traces[t as usize].id.0));
@@ -115,19 +133,15 @@ pub(crate) fn build(cx: &Cx<'_>, pending: &Pending, sagas: &SagaSet) -> FlowSet 
         }
     }
     walked.sort_unstable_by_key(|w| w.0);
-    let mut trace_flow = FxHashMap::default();
-    let mut flows = Vec::with_capacity(walked.len());
     let base = walked.len() as u32 + 1;
     for (i, (_, root, members)) in walked.into_iter().enumerate() {
         let number = base + i as u32;
         for &t in &members {
             stamp[t as usize] = number;
-            trace_flow.entry(t).or_insert(i);
         }
         let in_flow = |t: u32| stamp[t as usize] == number;
-        flows.push(flow(cx, root, &members, &in_flow, pending, sagas));
+        each(root, &members, &in_flow);
     }
-    FlowSet { flows, trace_flow }
 }
 
 /// A flow walked: (start, root id) to sort by, the root, the members.
@@ -251,13 +265,15 @@ pub(crate) fn members_of(cx: &Cx<'_>, root: u32) -> (Vec<u32>, FxHashSet<u32>) {
 /// (for cycles) the earliest trace not reached yet, in order of start and id.
 pub(crate) fn roots_of(cx: &Cx<'_>, traces: impl IntoIterator<Item = u32>) -> Vec<u32> {
     let l = cx.l;
-    let mut seen: FxHashSet<u32> = FxHashSet::default();
-    let mut closure: Vec<u32> = Vec::new();
-    for t in traces {
-        if seen.insert(t) {
-            closure.push(t);
-        }
+    let mut closure: Vec<u32> = traces.into_iter().collect();
+    // Most traces have nothing upstream: each is its own root.
+    if closure.iter().all(|&t| l.traces[t as usize].up.is_empty()) {
+        closure.sort_unstable();
+        closure.dedup();
+        return closure;
     }
+    let mut seen: FxHashSet<u32> = FxHashSet::default();
+    closure.retain(|&t| seen.insert(t));
     let mut i = 0;
     while i < closure.len() {
         let t = closure[i];

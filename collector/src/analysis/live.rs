@@ -81,8 +81,9 @@ pub struct UpdateCost {
 #[derive(Default)]
 pub struct LiveAnalysis {
     flows: FxHashMap<u32, FlowEntry>,
-    order: BTreeMap<FlowKey, u32>,
-    sagas: FxHashMap<u32, Built>,
+    order: BTreeMap<FlowKey, Arc<FlowRow>>,
+    /// Saga slot → the saga, and the trace of its earliest span.
+    sagas: FxHashMap<u32, (Built, u32)>,
     cascades: FxHashMap<u32, String>,
     sync_over_async: FxHashMap<u32, Vec<SyncOverAsync>>,
     /// The oldest pending message per trace at the last update.
@@ -154,14 +155,21 @@ impl LiveAnalysis {
             }
         }
         self.pending.clone_from(&pending.by_trace);
-        let saga_set = self.update_sagas(&cx, &pending, &mut traces, &mut saga_slots, clock_moved);
-        self.update_flows(&cx, &pending, &saga_set, &traces, clock_moved);
+        let (saga_set, first_traces) =
+            self.update_sagas(&cx, &pending, &mut traces, &mut saga_slots, clock_moved);
+        if full {
+            self.build_flows(&cx, &pending, &saga_set);
+        } else {
+            self.update_flows(&cx, &pending, &saga_set, &traces, clock_moved);
+        }
         let found = self.update_found(&cx, &traces, full);
         let flow_of = LiveFlowOf { cx: &cx, flows: &self.flows };
         let insights = insights::assemble(&cx, &flow_of, &saga_set, found);
-        let saga_flows = self.saga_flows(&cx, &flow_of, &saga_set);
-        let rows: Vec<Arc<FlowRow>> =
-            self.order.values().map(|r| Arc::clone(&self.flows[r].row)).collect();
+        let saga_flows = first_traces
+            .into_iter()
+            .map(|t| if t == NONE { None } else { flow_of.of_trace(t) })
+            .collect();
+        let rows: Vec<Arc<FlowRow>> = self.order.values().map(Arc::clone).collect();
         let (graph, lag) = (graph(&cx), lag(&cx));
         let stats = l.stats();
         let summary = Summary {
@@ -199,7 +207,7 @@ impl LiveAnalysis {
         traces: &mut FxHashSet<u32>,
         slots: &mut FxHashSet<u32>,
         clock_moved: bool,
-    ) -> SagaSet {
+    ) -> (SagaSet, Vec<u32>) {
         let l = cx.l;
         for &t in traces.iter() {
             if !l.traces[t as usize].live {
@@ -214,12 +222,12 @@ impl LiveAnalysis {
         }
         if clock_moved {
             slots.extend(
-                self.sagas.iter().filter(|(_, b)| !b.0.state.is_terminal()).map(|(s, _)| *s),
+                self.sagas.iter().filter(|(_, (b, _))| !b.0.state.is_terminal()).map(|(s, _)| *s),
             );
         }
         let mut follow: Vec<u32> = Vec::new();
         for &slot in slots.iter() {
-            let old = self.sagas.remove(&slot);
+            let old = self.sagas.remove(&slot).map(|(b, _)| b);
             let new = l.saga_live(slot).then(|| sagas::of_slot(cx, slot, pending));
             let same = match (&old, &new) {
                 (Some(o), Some(n)) => {
@@ -233,11 +241,20 @@ impl LiveAnalysis {
             }
             if let Some(n) = new {
                 self.cost.sagas_rebuilt += 1;
-                self.sagas.insert(slot, n);
+                let first = l.sagas[slot as usize]
+                    .spans
+                    .iter()
+                    .map(|&s| {
+                        let f = cx.sp(s);
+                        ((f.start, l.traces[f.trace as usize].id.0), f.trace)
+                    })
+                    .min()
+                    .map_or(NONE, |(_, t)| t);
+                self.sagas.insert(slot, (n, first));
             }
         }
         traces.extend(follow.into_iter().filter(|&t| l.traces[t as usize].live));
-        sagas::assemble(self.sagas.values().cloned().collect())
+        sagas::assemble_with(self.sagas.values().cloned().collect())
     }
 
     fn update_flows(
@@ -281,17 +298,31 @@ impl LiveAnalysis {
             }
             let in_flow = |t: u32| set.contains(&t);
             let flow = flows::flow(cx, r, &members, &in_flow, pending, saga_set);
-            let clock = pending.oldest(cx, members.iter().copied()).is_some()
-                || saga_set.running_in(members.iter().copied())
-                || matches!(flow.status, FlowStatus::Stuck | FlowStatus::InFlight);
-            let facts = flow_facts(cx, &members, &set);
+            let clock = clock_bound(cx, pending, saga_set, &members, &flow);
+            let facts = flow_facts(cx, &members, &in_flow);
             let start = members.iter().map(|&t| l.traces[t as usize].start).min().unwrap_or(0);
             let key = (start, l.traces[r as usize].id.0);
             self.remove_flow(r);
-            self.order.insert(key, r);
-            self.flows.insert(r, FlowEntry { row: Arc::new(FlowRow { flow, facts }), key, clock });
+            let row = Arc::new(FlowRow { flow, facts });
+            self.order.insert(key, Arc::clone(&row));
+            self.flows.insert(r, FlowEntry { row, key, clock });
             self.cost.flows_rebuilt += 1;
         }
+    }
+
+    /// Every flow, from scratch (the first update, or new thresholds).
+    fn build_flows(&mut self, cx: &Cx<'_>, pending: &Pending, saga_set: &SagaSet) {
+        let l = cx.l;
+        flows::each_flow(cx, &mut |r, members, in_flow| {
+            let flow = flows::flow(cx, r, members, in_flow, pending, saga_set);
+            let row = Arc::new(FlowRow { flow, facts: flow_facts(cx, members, in_flow) });
+            let clock = clock_bound(cx, pending, saga_set, members, &row.flow);
+            let start = members.iter().map(|&t| l.traces[t as usize].start).min().unwrap_or(0);
+            let key = (start, l.traces[r as usize].id.0);
+            self.order.insert(key, Arc::clone(&row));
+            self.flows.insert(r, FlowEntry { row, key, clock });
+            self.cost.flows_rebuilt += 1;
+        });
     }
 
     fn remove_flow(&mut self, root: u32) {
@@ -341,34 +372,6 @@ impl LiveAnalysis {
             sync_over_async: self.sync_over_async.values().flatten().copied().collect(),
         }
     }
-
-    /// For each saga (in output order), the flow holding its earliest span.
-    fn saga_flows(
-        &self,
-        cx: &Cx<'_>,
-        flow_of: &LiveFlowOf<'_>,
-        saga_set: &SagaSet,
-    ) -> Vec<Option<String>> {
-        let l = cx.l;
-        let mut first: FxHashMap<(&str, &str), u32> = FxHashMap::default();
-        for &slot in self.sagas.keys() {
-            let saga = &l.sagas[slot as usize];
-            let earliest = saga.spans.iter().copied().min_by_key(|&s| {
-                let f = cx.sp(s);
-                (f.start, l.traces[f.trace as usize].id.0)
-            });
-            if let Some(s) = earliest {
-                first.insert((saga.source.as_str(), &saga.id), cx.sp(s).trace);
-            }
-        }
-        saga_set
-            .sagas
-            .iter()
-            .map(|s| {
-                first.get(&(s.source.as_str(), s.id.as_str())).and_then(|&t| flow_of.of_trace(t))
-            })
-            .collect()
-    }
 }
 
 /// The flow a trace belongs to, among the held flows: the first (in output order) of the
@@ -380,8 +383,12 @@ struct LiveFlowOf<'a> {
 
 impl FlowOf for LiveFlowOf<'_> {
     fn of_trace(&self, t: u32) -> Option<String> {
-        if !self.cx.l.traces[t as usize].live {
+        let trace = &self.cx.l.traces[t as usize];
+        if !trace.live {
             return None;
+        }
+        if trace.up.is_empty() {
+            return self.flows.get(&t).map(|e| e.row.flow.id.clone());
         }
         flows::roots_of(self.cx, [t])
             .into_iter()
@@ -391,15 +398,28 @@ impl FlowOf for LiveFlowOf<'_> {
     }
 }
 
+/// Whether a flow waits on a message or a saga: its status moves with the clock.
+fn clock_bound(
+    cx: &Cx<'_>,
+    pending: &Pending,
+    saga_set: &SagaSet,
+    members: &[u32],
+    flow: &Flow,
+) -> bool {
+    matches!(flow.status, FlowStatus::Stuck | FlowStatus::InFlight)
+        || pending.oldest(cx, members.iter().copied()).is_some()
+        || saga_set.running_in(members.iter().copied())
+}
+
 /// The longest queue time and the destinations of the hops within a flow.
-fn flow_facts(cx: &Cx<'_>, members: &[u32], set: &FxHashSet<u32>) -> FlowFacts {
+fn flow_facts(cx: &Cx<'_>, members: &[u32], in_flow: &dyn Fn(u32) -> bool) -> FlowFacts {
     let l = cx.l;
     let mut worst = 0;
     let mut dests: Vec<(&str, &str)> = Vec::new();
     for &t in members {
         for &h in &l.traces[t as usize].hops_in {
             let hop = &l.hops[h as usize];
-            if !set.contains(&cx.sp(hop.producer).trace) {
+            if !in_flow(cx.sp(hop.producer).trace) {
                 continue;
             }
             worst = worst.max(hop.queue);

@@ -364,7 +364,7 @@ fn graph(cx: &Cx<'_>) -> Graph {
                 nodes.push(GraphNode { id: id.clone(), kind });
             }
         }
-        let sorted = stats.samples.sorted();
+        let sorted = stats.samples.in_order();
         edges.push(GraphEdge {
             from,
             to,
@@ -390,7 +390,7 @@ fn lag(cx: &Cx<'_>) -> Vec<Lag> {
         if sub.consumed == 0 {
             continue;
         }
-        let sorted = sub.queue.sorted();
+        let sorted = sub.queue.in_order();
         let oldest =
             sub.unconsumed.iter().map(|&p| cx.sp(p).end).min().map_or(0, |end| cx.age(end));
         let p95 = percentile(&sorted, 95);

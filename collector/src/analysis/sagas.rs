@@ -14,6 +14,8 @@
 //!   every step is done: `completed`. A passed `saga.deadline` makes a saga that is not over
 //!   `stuck`.
 
+use std::sync::Arc;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::flows::Pending;
@@ -23,7 +25,7 @@ use crate::link::facts::{NONE, is_compensation_name};
 
 /// The sagas, and what flows and insights need from them.
 pub(crate) struct SagaSet {
-    pub sagas: Vec<Saga>,
+    pub sagas: Vec<Arc<Saga>>,
     /// Trace slot → indexes in `sagas` of sagas with a span in it.
     pub by_trace: FxHashMap<u32, Vec<usize>>,
     /// (saga index, span slot) of every compensation step that failed.
@@ -67,7 +69,7 @@ struct Step {
 
 /// One saga as built: the output record, the trace slots it has spans in, and its failed
 /// compensation steps (span slots).
-pub(crate) type Built = (Saga, Vec<u32>, Vec<u32>);
+pub(crate) type Built = (Arc<Saga>, Vec<u32>, Vec<u32>);
 
 pub(crate) fn build(cx: &Cx<'_>, pending: &Pending) -> SagaSet {
     let l = cx.l;
@@ -82,18 +84,28 @@ pub(crate) fn of_slot(cx: &Cx<'_>, slot: u32, pending: &Pending) -> Built {
 }
 
 /// Orders built sagas and indexes them by trace.
-pub(crate) fn assemble(mut built: Vec<Built>) -> SagaSet {
-    built.sort_unstable_by(|a, b| saga_key(&a.0).cmp(&saga_key(&b.0)));
-    let mut set =
-        SagaSet { sagas: Vec::new(), by_trace: FxHashMap::default(), failed_compensations: vec![] };
-    for (i, (saga, traces, failed)) in built.into_iter().enumerate() {
+pub(crate) fn assemble(built: Vec<Built>) -> SagaSet {
+    assemble_with(built.into_iter().map(|b| (b, ())).collect()).0
+}
+
+/// [`assemble`], carrying something along each saga: it comes back in output order.
+pub(crate) fn assemble_with<T>(mut built: Vec<(Built, T)>) -> (SagaSet, Vec<T>) {
+    built.sort_unstable_by(|a, b| saga_key(&a.0.0).cmp(&saga_key(&b.0.0)));
+    let mut set = SagaSet {
+        sagas: Vec::with_capacity(built.len()),
+        by_trace: FxHashMap::default(),
+        failed_compensations: vec![],
+    };
+    let mut carried = Vec::with_capacity(built.len());
+    for (i, ((saga, traces, failed), extra)) in built.into_iter().enumerate() {
         for t in traces {
             set.by_trace.entry(t).or_default().push(i);
         }
         set.failed_compensations.extend(failed.into_iter().map(|s| (i, s)));
         set.sagas.push(saga);
+        carried.push(extra);
     }
-    set
+    (set, carried)
 }
 
 fn saga_key(s: &Saga) -> (u64, &str, &str) {
@@ -205,7 +217,7 @@ fn one(
             .collect(),
         stuck_reason: reason,
     };
-    (saga, traces, failed)
+    (Arc::new(saga), traces, failed)
 }
 
 #[expect(clippy::too_many_arguments, reason = "one call site; the inputs are the saga's facts")]

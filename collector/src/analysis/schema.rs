@@ -6,6 +6,8 @@
 
 use std::borrow::Cow;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// Text that hopscope interns (service, span, destination and group names): borrowed when
@@ -28,7 +30,8 @@ pub struct Analysis {
     pub graph: Graph,
     /// One row per subscription, plus one per destination nobody consumes.
     pub lag: Vec<Lag>,
-    pub sagas: Vec<Saga>,
+    /// Shared (`Arc`) so that live views reuse the sagas that did not change.
+    pub sagas: Vec<Arc<Saga>>,
     pub insights: Vec<Insight>,
 }
 

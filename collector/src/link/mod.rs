@@ -312,8 +312,10 @@ impl Linker {
         self.changes.get_or_insert_with(Changes::default);
     }
 
-    /// What changed since the last call (`None` when changes are not tracked).
+    /// What changed since the last call (`None` when changes are not tracked). Also puts
+    /// the latency and queue-time samples in order, so that reading percentiles is cheap.
     pub(crate) fn take_changes(&mut self) -> Option<Changes> {
+        self.agg.settle();
         self.changes.as_mut().map(std::mem::take)
     }
 

@@ -1,0 +1,136 @@
+//! How long a span takes to reach a published view, with a large store already held.
+//!
+//! `cargo run --release -p hopscope-collector --example view_latency` (`SPANS=N` sets the
+//! store size, default 1,000,000; `ROUNDS=N` the measured arrivals, default 40;
+//! `ANALYSIS_ONLY=1` stops after the first part).
+//!
+//! 1. The incremental analysis alone: a linker holding `SPANS` spans, one full update, then
+//!    rounds of 512 new spans and one update each (the clock moves one second per round).
+//! 2. The real engine with a live (wall) clock: `SPANS` spans loaded, then rounds in which
+//!    512 new spans are submitted at a random moment and the time until a view holds them
+//!    is measured: p50, p99 and max.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hopscope_collector::analysis::AnalysisOptions;
+use hopscope_collector::analysis::live::LiveAnalysis;
+use hopscope_collector::engine::views::ViewHandle;
+use hopscope_collector::engine::{Engine, EngineConfig};
+use hopscope_collector::link::Linker;
+use hopscope_collector::link::synth::Shop;
+use hopscope_collector::model::Interner;
+
+const BATCH: usize = 512;
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn wait_for(views: &mut ViewHandle, spans: u64, limit: Duration) -> Duration {
+    let t = Instant::now();
+    loop {
+        if let Some(v) = views.changed()
+            && v.analysis.summary.spans >= spans
+        {
+            return t.elapsed();
+        }
+        assert!(t.elapsed() < limit, "no view with {spans} spans after {limit:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn main() {
+    let n: usize = std::env::var("SPANS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
+    let interner = Arc::new(Interner::new());
+    // Timestamps end about now, as a live store's do.
+    let start = now_ns().saturating_sub(600_000_000_000);
+    let mut shop = Shop::new(42, start, Arc::clone(&interner));
+    let spans = shop.spans(n);
+    let more: Vec<Vec<_>> = (0..rounds).map(|_| shop.spans(BATCH)).collect();
+
+    // 1. The analysis alone.
+    let mut linker = Linker::new(Arc::clone(&interner));
+    linker.track_changes();
+    linker.add_all(&spans);
+    let mut live = LiveAnalysis::default();
+    let mut opts = AnalysisOptions::at_watermark(&linker);
+    let t = Instant::now();
+    let out = live.update(&mut linker, &opts);
+    eprintln!(
+        "{} spans, {} flows: full update {:?}",
+        linker.stats().spans,
+        out.flows.len(),
+        t.elapsed()
+    );
+    drop(out);
+    let mut times = Vec::new();
+    let mut rebuilt = 0;
+    for batch in &more {
+        linker.add_all(batch);
+        opts.now_unix_nano += 1_000_000_000;
+        let t = Instant::now();
+        let out = live.update(&mut linker, &opts);
+        times.push(t.elapsed());
+        rebuilt += live.last_cost().flows_rebuilt;
+        drop(out);
+    }
+    times.sort();
+    eprintln!(
+        "update after {BATCH} new spans: p50 {:?} p99 {:?} max {:?} ({} flows rebuilt per update)",
+        percentile(&times, 50),
+        percentile(&times, 99),
+        times[times.len() - 1],
+        rebuilt / more.len()
+    );
+    drop(linker);
+    if std::env::var_os("ANALYSIS_ONLY").is_some() {
+        return;
+    }
+
+    // 2. The engine, end to end.
+    let config = EngineConfig { max_memory: 8 << 30, ..EngineConfig::default() };
+    let engine = Engine::start(&config, Arc::clone(&interner)).expect("engine");
+    let ingest = engine.ingest();
+    let mut views = engine.views();
+    let t = Instant::now();
+    for chunk in spans.chunks(8_192) {
+        while ingest.submit_spans(chunk.to_vec()).is_err() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let loaded = wait_for(&mut views, n as u64, Duration::from_secs(120));
+    eprintln!("engine: {n} spans loaded and in a view after {:?}", t.elapsed().max(loaded));
+    let mut held = n as u64;
+    let mut seen = Vec::new();
+    let mut jitter = 7u64;
+    for batch in more {
+        // A random moment relative to the publisher's rhythm.
+        jitter =
+            jitter.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        std::thread::sleep(Duration::from_millis((jitter >> 33) % 300));
+        held += batch.len() as u64;
+        let sent = Instant::now();
+        ingest.submit_spans(batch).expect("room for a batch");
+        wait_for(&mut views, held, Duration::from_secs(30));
+        seen.push(sent.elapsed());
+    }
+    eprintln!(
+        "in arrival order (ms): {:?}",
+        seen.iter().map(Duration::as_millis).collect::<Vec<_>>()
+    );
+    seen.sort();
+    eprintln!(
+        "engine, live clock: {BATCH} spans submitted → in a view: p50 {:?} p99 {:?} max {:?} ({} rounds)",
+        percentile(&seen, 50),
+        percentile(&seen, 99),
+        seen[seen.len() - 1],
+        seen.len()
+    );
+    engine.shutdown().expect("shutdown");
+}
