@@ -314,6 +314,11 @@ impl Serve {
         self.child.id()
     }
 
+    /// Whether the server process has not exited (yet).
+    pub fn child_is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// `http://127.0.0.1:PORT` of the gRPC receiver, for OTLP exporters.
     pub fn grpc_endpoint(&self) -> String {
         format!("http://{}", self.grpc_addr)

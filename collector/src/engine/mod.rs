@@ -1,9 +1,28 @@
-//! The engine: one thread that owns the span store (and, later, the linker and analyses),
-//! fed by the receivers over a bounded queue.
+//! The engine: one thread that owns the span store and the linker, fed by the receivers over
+//! a bounded queue.
 //!
 //! Receivers never wait on the engine: [`Ingest::submit_spans`] either queues a batch at once
-//! or refuses it ([`Refused`]) when the queue already holds `queue_spans` spans, and the
-//! refusal is counted. The engine records accepted spans (`--record`) before storing them.
+//! or refuses it ([`Refused`]) when the queue is full, and the refusal is counted. The engine
+//! records accepted spans (`--record`) before storing them, so every accepted span is in the
+//! recording even if the store evicts it later.
+//!
+//! # The memory budget
+//!
+//! [`EngineConfig::max_memory`] bounds, together, by the estimates of [`Span::approx_bytes`]
+//! and the linker's own estimate:
+//!
+//! - spans waiting in the ingest queue: at most 1/[`QUEUE_SHARE`] of the budget, refused
+//!   past it (one batch larger than that is taken when the queue is empty);
+//! - the linker's records and indexes, and the interned strings;
+//! - the store, which evicts the oldest traces down to what the others leave of the budget
+//!   (the budget, less the queue's whole share, the linker and the interner).
+//!
+//! Outside the budget, so the process's resident memory can exceed it by (SECURITY.md states
+//! the figures): the allocator's own overhead and retained free pages; the runtime, its
+//! threads and socket buffers; requests being received and decoded, before they reach the
+//! queue (each up to `--max-request` of body, and about as much again once decoded); the
+//! recorder's buffers (1 MiB plus one encoded batch); and, with a terminal UI, the published
+//! views.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,7 +41,8 @@ pub mod views;
 /// How the engine is set up.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Memory budget of the store, in bytes.
+    /// Memory budget, in bytes, of the ingest queue, the linker and the store together (see
+    /// the module documentation).
     pub max_memory: u64,
     /// Spans that may wait between the receivers and the engine before receivers refuse.
     pub queue_spans: usize,
@@ -65,6 +85,10 @@ pub struct Stats {
     pub store_bytes: AtomicU64,
     /// Spans written to the recording.
     pub recorded: AtomicU64,
+    /// Estimated bytes held by the linker (and the interned strings).
+    pub linker_bytes: AtomicU64,
+    /// Estimated bytes of the spans and log records waiting in the ingest queue.
+    pub queued_bytes: AtomicU64,
 }
 
 /// A snapshot of [`Stats`].
@@ -82,6 +106,8 @@ pub struct StatsSnapshot {
     pub metric_points: u64,
     pub store_bytes: u64,
     pub recorded: u64,
+    pub linker_bytes: u64,
+    pub queued_bytes: u64,
 }
 
 impl Stats {
@@ -101,6 +127,8 @@ impl Stats {
             metric_points: r(&self.metric_points),
             store_bytes: r(&self.store_bytes),
             recorded: r(&self.recorded),
+            linker_bytes: r(&self.linker_bytes),
+            queued_bytes: r(&self.queued_bytes),
         }
     }
 }
@@ -116,9 +144,14 @@ pub struct Refused {
 /// How long a refused client should wait before retrying.
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// Spans waiting in the ingest queue may take 1/`QUEUE_SHARE` of the memory budget.
+pub const QUEUE_SHARE: u64 = 8;
+
 enum Msg {
-    Spans(Vec<Span>),
-    Logs(Vec<LogRecord>),
+    /// Spans and their estimated bytes.
+    Spans(Vec<Span>, usize),
+    /// Log records and their estimated bytes.
+    Logs(Vec<LogRecord>, usize),
     /// A view request is waiting ([`views::ViewHandle::request`]).
     Wake,
     /// Forget everything stored ([`Ingest::clear`]).
@@ -132,12 +165,18 @@ pub struct Ingest {
     tx: SyncSender<Msg>,
     queued: Arc<AtomicUsize>,
     capacity: usize,
+    /// Estimated bytes queued, and the most the queue may hold.
+    queued_bytes: Arc<AtomicUsize>,
+    byte_capacity: usize,
     stats: Arc<Stats>,
 }
 
 impl std::fmt::Debug for Ingest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ingest").field("capacity", &self.capacity).finish_non_exhaustive()
+        f.debug_struct("Ingest")
+            .field("capacity", &self.capacity)
+            .field("byte_capacity", &self.byte_capacity)
+            .finish_non_exhaustive()
     }
 }
 
@@ -147,10 +186,32 @@ impl Ingest {
         &self.stats
     }
 
-    /// Whether `n` more spans would fit in the queue now.
+    /// Whether `n` more spans would fit in the queue now (by count, and by bytes as far as
+    /// they are known before decoding: the queue is not already full).
     pub fn has_room(&self, n: usize) -> bool {
         let queued = self.queued.load(Ordering::Relaxed);
-        queued == 0 || queued.saturating_add(n) <= self.capacity
+        let bytes = self.queued_bytes.load(Ordering::Relaxed);
+        queued == 0 || (queued.saturating_add(n) <= self.capacity && bytes < self.byte_capacity)
+    }
+
+    /// Reserves room for `n` items of `bytes`; false (nothing reserved) when the queue is
+    /// full. A batch is taken whatever its size when the queue is empty: refusing it would
+    /// make the exporter retry forever. Requests are bounded by --max-request.
+    fn reserve(&self, n: usize, bytes: usize) -> bool {
+        let prev = self.queued.fetch_add(n, Ordering::AcqRel);
+        let prev_bytes = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
+        let full = prev > 0
+            && (prev.saturating_add(n) > self.capacity
+                || prev_bytes.saturating_add(bytes) > self.byte_capacity);
+        if full {
+            self.release(n, bytes);
+        }
+        !full
+    }
+
+    fn release(&self, n: usize, bytes: usize) {
+        self.queued.fetch_sub(n, Ordering::AcqRel);
+        self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
     }
 
     /// Counts spans refused before they were decoded.
@@ -176,21 +237,18 @@ impl Ingest {
         if n == 0 {
             return Ok(());
         }
-        let prev = self.queued.fetch_add(n, Ordering::AcqRel);
-        // A batch larger than the whole queue is taken when the queue is empty: refusing
-        // it would make the exporter retry forever. Requests are bounded by --max-request.
-        if prev > 0 && prev.saturating_add(n) > self.capacity {
-            self.queued.fetch_sub(n, Ordering::AcqRel);
+        let bytes = spans.iter().map(Span::approx_bytes).sum();
+        if !self.reserve(n, bytes) {
             return Err(self.refuse(n));
         }
-        match self.tx.try_send(Msg::Spans(spans)) {
+        match self.tx.try_send(Msg::Spans(spans, bytes)) {
             Ok(()) => {
                 self.stats.received.fetch_add(n as u64, Ordering::Relaxed);
                 self.stats.accepted.fetch_add(n as u64, Ordering::Relaxed);
                 Ok(())
             }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.queued.fetch_sub(n, Ordering::AcqRel);
+                self.release(n, bytes);
                 Err(self.refuse(n))
             }
         }
@@ -209,15 +267,19 @@ impl Ingest {
         if n == 0 {
             return Ok(());
         }
-        // Log records share the queue's bound with spans, one slot each.
-        let prev = self.queued.fetch_add(n, Ordering::AcqRel);
-        let refused = if prev > 0 && prev.saturating_add(n) > self.capacity {
-            true
+        // Log records share the queue's bounds with spans, one slot each.
+        let prev = self.queued.load(Ordering::Relaxed);
+        let bytes = records.iter().map(LogRecord::approx_bytes).sum();
+        let refused = if self.reserve(n, bytes) {
+            let sent = self.tx.try_send(Msg::Logs(records, bytes)).is_ok();
+            if !sent {
+                self.release(n, bytes);
+            }
+            !sent
         } else {
-            self.tx.try_send(Msg::Logs(records)).is_err()
+            true
         };
         if refused {
-            self.queued.fetch_sub(n, Ordering::AcqRel);
             self.stats.refused_logs.fetch_add(n as u64, Ordering::Relaxed);
             return Err(Refused { queued: prev, retry_after: RETRY_AFTER });
         }
@@ -256,10 +318,14 @@ impl Engine {
         let (tx, rx) = mpsc::sync_channel(QUEUE_BATCHES);
         let stats = Arc::new(Stats::default());
         let queued = Arc::new(AtomicUsize::new(0));
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let queue_share = config.max_memory / QUEUE_SHARE;
         let ingest = Ingest {
             tx,
             queued: Arc::clone(&queued),
             capacity: config.queue_spans.max(1),
+            queued_bytes: Arc::clone(&queued_bytes),
+            byte_capacity: usize::try_from(queue_share).unwrap_or(usize::MAX).max(1),
             stats: Arc::clone(&stats),
         };
         let (publisher, views) = views::Publisher::new(config.max_memory);
@@ -271,6 +337,8 @@ impl Engine {
             interner: Arc::clone(&interner),
             stats,
             queued,
+            queued_bytes,
+            queue_share,
             batch_delay: config.batch_delay,
         };
         let thread = std::thread::Builder::new()
@@ -320,27 +388,36 @@ struct Worker {
     interner: Arc<Interner>,
     stats: Arc<Stats>,
     queued: Arc<AtomicUsize>,
+    queued_bytes: Arc<AtomicUsize>,
+    /// The bytes of the budget set aside for the ingest queue.
+    queue_share: u64,
     batch_delay: Option<Duration>,
 }
+
+/// Within a large batch, the linker's estimate is refreshed after this many spans.
+const REFRESH_EVERY: usize = 1024;
 
 impl Worker {
     fn run(mut self, rx: &mpsc::Receiver<Msg>) -> std::io::Result<()> {
         loop {
             match rx.recv_timeout(self.views_timeout()) {
-                Ok(Msg::Spans(spans)) => {
+                Ok(Msg::Spans(spans, bytes)) => {
                     let n = spans.len();
                     self.on_spans(spans)?;
                     self.queued.fetch_sub(n, Ordering::AcqRel);
+                    self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
                     if let Some(delay) = self.batch_delay {
                         std::thread::sleep(delay);
                     }
                 }
-                Ok(Msg::Logs(records)) => {
+                Ok(Msg::Logs(records, bytes)) => {
                     let n = records.len();
+                    self.share_budget();
                     for record in records {
                         self.store.insert_log(record);
                     }
                     self.queued.fetch_sub(n, Ordering::AcqRel);
+                    self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
                     self.publish_stats();
                 }
                 Ok(Msg::Wake) => {}
@@ -368,7 +445,10 @@ impl Worker {
             recorder.write_spans(&fresh, &self.interner)?;
             self.stats.recorded.fetch_add(fresh.len() as u64, Ordering::Relaxed);
         }
-        for span in spans {
+        for (i, span) in spans.into_iter().enumerate() {
+            if i % REFRESH_EVERY == 0 {
+                self.share_budget();
+            }
             match self.store.insert(span) {
                 Inserted::New(r) | Inserted::Merged(r) => {
                     if let Some(stored) = self.store.get(r) {
@@ -387,12 +467,24 @@ impl Worker {
         Ok(())
     }
 
+    /// Tells the store what the rest of the budget holds: the queue's whole share (whether
+    /// or not it is in use), the linker and the interned strings. The linker's estimate
+    /// costs the same at any size; it is asked once per batch and every [`REFRESH_EVERY`]
+    /// spans.
+    fn share_budget(&mut self) {
+        let linker = self.linker.estimated_bytes() + self.interner.heap_bytes() as u64;
+        self.store.set_outside(self.queue_share + linker);
+        self.stats.linker_bytes.store(linker, Ordering::Relaxed);
+    }
+
     fn publish_stats(&self) {
         let s = self.store.stats();
         self.stats.stored.store(s.spans, Ordering::Relaxed);
         self.stats.evicted.store(s.evicted_spans, Ordering::Relaxed);
         self.stats.duplicates.store(s.duplicates, Ordering::Relaxed);
         self.stats.store_bytes.store(s.bytes, Ordering::Relaxed);
+        let queued = self.queued_bytes.load(Ordering::Relaxed) as u64;
+        self.stats.queued_bytes.store(queued, Ordering::Relaxed);
     }
 }
 
@@ -445,5 +537,74 @@ mod tests {
         assert_eq!(refused.queued, 3);
         let summary = engine.shutdown().unwrap();
         assert_eq!((summary.stats.logs, summary.stats.refused_logs), (3, 3));
+    }
+
+    #[test]
+    fn the_queue_is_bounded_by_its_share_of_the_memory_budget() {
+        let interner = Arc::new(Interner::new());
+        let decoder = Decoder::new(Arc::clone(&interner));
+        let mut generator = Generator::new(2, 1);
+        let first = decoder.traces(generator.request(100)).spans;
+        let per_batch: usize = first.iter().map(Span::approx_bytes).sum();
+        let per_batch_spans = first.len();
+        // Room for about three batches in the queue's share; the span count never binds.
+        let config = EngineConfig {
+            max_memory: (per_batch as u64 * 7 / 2) * QUEUE_SHARE,
+            queue_spans: 1 << 20,
+            batch_delay: Some(Duration::from_millis(400)),
+            ..EngineConfig::default()
+        };
+        let engine = Engine::start(&config, interner).unwrap();
+        let ingest = engine.ingest();
+        ingest.submit_spans(first).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while ingest.queued.load(Ordering::Relaxed) > 0 {
+            assert!(std::time::Instant::now() < deadline, "the engine never took the batch");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (mut accepted, mut queued) = (0, 0);
+        let (refused, refused_spans) = loop {
+            let spans = decoder.traces(generator.request(100)).spans;
+            let n = spans.len();
+            match ingest.submit_spans(spans) {
+                Ok(()) => (accepted, queued) = (accepted + 1, queued + n),
+                Err(refused) => break (refused, n),
+            }
+            assert!(accepted < 10, "the byte bound never refused");
+        };
+        assert_eq!(accepted, 3, "three batches fit in the queue's share");
+        assert_eq!(refused.queued, queued);
+        let summary = engine.shutdown().unwrap();
+        assert_eq!(summary.stats.refused, refused_spans as u64);
+        let kept = summary.stats.stored + summary.stats.evicted;
+        assert_eq!(kept, (per_batch_spans + queued) as u64);
+    }
+
+    #[test]
+    fn store_linker_and_queue_share_stay_within_the_budget() {
+        let interner = Arc::new(Interner::new());
+        let decoder = Decoder::new(Arc::clone(&interner));
+        let max_memory = 4 << 20;
+        let config = EngineConfig { max_memory, ..EngineConfig::default() };
+        let engine = Engine::start(&config, interner).unwrap();
+        let ingest = engine.ingest();
+        let mut generator = Generator::new(4, 1);
+        let mut sent = 0u64;
+        while sent < 40_000 {
+            let spans = decoder.traces(generator.request(500)).spans;
+            let n = spans.len() as u64;
+            if ingest.submit_spans(spans).is_ok() {
+                sent += n;
+            } else {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        let s = engine.shutdown().unwrap().stats;
+        assert_eq!(s.stored + s.evicted, sent, "{s:?}");
+        assert!(s.evicted > 0, "{s:?}");
+        assert!(s.linker_bytes > 0, "{s:?}");
+        let total = s.store_bytes + s.linker_bytes + max_memory / QUEUE_SHARE;
+        // One trace being written may stay over the limit; the generator's traces are small.
+        assert!(total <= max_memory + (64 << 10), "{total} > {max_memory}: {s:?}");
     }
 }

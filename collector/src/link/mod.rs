@@ -26,6 +26,7 @@
 pub(crate) mod agg;
 pub(crate) mod facts;
 mod few;
+mod memory;
 pub mod synth;
 
 use std::hash::{Hash, Hasher};

@@ -5,6 +5,10 @@
 //! [`Span::approx_bytes`]); when the total passes the budget, whole traces are evicted in
 //! the order they first arrived. Evicted trace ids are kept for the linker to drop its
 //! indexes ([`SpanStore::take_evicted`]).
+//!
+//! The budget can be shared: [`SpanStore::set_outside`] tells the store how many bytes of the
+//! same budget are held elsewhere (the engine passes the linker's estimate, the interner and
+//! the ingest queue's share), and the store evicts down to what is left.
 
 use std::collections::VecDeque;
 use std::mem::size_of;
@@ -118,6 +122,8 @@ pub struct SpanStore {
     /// Log records without a trace id, oldest first.
     orphan_logs: VecDeque<LogRecord>,
     max_bytes: usize,
+    /// Bytes of the same budget held outside the store ([`SpanStore::set_outside`]).
+    outside: usize,
     stats: StoreStats,
     evicted: Vec<TraceId>,
 }
@@ -130,9 +136,22 @@ impl SpanStore {
             order: VecDeque::new(),
             orphan_logs: VecDeque::new(),
             max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
+            outside: 0,
             stats: StoreStats::default(),
             evicted: Vec::new(),
         }
+    }
+
+    /// Declares that `bytes` of this store's budget are held elsewhere (by the linker, the
+    /// ingest queue...): from the next insert on, the store keeps its own estimate within
+    /// the budget minus `bytes`. Replaces the previous declaration.
+    pub fn set_outside(&mut self, bytes: u64) {
+        self.outside = usize::try_from(bytes).unwrap_or(usize::MAX);
+    }
+
+    /// The bytes the store may hold now: its budget less what is held outside it.
+    pub fn limit(&self) -> u64 {
+        self.max_bytes.saturating_sub(self.outside) as u64
     }
 
     /// Current counters.
@@ -232,7 +251,8 @@ impl SpanStore {
     }
 
     fn evict_to_budget(&mut self, keep: Option<TraceId>) {
-        while self.stats.bytes as usize > self.max_bytes {
+        let limit = self.max_bytes.saturating_sub(self.outside);
+        while self.stats.bytes as usize > limit {
             if let Some(record) = self.orphan_logs.pop_front() {
                 self.stats.bytes -= record.approx_bytes() as u64;
                 self.stats.logs -= 1;
@@ -401,5 +421,31 @@ mod tests {
         assert_eq!(evicted.len() as u64, stats.evicted_traces);
         assert!(evicted.contains(&first_trace));
         assert!(store.take_evicted().is_empty());
+    }
+
+    #[test]
+    fn bytes_held_outside_lower_the_limit() {
+        let batch = spans(600);
+        let per_span = batch[0].approx_bytes() as u64;
+        let budget = per_span * 400;
+        let mut store = SpanStore::new(budget);
+        for s in batch[..300].iter().cloned() {
+            store.insert(s);
+        }
+        assert_eq!(store.stats().evicted_spans, 0);
+        // Half the budget is now held elsewhere: the next insert evicts down to the rest.
+        store.set_outside(budget / 2);
+        assert_eq!(store.limit(), budget - budget / 2);
+        store.insert(batch[300].clone());
+        let stats = store.stats();
+        assert!(stats.bytes <= budget / 2, "{} > {}", stats.bytes, budget / 2);
+        assert!(stats.evicted_spans > 0);
+        assert_eq!(store.take_evicted().len() as u64, stats.evicted_traces);
+        // More held outside than the whole budget: only the trace being written stays.
+        store.set_outside(u64::MAX);
+        let last = batch[599].clone();
+        let last_trace = last.trace_id;
+        store.insert(last);
+        assert!(store.traces().all(|(id, _)| *id == last_trace));
     }
 }

@@ -1,5 +1,7 @@
 //! `loadgen`: sends pre-encoded, realistic OTLP trace requests to any OTLP receiver, as fast
 //! as it can (or at `--rate`), and reports accepted and refused spans and request latency.
+//! Refusals are also counted by kind (UNAVAILABLE / HTTP 503) and by whether they carried a
+//! retry hint (gRPC RetryInfo, HTTP Retry-After).
 //!
 //! Requests come from `hopscope_collector::fake` (HTTP server/client spans, messaging
 //! producer/consumer spans with links, ~400-500 bytes each). They are encoded once; before
@@ -249,13 +251,21 @@ impl Decoder for RawCodec {
 struct Counters {
     accepted: AtomicU64,
     refused: AtomicU64,
+    /// Refused spans whose refusal said when to retry (gRPC RetryInfo, HTTP Retry-After).
+    refused_with_retry: AtomicU64,
+    /// Refused spans whose refusal was UNAVAILABLE / HTTP 503 (not RESOURCE_EXHAUSTED / 429).
+    refused_unavailable: AtomicU64,
     failed: AtomicU64,
     requests: AtomicU64,
 }
 
 enum Outcome {
     Accepted,
-    Refused,
+    /// Refused: whether as UNAVAILABLE / 503, and whether with a retry hint.
+    Refused {
+        unavailable: bool,
+        retry_hint: bool,
+    },
     Failed(String),
 }
 
@@ -299,7 +309,13 @@ impl Client {
                     Err(s)
                         if s.code() == Code::Unavailable || s.code() == Code::ResourceExhausted =>
                     {
-                        Outcome::Refused
+                        use tonic_types::StatusExt as _;
+                        Outcome::Refused {
+                            unavailable: s.code() == Code::Unavailable,
+                            retry_hint: s
+                                .get_details_retry_info()
+                                .is_some_and(|r| r.retry_delay.is_some_and(|d| !d.is_zero())),
+                        }
                     }
                     Err(s) => Outcome::Failed(format!("{:?}: {}", s.code(), s.message())),
                 }
@@ -322,7 +338,10 @@ impl Client {
                 match req.body(body).send().await {
                     Ok(r) if r.status().is_success() => Outcome::Accepted,
                     Ok(r) if r.status().as_u16() == 503 || r.status().as_u16() == 429 => {
-                        Outcome::Refused
+                        Outcome::Refused {
+                            unavailable: r.status().as_u16() == 503,
+                            retry_hint: r.headers().contains_key("retry-after"),
+                        }
                     }
                     Ok(r) => Outcome::Failed(format!("HTTP {}", r.status())),
                     Err(e) => Outcome::Failed(e.to_string()),
@@ -382,7 +401,17 @@ async fn run(o: Options) -> Result<String, String> {
                     Outcome::Accepted => {
                         counters.accepted.fetch_add(template.spans, Ordering::Relaxed)
                     }
-                    Outcome::Refused => {
+                    Outcome::Refused { unavailable, retry_hint } => {
+                        if unavailable {
+                            counters
+                                .refused_unavailable
+                                .fetch_add(template.spans, Ordering::Relaxed);
+                        }
+                        if retry_hint {
+                            counters
+                                .refused_with_retry
+                                .fetch_add(template.spans, Ordering::Relaxed);
+                        }
                         counters.refused.fetch_add(template.spans, Ordering::Relaxed)
                     }
                     Outcome::Failed(e) => {
@@ -410,6 +439,8 @@ async fn run(o: Options) -> Result<String, String> {
     let accepted = counters.accepted.load(Ordering::Relaxed);
     let refused = counters.refused.load(Ordering::Relaxed);
     let failed = counters.failed.load(Ordering::Relaxed);
+    let refused_unavailable = counters.refused_unavailable.load(Ordering::Relaxed);
+    let refused_with_retry = counters.refused_with_retry.load(Ordering::Relaxed);
     let requests = counters.requests.load(Ordering::Relaxed);
     let spans_per_sec = accepted as f64 / elapsed;
     let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
@@ -421,6 +452,7 @@ async fn run(o: Options) -> Result<String, String> {
             "endpoint": o.endpoint, "duration_s": elapsed, "concurrency": o.concurrency,
             "spans_per_request": o.spans_per_request, "gzip": o.gzip, "requests": requests,
             "accepted": accepted, "refused": refused, "failed": failed,
+            "refused_unavailable": refused_unavailable, "refused_with_retry": refused_with_retry,
             "spans_per_sec": spans_per_sec.round(), "p50_ms": p50, "p99_ms": p99,
         })
         .to_string()
