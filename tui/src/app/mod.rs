@@ -22,6 +22,7 @@ mod export;
 mod filter;
 mod fmt;
 mod graph;
+mod help;
 mod layout;
 pub mod state;
 mod theme;

@@ -21,6 +21,7 @@ use ratatui::crossterm::event::{
 
 use super::export::{self, ExportFormat};
 use super::filter::Filter;
+use super::help;
 use super::layout;
 use super::theme::Theme;
 use super::timeline::{self, RowKind, Sequence, SpanKey, Timeline};
@@ -348,6 +349,8 @@ pub struct State {
     pub replay: Option<ReplayStatus>,
     pub screen: Screen,
     pub help: bool,
+    /// Rows of the help scrolled past.
+    pub help_scroll: usize,
     pub flows: FlowsState,
     pub graph: ListState,
     /// The Graph screen as a list even when the diagram fits (`v`).
@@ -374,6 +377,7 @@ impl State {
             replay: None,
             screen: Screen::Flows,
             help: false,
+            help_scroll: 0,
             flows: FlowsState::default(),
             graph: ListState::default(),
             graph_list: false,
@@ -686,6 +690,17 @@ fn on_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
         if matches!(key.code, KeyCode::Char('q')) {
             return Some(Intent::Quit);
         }
+        // Motion keys scroll the help; any other key closes it.
+        let l = help::layout(state.body(), state.replay.is_some());
+        if let Some(delta) = motion(&key, l.page) {
+            let max = l.max_scroll();
+            state.help_scroll = match delta {
+                isize::MIN => 0,
+                isize::MAX => max,
+                d => state.help_scroll.min(max).saturating_add_signed(d).min(max),
+            };
+            return None;
+        }
         state.help = false;
         return None;
     }
@@ -694,6 +709,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
         KeyCode::Char('q') => return Some(Intent::Quit),
         KeyCode::Char('?') => {
             state.help = true;
+            state.help_scroll = 0;
             return None;
         }
         KeyCode::Char(c @ '1'..='5') => {

@@ -712,3 +712,60 @@ fn flows_frame_holds_only_the_visible_rows() {
     let bound = page * (table.columns.len() + 2);
     assert!(at_top.iter().all(|&segs| segs >= page && segs <= bound), "{at_top:?} vs {bound}");
 }
+
+snapshots!(screen_help_end, |w, h| {
+    let (mut s, mut e) = setup(w, h);
+    send(&mut s, &mut e, key('?'));
+    send(&mut s, &mut e, key('G'));
+    s
+});
+
+/// At 80x24 the help scrolls, wraps instead of cutting, and lists every key: every word of
+/// every entry is on screen at one scroll position or another. Scrolling keeps it open; any
+/// other key closes it.
+#[test]
+fn help_scrolls_and_lists_every_key_at_80x24() {
+    let (mut s, mut e) = setup(80, 24);
+    send(&mut s, &mut e, key('?'));
+    assert!(s.help);
+    let first = text(&s);
+    assert!(first.contains("more below"), "{first}");
+    let mut seen = first.clone();
+    for _ in 0..100 {
+        send(&mut s, &mut e, key('j'));
+        seen.push_str(&text(&s));
+    }
+    assert!(s.help, "j scrolls, it does not close");
+    let max = s.help_scroll;
+    assert!(max > 0);
+    assert!(text(&s).contains("more above"));
+    for section in super::help::sections(true) {
+        assert!(seen.contains(section.title), "{} never shown", section.title);
+        for (keys, what) in section.entries {
+            assert!(seen.contains(keys), "{keys} never shown");
+            for word in what.split_whitespace() {
+                assert!(seen.contains(word), "`{word}` of `{what}` never shown whole");
+            }
+        }
+    }
+    send(&mut s, &mut e, key('g'));
+    assert_eq!(s.help_scroll, 0);
+    send(&mut s, &mut e, code(KeyCode::PageDown));
+    assert!(s.help_scroll > 1);
+    send(&mut s, &mut e, key('G'));
+    assert_eq!(s.help_scroll, max);
+    send(&mut s, &mut e, key('k'));
+    assert_eq!(s.help_scroll, max - 1);
+    // Reopening starts at the top; another key closes; q quits.
+    send(&mut s, &mut e, key('x'));
+    assert!(!s.help);
+    send(&mut s, &mut e, key('?'));
+    assert_eq!(s.help_scroll, 0);
+    assert_eq!(send(&mut s, &mut e, key('q')), Some(Intent::Quit));
+    // At 200x50 it fits whole: nothing to scroll.
+    let (mut s, mut e) = setup(200, 50);
+    send(&mut s, &mut e, key('?'));
+    assert!(!text(&s).contains("more below"));
+    send(&mut s, &mut e, key('j'));
+    assert_eq!(s.help_scroll, 0);
+}

@@ -9,6 +9,7 @@ use hopscope_collector::engine::views::{ClockMode, DetailSpan, FlowDetail, TREND
 use ratatui::layout::Rect;
 
 use super::fmt;
+use super::help;
 use super::layout;
 use super::state::{DetailState, FlowColumn, Mode, Screen, State};
 use super::theme::{Theme, Tone};
@@ -184,11 +185,20 @@ pub struct ArrowVm {
     pub tone: Tone,
 }
 
-/// The help overlay.
+/// The help overlay: its box, and the rows on screen of each column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HelpVm {
     pub theme: Theme,
-    pub sections: Vec<(String, Vec<(String, String)>)>,
+    pub x: u16,
+    pub y: u16,
+    pub width: u16,
+    pub height: u16,
+    pub key_width: u16,
+    pub column_width: u16,
+    pub columns: Vec<Vec<help::Row>>,
+    pub title: String,
+    /// Where the page is, when the help scrolls (drawn on the bottom border).
+    pub marker: Option<String>,
 }
 
 /// What the body shows.
@@ -213,7 +223,6 @@ pub struct FrameVm {
 /// Builds the frame for a `width` × `height` terminal.
 pub fn frame(state: &State) -> FrameVm {
     let areas = layout::areas(state.width, state.height);
-    let theme = state.ctx.theme;
     let body = if state.in_detail() {
         BodyVm::Detail(detail(state, areas.body))
     } else {
@@ -230,7 +239,7 @@ pub fn frame(state: &State) -> FrameVm {
         tabs: tabs(state),
         body,
         footer: footer(state),
-        help: state.help.then(|| help(theme, state.replay.is_some())),
+        help: state.help.then(|| help(state, areas.body)),
     }
 }
 
@@ -549,7 +558,6 @@ fn status_cell(s: FlowStatus) -> Seg {
 
 fn flows(state: &State, body: Rect) -> TableVm {
     let theme = state.ctx.theme;
-    let a = &state.view.analysis;
     let cols = flow_columns(body.width);
     let wide = body.width >= 120;
     let columns = cols
@@ -1400,49 +1408,35 @@ pub(super) fn edge_text(state: &State, e: &hopscope_collector::analysis::GraphEd
     edge_label(e.kind, e.count, e.errors, e.p95_ns, data_seconds(state), true)
 }
 
-fn help(theme: Theme, replay: bool) -> HelpVm {
-    let s = |k: &str, v: &str| (k.to_owned(), v.to_owned());
-    let mut everywhere = vec![
-        s("1 … 5, Tab, Shift-Tab", "Flows, Graph, Sagas, Lag, Insights"),
-        s("↑ ↓  j k  PgUp PgDn  g G", "move the selection"),
-        s("mouse", "click selects (again: opens), wheel scrolls, click a tab or a column"),
-        s("Enter  →  l", "open: a flow's detail, a saga's or an insight's flow, a node's flows"),
-        s("p", "pause the view (ingest goes on)"),
-        s("c", "clear everything stored"),
-        s("e  E", "export the selected flow: Mermaid sequence diagram, JSON"),
-        s("?", "this help (any key closes it)"),
-        s("q  Ctrl-C", "quit"),
-    ];
-    if replay {
-        everywhere.push(s("space", "pause or resume the replay"));
-        everywhere.push(s("+  -", "replay faster, slower"));
-        everywhere.push(s("r", "seek to the start: replay again from the top"));
-    }
+fn help(state: &State, body: Rect) -> HelpVm {
+    let l = help::layout(body, state.replay.is_some());
+    let (rows, max) = (l.rows(), l.max_scroll());
+    let offset = state.help_scroll.min(max);
+    let columns =
+        l.columns.iter().map(|c| c.iter().skip(offset).take(l.page).cloned().collect()).collect();
+    let marker = (max > 0).then(|| {
+        let shown = format!("{}–{} of {}", offset + 1, (offset + l.page).min(rows), rows);
+        if offset < max {
+            format!(" ↓ more below · {shown} ")
+        } else {
+            format!(" ↑ more above · {shown} ")
+        }
+    });
+    let title = if max > 0 {
+        " keys · ↑↓ PgUp PgDn scroll · any other key closes "
+    } else {
+        " keys (any key closes) "
+    };
     HelpVm {
-        theme,
-        sections: vec![
-            ("Everywhere".to_owned(), everywhere),
-            (
-                "Flows".to_owned(),
-                vec![
-                    s(
-                        "/",
-                        "filter: error stuck ok in_flight · >500ms <2s · service:X op:X dest:X · key=value · words",
-                    ),
-                    s("Esc", "clear the filter"),
-                    s("s  S", "sort by the next column, reverse the order"),
-                ],
-            ),
-            (
-                "Flow detail".to_owned(),
-                vec![
-                    s("← h  → l  Enter", "fold, unfold, toggle a subtree"),
-                    s("s", "sequence diagram: a column per service, calls solid, events dashed"),
-                    s("n  N", "select the next, previous link or backlink of the span"),
-                    s("Enter", "follow the selected link (into other flows too)"),
-                    s("Esc", "back: the previous flow, then the list"),
-                ],
-            ),
-        ],
+        theme: state.ctx.theme,
+        x: l.frame.x,
+        y: l.frame.y,
+        width: l.frame.width,
+        height: l.frame.height,
+        key_width: l.key_width,
+        column_width: l.column_width,
+        columns,
+        title: title.to_owned(),
+        marker,
     }
 }

@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::widgets::{Block, Borders, Clear, Widget};
 
+use super::help;
 use super::layout;
 use super::theme::{Theme, Tone};
 use super::vm::{
@@ -434,52 +435,51 @@ impl Widget for &DiagramVm {
 impl Widget for &HelpVm {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let theme = self.theme;
-        let lines: usize = self.sections.iter().map(|(_, k)| k.len() + 2).sum();
-        let w = area.width.min(110).saturating_sub(2);
-        let h = (lines as u16 + 2).min(area.height);
-        let r = Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h);
+        let r = Rect::new(self.x, self.y, self.width, self.height).intersection(area);
         Clear.render(area, buf);
         let block = Block::bordered()
-            .title(" keys (any key closes) ")
+            .title(self.title.as_str())
             .title_style(theme.style(Tone::Title))
             .border_style(theme.style(Tone::Dim));
         let inner = block.inner(r);
         block.render(r, buf);
-        let key_w = self
-            .sections
-            .iter()
-            .flat_map(|(_, k)| k.iter().map(|(k, _)| k.chars().count()))
-            .max()
-            .unwrap_or(0) as u16
-            + 2;
-        let mut y = inner.y;
-        for (title, keys) in &self.sections {
-            if y >= inner.y + inner.height {
-                break;
+        if let Some(marker) = &self.marker
+            && r.height > 0
+        {
+            let w = (marker.chars().count() as u16).min(r.width.saturating_sub(2));
+            let x = r.x + r.width.saturating_sub(w + 2);
+            let style = theme.style(Tone::Accent);
+            buf.set_stringn(x, r.y + r.height - 1, marker, usize::from(w), style);
+        }
+        let end = inner.x + inner.width;
+        let text = |buf: &mut Buffer, x: u16, y: u16, s: &str, tone: Tone| {
+            if x < end {
+                buf.set_stringn(x, y, s, usize::from(end - x - 1), theme.style(tone));
             }
-            buf.set_stringn(
-                inner.x + 1,
-                y,
-                title,
-                usize::from(inner.width),
-                theme.style(Tone::Title),
-            );
-            y += 1;
-            for (k, what) in keys {
+        };
+        for (c, rows) in self.columns.iter().enumerate() {
+            let x = inner.x + c as u16 * (self.column_width + 1);
+            if c > 0 {
+                for y in inner.y..inner.y + inner.height {
+                    buf.set_string(x - 1, y, "│", theme.style(Tone::Dim));
+                }
+            }
+            let what_x = x + 2 + self.key_width + 1;
+            for (i, row) in rows.iter().enumerate() {
+                let y = inner.y + i as u16;
                 if y >= inner.y + inner.height {
                     break;
                 }
-                buf.set_stringn(inner.x + 2, y, k, usize::from(key_w), theme.style(Tone::Accent));
-                buf.set_stringn(
-                    inner.x + 2 + key_w,
-                    y,
-                    what,
-                    usize::from(inner.width.saturating_sub(key_w + 3)),
-                    Style::new(),
-                );
-                y += 1;
+                match row {
+                    help::Row::Title(t) => text(buf, x + 1, y, t, Tone::Title),
+                    help::Row::Entry(k, what) => {
+                        text(buf, x + 2, y, k, Tone::Accent);
+                        text(buf, what_x, y, what, Tone::Normal);
+                    }
+                    help::Row::More(what) => text(buf, what_x, y, what, Tone::Normal),
+                    help::Row::Blank => {}
+                }
             }
-            y += 1;
         }
     }
 }
