@@ -769,3 +769,42 @@ fn help_scrolls_and_lists_every_key_at_80x24() {
     send(&mut s, &mut e, key('j'));
     assert_eq!(s.help_scroll, 0);
 }
+
+/// The bottom line of the screen.
+fn hint_bar(state: &State) -> String {
+    let t = draw(state);
+    let buf = t.backend().buffer();
+    let y = buf.area.height - 1;
+    (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_owned()).collect()
+}
+
+#[test]
+fn hint_bar_follows_the_mode_and_the_width() {
+    let (mut s, mut e) = setup(80, 24);
+    let bar = hint_bar(&s);
+    for hint in ["Enter open", "/ filter", "space pause", "+/- speed", "r restart"] {
+        assert!(bar.contains(hint), "`{hint}` missing from {bar:?}");
+    }
+    // Paused, space resumes.
+    let status = ReplayStatus { paused: true, ..s.replay.unwrap() };
+    update(&mut s, Msg::Replay(status));
+    assert!(hint_bar(&s).contains("space resume"));
+    // Narrow: the least useful hints go first, the replay keys stay.
+    update(&mut s, Msg::Resize(50, 24));
+    let bar = hint_bar(&s);
+    assert!(bar.contains("Enter open") && bar.contains("space resume"), "{bar:?}");
+    assert!(!bar.contains("export") && !bar.contains("quit"), "{bar:?}");
+    // Live: no replay keys; the room goes to the others.
+    update(&mut s, Msg::Resize(80, 24));
+    s.replay = None;
+    let bar = hint_bar(&s);
+    assert!(!bar.contains("space") && !bar.contains("speed") && !bar.contains("restart"));
+    assert!(bar.contains("e/E export") && bar.contains("q quit"), "{bar:?}");
+    // The detail names its own keys.
+    let (mut s, mut e2) = checkout_detail(80, 24);
+    let bar = hint_bar(&s);
+    assert!(bar.contains("Esc back") && bar.contains("space pause"), "{bar:?}");
+    send(&mut s, &mut e2, code(KeyCode::Esc));
+    send(&mut s, &mut e, key('2'));
+    assert!(hint_bar(&s).contains("v diagram/list"));
+}

@@ -467,55 +467,69 @@ fn footer(state: &State) -> BarVm {
             emphasis: false,
         };
     }
-    let keys: &[(&str, &str)] = if state.in_detail() {
-        &[
-            ("↑↓", "select"),
-            ("←→", "fold"),
-            ("s", "sequence"),
-            ("n", "next link"),
-            ("Enter", "follow"),
-            ("e/E", "export"),
-            ("Esc", "back"),
-        ]
-    } else {
-        match state.screen {
-            Screen::Flows => &[
-                ("↑↓", "select"),
-                ("Enter", "open"),
-                ("/", "filter"),
-                ("s/S", "sort"),
-                ("e/E", "export"),
-                ("p", "pause"),
-                ("q", "quit"),
-            ],
-            Screen::Sagas | Screen::Insights => {
-                &[("↑↓", "select"), ("Enter", "open flow"), ("p", "pause"), ("q", "quit")]
-            }
-            Screen::Lag => {
-                &[("↑↓", "select"), ("Enter", "its flows"), ("p", "pause"), ("q", "quit")]
-            }
-            Screen::Graph => &[
-                ("↑↓", "select node"),
-                ("Enter", "its flows"),
-                ("v", "diagram/list"),
-                ("p", "pause"),
-                ("q", "quit"),
-            ],
-        }
-    };
-    let mut left = vec![Seg::new(" ", Tone::Normal)];
-    for (k, what) in keys {
-        left.push(Seg::new(*k, Tone::Title));
-        left.push(Seg::new(format!(" {what}  "), Tone::Dim));
-    }
     let mut right = Vec::new();
     if !state.flows.filter.is_empty() && !state.in_detail() {
         right.push(Seg::new(format!("filter: {} ", state.flows.filter.text()), Tone::Accent));
     }
-    if state.replay.is_some() {
-        right.push(Seg::new("space pause  +/- speed ", Tone::Dim));
+    let budget = usize::from(state.width).saturating_sub(width_of(&right) + 2);
+    let mut left = vec![Seg::new(" ", Tone::Normal)];
+    for (k, what) in hints(state, budget) {
+        left.push(Seg::new(k, Tone::Title));
+        left.push(Seg::new(format!(" {what}  "), Tone::Dim));
     }
     BarVm { theme, left, right, emphasis: false }
+}
+
+/// The keys the hint bar names for this screen and mode, in order, the least useful dropped
+/// until they fit in `budget` columns.
+fn hints(state: &State, budget: usize) -> Vec<(&'static str, &'static str)> {
+    let pause = if state.paused { "resume" } else { "pause" };
+    // (priority: lower stays longer, key, what it does)
+    let mut keys: Vec<(u8, &str, &str)> = if state.in_detail() {
+        vec![
+            (1, "↑↓", "select"),
+            (3, "←→", "fold"),
+            (4, "s", "sequence"),
+            (2, "n", "next link"),
+            (2, "Enter", "follow"),
+            (5, "e/E", "export"),
+            (0, "Esc", "back"),
+        ]
+    } else {
+        match state.screen {
+            Screen::Flows => vec![
+                (1, "↑↓", "select"),
+                (0, "Enter", "open"),
+                (0, "/", "filter"),
+                (3, "s/S", "sort"),
+                (5, "e/E", "export"),
+            ],
+            Screen::Sagas | Screen::Insights => {
+                vec![(1, "↑↓", "select"), (0, "Enter", "open flow")]
+            }
+            Screen::Lag => vec![(1, "↑↓", "select"), (0, "Enter", "its flows")],
+            Screen::Graph => {
+                vec![(1, "↑↓", "select node"), (0, "Enter", "its flows"), (2, "v", "diagram/list")]
+            }
+        }
+    };
+    if let Some(r) = &state.replay {
+        let replay = if r.paused { "resume" } else { "pause" };
+        keys.extend([(1, "space", replay), (2, "+/-", "speed"), (3, "r", "restart")]);
+    }
+    if !state.in_detail() {
+        keys.extend([(4, "p", pause), (6, "q", "quit")]);
+    }
+    let width = |keys: &[(u8, &str, &str)]| -> usize {
+        keys.iter().map(|(_, k, w)| k.chars().count() + w.chars().count() + 3).sum()
+    };
+    while width(&keys) > budget && keys.len() > 1 {
+        let worst = keys.iter().enumerate().max_by_key(|(i, (p, _, _))| (*p, *i)).map(|(i, _)| i);
+        if let Some(i) = worst {
+            keys.remove(i);
+        }
+    }
+    keys.into_iter().map(|(_, k, w)| (k, w)).collect()
 }
 
 /// Flow columns shown at `width`, each with its width; the root column takes the rest.
