@@ -246,6 +246,8 @@ pub struct DetailState {
     pub sequence_mode: bool,
     /// The link or backlink of the selected span that Enter follows.
     pub link_cursor: Option<usize>,
+    /// Lines of the span pane scrolled past (`J`/`K`); back to 0 when the selection moves.
+    pub pane_scroll: usize,
     /// Export once the detail arrives.
     pub pending_export: Option<ExportFormat>,
 }
@@ -265,6 +267,7 @@ impl DetailState {
             pending_select: None,
             sequence_mode: false,
             link_cursor: None,
+            pane_scroll: 0,
             pending_export: None,
         }
     }
@@ -922,13 +925,38 @@ fn on_list_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
     }
 }
 
+/// `J`/`K` and Shift-↓/↑: lines to scroll the span pane by.
+fn pane_step(key: &KeyEvent) -> Option<isize> {
+    let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+    match key.code {
+        KeyCode::Char('J') => Some(1),
+        KeyCode::Char('K') => Some(-1),
+        KeyCode::Down if shift => Some(1),
+        KeyCode::Up if shift => Some(-1),
+        _ => None,
+    }
+}
+
+/// Scrolls the span pane by `step` lines, no further than its last page.
+fn scroll_pane(state: &mut State, step: isize) {
+    let pane = layout::detail(state.body()).1;
+    let Some(d) = state.detail.as_mut() else { return };
+    let max = vm::span_pane_len(d).saturating_sub(vm::span_pane_page(pane));
+    d.pane_scroll = d.pane_scroll.min(max).saturating_add_signed(step).min(max);
+}
+
 fn on_detail_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
+    if let Some(step) = pane_step(&key) {
+        scroll_pane(state, step);
+        return None;
+    }
     let page = layout::list_rows(layout::detail(state.body()).0);
     let d = state.detail.as_mut()?;
     if let Some(delta) = motion(&key, page) {
         let rows = d.rows();
         jump(&mut d.pos, delta, rows, page);
         d.link_cursor = None;
+        d.pane_scroll = 0;
         d.selected_key = d
             .selected_span()
             .and_then(|s| d.detail.as_ref().map(|x| timeline::key_of(&x.spans[s])));
@@ -941,6 +969,7 @@ fn on_detail_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
                 return None;
             }
             if let Some((target, select)) = d.back.pop() {
+                d.pane_scroll = 0;
                 d.target = target.clone();
                 d.detail = None;
                 d.collapsed.clear();
@@ -957,6 +986,7 @@ fn on_detail_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
             d.sequence_mode = !d.sequence_mode;
             d.pos = ListPos::default();
             d.link_cursor = None;
+            d.pane_scroll = 0;
             state.derive_detail();
             None
         }
@@ -1012,6 +1042,7 @@ fn toggle_fold(state: &mut State, fold: Option<bool>) -> Option<Intent> {
                 d.timeline.rows[..d.pos.selected].iter().rposition(|r| r.depth < row.depth);
             if let Some(p) = parent {
                 d.pos.selected = p;
+                d.pane_scroll = 0;
                 d.selected_key = match d.timeline.rows[p].kind {
                     RowKind::Span { span, .. } => Some(timeline::key_of(&detail.spans[span])),
                     _ => None,
@@ -1037,6 +1068,7 @@ fn follow_link(state: &mut State) -> Option<Intent> {
     let span = &detail.spans[d.selected_span()?];
     let cursor = d.link_cursor.take()?;
     let target = span.links.iter().chain(&span.backlinks).nth(cursor)?;
+    d.pane_scroll = 0;
     let key: SpanKey = (target.trace_id.clone(), target.span_id.clone());
     if detail.spans.iter().any(|s| s.trace_id == key.0 && s.span_id == key.1) {
         d.pending_select = Some(key);
@@ -1056,6 +1088,14 @@ fn follow_link(state: &mut State) -> Option<Intent> {
 fn on_mouse(state: &mut State, m: MouseEvent) -> Option<Intent> {
     let areas = layout::areas(state.width, state.height);
     match m.kind {
+        MouseEventKind::ScrollDown | MouseEventKind::ScrollUp
+            if state.in_detail()
+                && !state.help
+                && layout::contains(layout::detail(areas.body).1, m.column, m.row) =>
+        {
+            scroll_pane(state, if m.kind == MouseEventKind::ScrollDown { 3 } else { -3 });
+            None
+        }
         MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
             let code =
                 if m.kind == MouseEventKind::ScrollDown { KeyCode::Down } else { KeyCode::Up };

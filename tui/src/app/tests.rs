@@ -808,3 +808,58 @@ fn hint_bar_follows_the_mode_and_the_width() {
     send(&mut s, &mut e, key('2'));
     assert!(hint_bar(&s).contains("v diagram/list"));
 }
+
+snapshots!(screen_flow_detail_pane_scrolled, |w, h| {
+    let (mut s, mut e) = checkout_detail(w, h);
+    select_span(&mut s, &mut e, "payments", "orders process");
+    for _ in 0..3 {
+        send(&mut s, &mut e, key('J'));
+    }
+    s
+});
+
+/// The span pane scrolls with J/K, Shift-↓/↑ and the wheel over it, stops at its last line,
+/// and starts at the top again when the selection moves.
+#[test]
+fn span_pane_scrolls_and_resets_with_the_selection() {
+    let (mut s, mut e) = checkout_detail(80, 24);
+    select_span(&mut s, &mut e, "payments", "orders process");
+    let pane = |s: &State| s.detail.as_ref().unwrap().pane_scroll;
+    let len = super::vm::span_pane_len(s.detail.as_ref().unwrap());
+    let page =
+        super::vm::span_pane_page(super::layout::detail(super::layout::areas(80, 24).body).1);
+    assert!(len > page, "the span needs more than the pane: {len} lines, {page} rows");
+    let before = text(&s);
+    assert!(before.contains("more · J/K scroll"), "{before}");
+    let selected = s.detail.as_ref().unwrap().pos.selected;
+    send(&mut s, &mut e, key('J'));
+    assert_eq!(pane(&s), 1);
+    assert_eq!(s.detail.as_ref().unwrap().pos.selected, selected, "J leaves the timeline be");
+    assert_ne!(text(&s), before);
+    let shift_down = Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::SHIFT));
+    send(&mut s, &mut e, shift_down);
+    assert_eq!(pane(&s), 2);
+    for _ in 0..100 {
+        send(&mut s, &mut e, key('J'));
+    }
+    assert_eq!(pane(&s), len - page, "stops at the last page");
+    assert!(!text(&s).contains("more · J/K scroll"));
+    send(&mut s, &mut e, key('K'));
+    assert_eq!(pane(&s), len - page - 1);
+    // The wheel over the pane scrolls it, not the timeline.
+    let at = super::layout::detail(super::layout::areas(80, 24).body).1;
+    let wheel = |kind| {
+        Msg::Mouse(MouseEvent {
+            kind,
+            column: at.x + 5,
+            row: at.y + 2,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    send(&mut s, &mut e, wheel(MouseEventKind::ScrollUp));
+    assert_eq!(pane(&s), len - page - 4);
+    assert_eq!(s.detail.as_ref().unwrap().pos.selected, selected);
+    // A new selection starts at the top.
+    send(&mut s, &mut e, key('j'));
+    assert_eq!(pane(&s), 0);
+}

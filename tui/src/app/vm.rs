@@ -492,6 +492,7 @@ fn hints(state: &State, budget: usize) -> Vec<(&'static str, &'static str)> {
             (4, "s", "sequence"),
             (2, "n", "next link"),
             (2, "Enter", "follow"),
+            (4, "J/K", "scroll span"),
             (5, "e/E", "export"),
             (0, "Esc", "back"),
         ]
@@ -891,8 +892,37 @@ fn kv_lines(out: &mut Vec<Line>, kv: &[(String, String)], indent: &str) {
     }
 }
 
+/// Rows of the span pane in `area` (after its title row).
+pub fn span_pane_page(area: Rect) -> usize {
+    usize::from(area.height.saturating_sub(1))
+}
+
+/// How many lines the selected span's pane holds, whole.
+pub fn span_pane_len(open: &DetailState) -> usize {
+    open.detail.as_deref().map_or(0, |detail| span_pane_lines(open, detail).1.len())
+}
+
+/// The span pane: the part of the selected span's lines that fits `area`, from the line
+/// `open.pane_scroll`; a line says how many more are below.
 fn span_pane(state: &State, open: &DetailState, detail: &FlowDetail, area: Rect) -> PaneVm {
     let theme = state.ctx.theme;
+    let (mut title, mut lines) = span_pane_lines(open, detail);
+    let page = span_pane_page(area);
+    let offset = open.pane_scroll.min(lines.len().saturating_sub(page));
+    if offset > 0 {
+        title = format!("↑{offset} {title}");
+    }
+    let below = lines.len().saturating_sub(offset + page);
+    lines.drain(..offset);
+    if below > 0 {
+        lines.truncate(page.saturating_sub(1));
+        lines.push(vec![Seg::new(format!("↓ {} more · J/K scroll", below + 1), Tone::Accent)]);
+    }
+    PaneVm { theme, title, lines }
+}
+
+/// The selected span's title and every line of its pane.
+fn span_pane_lines(open: &DetailState, detail: &FlowDetail) -> (String, Vec<Line>) {
     let Some(index) = open.selected_span() else {
         let lines = match open.timeline.rows.get(open.pos.selected).map(|r| r.kind) {
             Some(RowKind::Trace { trace }) => {
@@ -900,7 +930,7 @@ fn span_pane(state: &State, open: &DetailState, detail: &FlowDetail, area: Rect)
             }
             _ => vec![plain("select a span")],
         };
-        return PaneVm { theme, title: "span".to_owned(), lines };
+        return ("span".to_owned(), lines);
     };
     let s = &detail.spans[index];
     let t0 = open.timeline.start;
@@ -994,8 +1024,7 @@ fn span_pane(state: &State, open: &DetailState, detail: &FlowDetail, area: Rect)
             kv_lines(&mut lines, &l.attributes, "    ");
         }
     }
-    lines.truncate(usize::from(area.height.saturating_sub(1)));
-    PaneVm { theme, title: format!("{} {}", s.service, s.name), lines }
+    (format!("{} {}", s.service, s.name), lines)
 }
 
 fn saga_state_cell(s: SagaState) -> Seg {
