@@ -3,7 +3,10 @@
 //! feeding it; arrows for calls (solid) and emits and consumes (dashed), each labelled with
 //! its rate, error share and p95 (latency for calls, queue time for events). Each arrow has
 //! its own lane in the gap after its source's column and its own row on both boxes, so
-//! arrows never share a segment. When the boxes do not fit, the Graph screen shows a list.
+//! arrows never share a segment. An edge closing a cycle (a reply going back to the service
+//! that asked) leaves its source to the right, runs back along its own row under the boxes
+//! and enters its target from the left, in lanes kept for it beside both columns. When the
+//! boxes do not fit, the Graph screen shows a list.
 
 use std::collections::BTreeMap;
 
@@ -92,7 +95,17 @@ pub fn diagram(state: &State, area: Rect) -> Option<DiagramVm> {
     let layer = layers(g.nodes.len(), &pairs);
     let drawn: Vec<(usize, usize, usize)> =
         edges.iter().copied().filter(|(a, b, _)| layer[*b] > layer[*a]).collect();
+    let mut back: Vec<(usize, usize, usize)> =
+        edges.iter().copied().filter(|(a, b, _)| layer[*b] <= layer[*a]).collect();
     let columns = layer.iter().max().map_or(1, |m| m + 1);
+    // Two columns per back edge beside its source's column (right) and its target's (left).
+    let mut out_extra = vec![0u16; columns];
+    let mut in_extra = vec![0u16; columns];
+    for (a, b, _) in &back {
+        out_extra[layer[*a]] += 2;
+        in_extra[layer[*b]] += 2;
+    }
+    let extras: u16 = out_extra.iter().chain(&in_extra).sum();
 
     // Order inside a column: by the mean row of what feeds the node, then by id.
     let mut cols: Vec<Vec<usize>> = vec![Vec::new(); columns];
@@ -122,8 +135,8 @@ pub fn diagram(state: &State, area: Rect) -> Option<DiagramVm> {
     }
 
     // Sizes: a row per arrow in or out, at least one.
-    let ins = |v: usize| drawn.iter().filter(|(_, b, _)| *b == v).count();
-    let outs = |v: usize| drawn.iter().filter(|(a, _, _)| *a == v).count();
+    let ins = |v: usize| edges.iter().filter(|(_, b, _)| *b == v).count();
+    let outs = |v: usize| edges.iter().filter(|(a, _, _)| *a == v).count();
     let height_of = |v: usize| (ins(v).max(outs(v)).max(1) as u16) + 2;
     let label_of = |v: usize| vm_label(&g.nodes[v].id);
     let col_width: Vec<u16> = cols
@@ -139,27 +152,29 @@ pub fn diagram(state: &State, area: Rect) -> Option<DiagramVm> {
     let want = (longest + 10).max(MIN_GAP);
     let gap = area
         .width
-        .saturating_sub(boxes_w)
+        .saturating_sub(boxes_w + extras)
         .checked_div(gaps)
         .map_or(want, |room| want.min(room).max(MIN_GAP));
-    let total_w = boxes_w + gap * gaps;
+    let total_w = boxes_w + extras + gap * gaps;
+    // The legend, and a row under the boxes for each back edge.
     let legend_rows = 1;
+    let below = legend_rows + back.len() as u16;
     let col_h = |c: &Vec<usize>| c.iter().map(|&v| height_of(v) + 1).sum::<u16>();
-    let total_h = cols.iter().map(col_h).max().unwrap_or(0) + legend_rows;
+    let total_h = cols.iter().map(col_h).max().unwrap_or(0) + below;
     if total_w > area.width || total_h > area.height {
         return None;
     }
 
     // Place the boxes: columns left to right, boxes top down, centred vertically.
     let mut pos = vec![(0u16, 0u16, 0u16, 0u16); g.nodes.len()];
-    let mut left = 1;
+    let mut left = 1 + in_extra[0];
     for (c, col) in cols.iter().enumerate() {
-        let mut top = (area.height - legend_rows).saturating_sub(col_h(col)) / 2;
+        let mut top = (area.height - below).saturating_sub(col_h(col)) / 2;
         for &v in col {
             pos[v] = (left, top, col_width[c], height_of(v));
             top += height_of(v) + 1;
         }
-        left += col_width[c] + gap;
+        left += col_width[c] + out_extra[c] + gap + in_extra.get(c + 1).copied().unwrap_or(0);
     }
 
     let selected = state.graph.order.get(state.graph.pos.selected).map(|&i| i as usize);
@@ -168,10 +183,19 @@ pub fn diagram(state: &State, area: Rect) -> Option<DiagramVm> {
     let mut lanes: BTreeMap<usize, u16> = BTreeMap::new();
     let mut arrows = Vec::new();
     // Arrows in the order of their target rows, so lanes nest instead of crossing.
+    let tone_of = |e: usize| {
+        let edge = &g.edges[e];
+        if edge.errors > 0 {
+            Tone::Bad
+        } else if edge.kind == EdgeKind::Call {
+            Tone::Normal
+        } else {
+            Tone::Async
+        }
+    };
     let mut order = drawn.clone();
     order.sort_by_key(|(a, b, _)| (layer[*a], pos[*a].1, pos[*b].1));
     for (a, b, e) in order {
-        let edge = &g.edges[e];
         let (ax, ay, aw, _) = pos[a];
         let (bx, by, _, _) = pos[b];
         let from = (ax + aw, ay + 1 + next_out[a]);
@@ -179,23 +203,44 @@ pub fn diagram(state: &State, area: Rect) -> Option<DiagramVm> {
         let to = (bx.saturating_sub(1), by + 1 + next_in[b]);
         next_in[b] += 1;
         let used = lanes.entry(layer[a]).or_insert(0);
-        let lane = from.0 + 1 + (*used * 2) % (gap / 2).max(1);
+        let lane = from.0 + out_extra[layer[a]] + 1 + (*used * 2) % (gap / 2).max(1);
         *used += 1;
-        let tone = if edge.errors > 0 {
-            Tone::Bad
-        } else if edge.kind == EdgeKind::Call {
-            Tone::Normal
-        } else {
-            Tone::Async
-        };
         let label = labels[drawn.iter().position(|d| d.2 == e).unwrap_or(0)].clone();
         arrows.push(ArrowVm {
             from,
             to,
             lane: lane.min(to.0.saturating_sub(2)).max(from.0),
             label,
-            dashed: edge.kind != EdgeKind::Call,
-            tone,
+            dashed: g.edges[e].kind != EdgeKind::Call,
+            tone: tone_of(e),
+            back: None,
+        });
+    }
+    // Back edges: the narrowest on the highest row under the boxes and in the lanes nearest
+    // the boxes, so that they nest instead of crossing.
+    let bottom = pos.iter().map(|(_, y, _, h)| y + h).max().unwrap_or(0);
+    back.sort_by_key(|(a, b, _)| (layer[*a] - layer[*b], pos[*a].1, pos[*b].1));
+    let mut used_out = vec![0u16; columns];
+    let mut used_in = vec![0u16; columns];
+    for (k, (a, b, e)) in back.iter().copied().enumerate() {
+        let (ax, ay, aw, _) = pos[a];
+        let (bx, by, _, _) = pos[b];
+        let from = (ax + aw, ay + 1 + next_out[a]);
+        next_out[a] += 1;
+        let to = (bx.saturating_sub(1), by + 1 + next_in[b]);
+        next_in[b] += 1;
+        let out_lane = from.0 + 1 + used_out[layer[a]];
+        used_out[layer[a]] += 2;
+        let in_lane = bx.saturating_sub(3 + used_in[layer[b]]);
+        used_in[layer[b]] += 2;
+        arrows.push(ArrowVm {
+            from,
+            to,
+            lane: in_lane,
+            label: format!("↩ {}", vm::edge_text(state, &g.edges[e])),
+            dashed: g.edges[e].kind != EdgeKind::Call,
+            tone: tone_of(e),
+            back: Some((out_lane, bottom + k as u16)),
         });
     }
     let boxes = g
@@ -216,18 +261,14 @@ pub fn diagram(state: &State, area: Rect) -> Option<DiagramVm> {
             }
         })
         .collect();
-    let skipped = edges.len() - drawn.len();
     let mut legend = vec![
         Seg::new("─▶ call  ", Tone::Normal),
         Seg::new("┄▶ emit/consume  ", Tone::Async),
         Seg::new("rate · p95 latency (calls) or queue time (events) · ✗ error share", Tone::Dim),
         Seg::new("  ↑↓ select · Enter its flows · v list", Tone::Dim),
     ];
-    if skipped > 0 {
-        legend.push(Seg::new(
-            format!("  {skipped} edges closing cycles: see the list (v)"),
-            Tone::Warn,
-        ));
+    if !back.is_empty() {
+        legend.insert(2, Seg::new("↩ back (a cycle)  ", Tone::Normal));
     }
     Some(DiagramVm { theme: state.ctx.theme, boxes, arrows, legend })
 }

@@ -45,26 +45,29 @@ struct FakeEngine {
 }
 
 impl FakeEngine {
-    fn new() -> Self {
+    /// The engine holding the spans of `path`.
+    fn over(path: &std::path::Path) -> Self {
         let interner = Arc::new(Interner::new());
         let decoder = Decoder::new(Arc::clone(&interner));
         let mut store = SpanStore::new(1 << 30);
         let mut linker = Linker::new(Arc::clone(&interner));
         let options = ReadOptions { progress: ProgressMode::Never };
-        read_paths_with(&[fixture_path()], &decoder, options, &mut |spans| {
+        read_paths_with(&[path.to_owned()], &decoder, options, &mut |spans| {
             linker.add_all(&spans);
             for s in spans {
                 store.insert(s);
             }
         })
         .unwrap();
-        // A log record inside notifications' "send email" span.
+        // In the shop, a log record inside notifications' "send email" span.
         let email = store
             .traces()
             .flat_map(|(_, t)| t.spans())
             .find(|s| interner.resolve(s.name) == "send email")
-            .unwrap()
-            .clone();
+            .cloned();
+        let Some(email) = email else {
+            return Self { store, linker, wants: Wants::default(), seq: 0 };
+        };
         store.insert_log(LogRecord {
             time_unix_nano: email.start_unix_nano + 5_000_000,
             observed_time_unix_nano: 0,
@@ -111,11 +114,20 @@ impl FakeEngine {
 
 /// A TUI at `w` × `h` over the fixture, replay finished.
 fn setup(w: u16, h: u16) -> (State, FakeEngine) {
-    let mut engine = FakeEngine::new();
-    let ctx = Context {
-        mode: Mode::Replay { files: "shop.otlp.jsonl".to_owned() },
-        theme: Theme { color: true },
-    };
+    setup_over(&fixture_path(), w, h)
+}
+
+/// One of the collector's test fixtures (`collector/tests/fixtures/NAME.jsonl`).
+fn collector_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../collector/tests/fixtures/{name}.jsonl"))
+}
+
+/// A TUI at `w` × `h` over the spans of `path`, replay finished.
+fn setup_over(path: &std::path::Path, w: u16, h: u16) -> (State, FakeEngine) {
+    let mut engine = FakeEngine::over(path);
+    let files = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let ctx = Context { mode: Mode::Replay { files }, theme: Theme { color: true } };
     let mut state = State::new(ctx, engine.view(), w, h);
     update(
         &mut state,
@@ -862,4 +874,40 @@ fn span_pane_scrolls_and_resets_with_the_selection() {
     // A new selection starts at the top.
     send(&mut s, &mut e, key('j'));
     assert_eq!(pane(&s), 0);
+}
+
+snapshots!(screen_graph_cycle, |w, h| {
+    let (mut s, mut e) = setup_over(&collector_fixture("18_sync_over_async"), w, h);
+    send(&mut s, &mut e, key('2'));
+    s
+});
+
+/// A request/reply round trip (frontend → quote.requests → pricing → quote.replies →
+/// frontend) closes a cycle: the edge back into frontend is drawn, with its label, and
+/// the legend says what it is.
+#[test]
+fn graph_draws_edges_that_close_a_cycle() {
+    let (mut s, mut e) = setup_over(&collector_fixture("18_sync_over_async"), 200, 50);
+    send(&mut s, &mut e, key('2'));
+    let g = &s.view.analysis.graph;
+    assert!(
+        g.edges.iter().any(|x| x.from.as_ref() as &str == "rabbitmq:quote.replies"
+            && x.to.as_ref() as &str == "frontend"),
+        "{:?}",
+        g.edges
+    );
+    let vm = super::vm::frame(&s);
+    let BodyVm::Graph(super::vm::GraphVm::Diagram(d)) = vm.body else {
+        panic!("the diagram fits at 200x50")
+    };
+    let back: Vec<_> = d.arrows.iter().filter(|a| a.back.is_some()).collect();
+    assert_eq!(back.len(), 1, "{:?}", d.arrows);
+    let (out_lane, row) = back[0].back.unwrap();
+    assert!(back[0].label.starts_with('↩'));
+    // Under every box, and from the right of its source to the left of its target.
+    assert!(d.boxes.iter().all(|b| b.y + b.height <= row));
+    assert!(back[0].lane < back[0].to.0 && out_lane > back[0].from.0);
+    let screen = text(&s);
+    assert!(screen.contains("↩ back (a cycle)"), "{screen}");
+    assert!(screen.contains('╰') && screen.contains('╯'));
 }

@@ -183,6 +183,9 @@ pub struct ArrowVm {
     pub label: String,
     pub dashed: bool,
     pub tone: Tone,
+    /// An edge back to an earlier column (closing a cycle): the lane it leaves its source
+    /// by, and the row under the boxes it runs back along; `lane` is the one it enters by.
+    pub back: Option<(u16, u16)>,
 }
 
 /// The help overlay: its box, and the rows on screen of each column.

@@ -385,6 +385,30 @@ impl Widget for &DiagramVm {
             let style = theme.style(a.tone);
             let (h, v) = if a.dashed { ("┄", "┆") } else { ("─", "│") };
             let ((x0, y0), (x1, y1), lane) = (a.from, a.to, a.lane);
+            if let Some((out_lane, row)) = a.back {
+                // Out to the right, down to its row, back left, up and into the target.
+                for x in x0..out_lane {
+                    set(buf, x, y0, h, style);
+                }
+                set(buf, out_lane, y0, "╮", style);
+                for y in y0 + 1..row {
+                    set(buf, out_lane, y, v, style);
+                }
+                set(buf, out_lane, row, "╯", style);
+                for x in lane + 1..out_lane {
+                    set(buf, x, row, h, style);
+                }
+                set(buf, lane, row, "╰", style);
+                for y in y1 + 1..row {
+                    set(buf, lane, y, v, style);
+                }
+                set(buf, lane, y1, "╭", style);
+                for x in lane + 1..x1 {
+                    set(buf, x, y1, h, style);
+                }
+                set(buf, x1, y1, "▶", style);
+                continue;
+            }
             for x in x0..lane {
                 set(buf, x, y0, h, style);
             }
@@ -403,6 +427,14 @@ impl Widget for &DiagramVm {
             set(buf, x1, y1, "▶", style);
         }
         for a in &self.arrows {
+            if let Some((out_lane, row)) = a.back {
+                let room = out_lane.saturating_sub(a.lane + 3);
+                let text: String = a.label.chars().take(usize::from(room)).collect();
+                if room >= 6 {
+                    set(buf, a.lane + 2, row, &text, theme.style(a.tone));
+                }
+                continue;
+            }
             let room = a.to.0.saturating_sub(a.lane + 2);
             let text: String = a.label.chars().take(usize::from(room)).collect();
             if room >= 6 {
