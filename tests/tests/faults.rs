@@ -13,7 +13,7 @@
 //! | cycle of links / of parents              | analysis terminates; hops and flows as below      |
 //! | all-zero trace or span id                | that span rejected via partial_success, rest kept |
 //! | timestamps 0, u64::MAX, end < start      | accepted and recorded as sent; durations clamp    |
-//! | invalid UTF-8 in a protobuf string       | 400 INVALID_ARGUMENT / gRPC INTERNAL, server up   |
+//! | invalid UTF-8 in a protobuf string       | 400 / gRPC INVALID_ARGUMENT, server up            |
 //!
 //! Every test also checks the server never printed "panicked".
 
@@ -839,9 +839,9 @@ fn invalid_utf8_in_protobuf_strings_is_refused_with_a_message() {
             .unary(tonic::Request::new(bad.clone()), path, RawCodec)
             .await
             .expect_err("a request with invalid UTF-8 is refused");
-        // INTERNAL, as for every undecodable message (tonic's codec convention, pinned in
+        // INVALID_ARGUMENT, as for every undecodable trace request (pinned in
         // ingest_grpc.rs); the message says why.
-        assert_eq!(status.code(), tonic::Code::Internal, "{status:?}");
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
         assert!(status.message().to_lowercase().contains("utf-8"), "{status:?}");
     });
 

@@ -74,12 +74,13 @@ pub fn unavailable(refused: Refused) -> Status {
 
 impl OtlpGrpc {
     /// TraceService/Export: an encoded `ExportTraceServiceRequest` in, its spans to the
-    /// engine. Undecodable is INTERNAL, as tonic's prost codec answers it.
+    /// engine. Undecodable is INVALID_ARGUMENT (OTLP: malformed data is not retryable), with
+    /// what could not be decoded.
     fn export_traces(
         &self,
         message: &[u8],
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let undecodable = |e: wire::DecodeError| Status::internal(e.to_string());
+        let undecodable = |e: wire::DecodeError| Status::invalid_argument(e.to_string());
         let n = wire::count_spans(message).map_err(undecodable)?;
         if !self.ingest.has_room(n) {
             return Err(unavailable(self.ingest.refuse(n)));
