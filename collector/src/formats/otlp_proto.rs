@@ -70,8 +70,20 @@ pub(crate) fn read_messages(mut input: impl Read, sink: &mut Sink<'_>, zstd: boo
         }
         let payload = if zstd {
             inflated.clear();
-            if let Err(e) = zstd::stream::copy_decode(&message[..], &mut inflated) {
+            // A message inflates to at most MAX_MESSAGE bytes, as a plain one is: a small
+            // bomb is skipped, not held.
+            let inflate = zstd::stream::read::Decoder::new(&message[..])
+                .and_then(|d| d.take(u64::from(MAX_MESSAGE) + 1).read_to_end(&mut inflated));
+            if let Err(e) = inflate {
                 sink.skip(At::Offset(offset), format_args!("zstd: {e}"));
+                offset += 4 + u64::from(len);
+                continue;
+            }
+            if inflated.len() > MAX_MESSAGE as usize {
+                sink.skip(
+                    At::Offset(offset),
+                    format_args!("zstd: the message inflates past {MAX_MESSAGE} bytes"),
+                );
                 offset += 4 + u64::from(len);
                 continue;
             }
