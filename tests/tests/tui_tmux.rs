@@ -187,3 +187,23 @@ fn replay_without_a_terminal_says_what_to_run_instead() {
     assert!(stderr.contains("needs a terminal") && stderr.contains("analyze"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn replay_from_stdin_starts_over_with_r() {
+    let bin = hopscope_bin();
+    let tmux = Tmux::start("stdin");
+    // Standard input is read once; `r` (seek to the start) reads the input again.
+    let command = format!("cat {} | {} replay - --instant", quote(&fixture()), quote(&bin));
+    tmux.keys(&[&command, "Enter"]);
+    tmux.wait_for("the flows", |s| s.contains("gateway POST /checkout") && s.contains("9 flows"));
+    tmux.keys(&["r"]);
+    // The restart clears the store and feeds the replay again: give the clear time to show,
+    // then the same flows must come back (from an exhausted stdin they would not).
+    std::thread::sleep(Duration::from_millis(1_500));
+    let again = tmux.wait_for("the flows after the restart", |s| {
+        s.contains("gateway POST /checkout") && s.contains("9 flows")
+    });
+    assert!(again.contains("replay -"), "{again}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("the shell", |s| !s.contains("WORST QUEUE") && s.contains("hs-shell$"));
+}

@@ -284,6 +284,22 @@ pub fn feed_from_the_start(
     }
 }
 
+/// Standard input can be read once, and seeking to the start (`r`) reads the files again:
+/// a `-` among `files` is copied to a temporary file first, which replaces it.
+fn spool_stdin(files: &[PathBuf]) -> Result<(Vec<PathBuf>, Option<tempfile::NamedTempFile>)> {
+    if !files.iter().any(|p| p.as_os_str() == "-") {
+        return Ok((files.to_vec(), None));
+    }
+    let mut spool = tempfile::NamedTempFile::new().context("cannot spool standard input")?;
+    std::io::copy(&mut std::io::stdin().lock(), spool.as_file_mut())
+        .context("cannot read standard input")?;
+    let files = files
+        .iter()
+        .map(|p| if p.as_os_str() == "-" { spool.path().to_path_buf() } else { p.clone() })
+        .collect();
+    Ok((files, Some(spool)))
+}
+
 /// Runs `hopscope replay`.
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     for path in &args.files {
@@ -327,9 +343,11 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     {
         let (ingest, control, report) =
             (engine.ingest(), Arc::clone(&control), Arc::clone(&report));
-        let files = args.files.clone();
+        let (files, spool) = spool_stdin(&args.files)?;
         // Not joined: on quit the process exits whatever the feeder is doing.
         std::thread::Builder::new().name("hopscope-replay".into()).spawn(move || {
+            // Kept (and deleted) with the feeder that reads it.
+            let _spool = spool;
             feed_from_the_start(&files, &decoder, &ingest, &control, &mut |r| {
                 *report.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(r);
             });

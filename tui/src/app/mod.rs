@@ -80,7 +80,11 @@ pub struct Io {
 /// have nothing to draw on. Checked before anything starts.
 pub fn require_terminal(instead: &str) -> Result<()> {
     use std::io::IsTerminal;
-    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+    // Keys are read from stdin, or from the controlling terminal when stdin is a pipe
+    // (`cat rec.jsonl | hopscope replay -`), as crossterm does.
+    let keys = std::io::stdin().is_terminal()
+        || std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").is_ok();
+    if std::io::stdout().is_terminal() && keys {
         return Ok(());
     }
     anyhow::bail!("the terminal UI needs a terminal, and stdin or stdout is not one; {instead}")
