@@ -677,6 +677,26 @@ fn no_color_still_marks_status() {
     );
     let screen = t.backend().to_string();
     assert!(screen.contains("✗ error") && screen.contains("⚠ stuck") && screen.contains("✓ ok"));
+    // The help, the scrolled span pane and the graph's back edges too.
+    let plain =
+        |s: &State| {
+            draw(s).backend().buffer().content.iter().all(|c| {
+                c.fg == ratatui::style::Color::Reset && c.bg == ratatui::style::Color::Reset
+            })
+        };
+    let (mut s, mut e) = setup(80, 24);
+    s.ctx.theme = Theme { color: false };
+    send(&mut s, &mut e, key('?'));
+    assert!(plain(&s));
+    let (mut s, mut e) = checkout_detail(80, 24);
+    s.ctx.theme = Theme { color: false };
+    select_span(&mut s, &mut e, "payments", "orders process");
+    send(&mut s, &mut e, key('J'));
+    assert!(plain(&s));
+    let (mut s, mut e) = setup_over(&collector_fixture("18_sync_over_async"), 200, 50);
+    s.ctx.theme = Theme { color: false };
+    send(&mut s, &mut e, key('2'));
+    assert!(plain(&s));
 }
 
 /// The Flows body of a frame: its table, its row count, and the segments it holds.
