@@ -99,7 +99,7 @@ impl std::error::Error for UsageError {}
 
 /// Whether `e` is a [`UsageError`] (exit code 2, like clap's own usage errors).
 pub fn is_usage_error(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.is::<UsageError>())
+    e.chain().any(<dyn std::error::Error>::is::<UsageError>)
 }
 
 /// Settings of `serve`, resolved.

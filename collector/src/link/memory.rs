@@ -95,7 +95,7 @@ fn sum_sampled<'a, T: 'a>(
         seen += 1;
         sum += f(item);
     }
-    if seen == 0 { 0 } else { sum / seen * len.max(seen) }
+    sum.checked_div(seen).map_or(0, |mean| mean * len.max(seen))
 }
 
 /// The mean of `f` over up to [`SAMPLE`] evenly spaced records of `records` for which `live`
