@@ -157,7 +157,7 @@ pub fn build(detail: &FlowDetail, collapsed: &BTreeSet<SpanKey>) -> Timeline {
                     end,
                 });
                 for &r in roots.iter().rev() {
-                    stack.push(Work::Span(r, depth + 1));
+                    stack.push(Work::Span(r, depth.saturating_add(1)));
                 }
             }
             Work::Span(s, depth) => {
@@ -182,12 +182,16 @@ pub fn build(detail: &FlowDetail, collapsed: &BTreeSet<SpanKey>) -> Timeline {
                 // Children and hops, by start; a hop's connector just before its consumer.
                 let mut items: Vec<(u64, u8, Work)> = Vec::new();
                 for &c in &ix.children[s] {
-                    items.push((spans[c].start_unix_nano, 1, Work::Span(c, depth + 1)));
+                    items.push((
+                        spans[c].start_unix_nano,
+                        1,
+                        Work::Span(c, depth.saturating_add(1)),
+                    ));
                 }
                 for &h in &ix.hops_from[s] {
                     let at =
                         consumer_of(&ix, &detail.hops[h]).map_or(0, |c| spans[c].start_unix_nano);
-                    items.push((at, 0, Work::Hop(h, depth + 1)));
+                    items.push((at, 0, Work::Hop(h, depth.saturating_add(1))));
                 }
                 items.sort_by_key(|(t, order, _)| (*t, *order));
                 for (_, _, w) in items.into_iter().rev() {
@@ -216,7 +220,7 @@ pub fn build(detail: &FlowDetail, collapsed: &BTreeSet<SpanKey>) -> Timeline {
                     placed_trace.insert(consumer_trace);
                     let roots = ix.roots.get(consumer_trace).map_or(&[][..], Vec::as_slice);
                     for &r in roots.iter().rev() {
-                        stack.push(Work::Span(r, depth + 1));
+                        stack.push(Work::Span(r, depth.saturating_add(1)));
                     }
                 }
             }
