@@ -113,6 +113,14 @@ pub enum Command {
     /// flows, the choreography graph, consumer lag, sagas and insights as text or as the
     /// `hopscope.analysis/v1` JSON. For scripts and CI (`--fail-on`).
     Analyze(crate::analyze::AnalyzeArgs),
+
+    /// Write one flow of recordings as a Mermaid sequence diagram, a Graphviz digraph or
+    /// JSON, for docs, tickets and other tools.
+    ///
+    /// The sequence diagram and the JSON are what the TUI's `e` and `E` keys write; the
+    /// digraph has a node per service and per destination, solid edges for sync calls and
+    /// dashed ones for async hops. Find flow ids with `hopscope analyze FILE`.
+    Export(crate::export::ExportArgs),
 }
 
 /// Flags shared by every mode that runs the collector.

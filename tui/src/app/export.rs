@@ -1,6 +1,8 @@
 //! What `e` / `E` write: the selected flow as a Mermaid sequence diagram or as JSON. Built
-//! here as text (pure); the main loop writes the file and reports where.
+//! here as text (pure); the main loop writes the file and reports where. `hopscope export`
+//! writes the same, and a Graphviz digraph ([`dot`]).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use hopscope_collector::engine::views::{DetailSpan, FlowDetail};
@@ -16,6 +18,8 @@ pub enum ExportFormat {
     Mermaid,
     /// The flow, its hops and every span with attributes, events, logs and links (`.json`).
     Json,
+    /// A Graphviz `digraph` of services and destinations (`.dot`).
+    Dot,
 }
 
 /// The export of `detail` in `format`.
@@ -32,6 +36,10 @@ pub fn build(detail: &FlowDetail, format: ExportFormat) -> Export {
         ExportFormat::Json => Export {
             file_name: format!("hopscope-flow-{}.json", fmt::short_id(&id)),
             contents: serde_json::to_string_pretty(&json_of(detail)).unwrap_or_default() + "\n",
+        },
+        ExportFormat::Dot => Export {
+            file_name: format!("hopscope-flow-{}.dot", fmt::short_id(&id)),
+            contents: dot(detail),
         },
     }
 }
@@ -123,4 +131,222 @@ pub fn json_of(detail: &FlowDetail) -> Value {
         "spans": detail.spans.iter().map(span_json).collect::<Vec<_>>(),
         "truncated": detail.truncated,
     })
+}
+
+/// `s` as a quoted DOT string: `"` and `\` escaped, line breaks as `\n`.
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Calls, emits or consumes between two nodes, folded into one edge.
+#[derive(Default)]
+struct DotEdge {
+    count: u64,
+    errors: u64,
+    /// The longest call, or the longest queue time.
+    max_ns: u64,
+    /// Some consumer started before its producer ended (the hosts' clocks disagree).
+    skew: bool,
+}
+
+impl DotEdge {
+    fn add(&mut self, ns: u64, error: bool) {
+        self.count += 1;
+        self.errors += u64::from(error);
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    /// `what` with the count, `time` and the errors.
+    fn label(&self, what: &str, time: &str) -> String {
+        let mut label = clean(what);
+        if self.count > 1 {
+            let _ = write!(label, " ×{}", self.count);
+        }
+        if !time.is_empty() {
+            let _ = write!(label, "\n{time}");
+        }
+        if self.errors > 0 {
+            let _ = write!(
+                label,
+                "\n✗ {} error{}",
+                self.errors,
+                if self.errors > 1 { "s" } else { "" }
+            );
+        }
+        if self.skew {
+            label.push_str("\nclock skew");
+        }
+        label
+    }
+
+    fn attributes(&self, label: &str, dashed: bool) -> String {
+        let mut attrs = format!("label={}", quoted(label));
+        if dashed {
+            attrs.push_str(", style=dashed");
+        }
+        if self.errors > 0 {
+            attrs.push_str(", color=red, fontcolor=red");
+        }
+        attrs
+    }
+}
+
+/// The flow as a Graphviz digraph: a box per service, a queue-shaped node per destination
+/// (`<system>:<destination>`, as in the analysis' graph), a cylinder per peer outside the
+/// traces (a database, a provider). Solid edges are sync calls (folded by caller, callee and
+/// span name, with the count and the longest duration); dashed edges are async hops, producer
+/// → destination → consumer, labelled with the destination and the longest queue time. Nodes
+/// and edges are sorted, so the same flow gives the same text.
+pub fn dot(detail: &FlowDetail) -> String {
+    let seq = timeline::sequence(detail);
+    let services: BTreeSet<&str> = detail
+        .spans
+        .iter()
+        .map(|s| s.service.as_str())
+        .chain(detail.hops.iter().flat_map(|h| [&*h.producer.service, &*h.consumer.service]))
+        .collect();
+    let mut peers: BTreeSet<&str> = BTreeSet::new();
+    let mut calls: BTreeMap<(&str, &str, &str), DotEdge> = BTreeMap::new();
+    for m in seq.messages.iter().filter(|m| !m.event) {
+        let (Some(from), Some(to)) = (seq.participants.get(m.from), seq.participants.get(m.to))
+        else {
+            continue;
+        };
+        if !services.contains(to.as_str()) {
+            peers.insert(to);
+        }
+        let ns = m
+            .span
+            .and_then(|i| detail.spans.get(i))
+            .map_or(0, |s| s.end_unix_nano.saturating_sub(s.start_unix_nano));
+        calls.entry((from, to, &m.label)).or_default().add(ns, m.error);
+    }
+    let by_key: BTreeMap<(&str, &str), &DetailSpan> =
+        detail.spans.iter().map(|s| ((s.trace_id.as_str(), s.span_id.as_str()), s)).collect();
+    let mut destinations: BTreeMap<String, (&str, &str)> = BTreeMap::new();
+    let mut emits: BTreeMap<(&str, String), DotEdge> = BTreeMap::new();
+    let mut consumes: BTreeMap<(String, &str), DotEdge> = BTreeMap::new();
+    let mut emitted: BTreeSet<(&str, &str, String)> = BTreeSet::new();
+    for h in &detail.hops {
+        let dest = format!("{}:{}", h.system, h.destination);
+        destinations.insert(dest.clone(), (&*h.system, &*h.destination));
+        let error = |end: &hopscope_collector::analysis::SpanEnd| {
+            by_key.get(&(end.trace_id.as_str(), end.span_id.as_str())).is_some_and(|s| s.error)
+        };
+        // One emit per producer span, however many consumers got the message.
+        if emitted.insert((&h.producer.trace_id, &h.producer.span_id, dest.clone())) {
+            let edge = emits.entry((&*h.producer.service, dest.clone())).or_default();
+            edge.add(0, error(&h.producer));
+        }
+        let edge = consumes.entry((dest, &*h.consumer.service)).or_default();
+        edge.add(h.queue_ns, error(&h.consumer));
+        edge.skew |= h.skew;
+    }
+
+    let mut out = String::from("digraph flow {\n");
+    let title = match &detail.flow {
+        Some(f) => format!(
+            "flow {} {} {} ({}, {} traces, {})",
+            fmt::short_id(&f.id),
+            f.root.service,
+            f.root.name,
+            fmt::dur(f.duration_ns),
+            f.traces.len(),
+            f.status.as_str()
+        ),
+        None => format!("trace {}", detail.traces.first().map_or("", |t| fmt::short_id(t))),
+    };
+    let _ = writeln!(
+        out,
+        "    graph [label={}, labelloc=t, rankdir=LR, fontname=\"Helvetica\"];",
+        quoted(&title)
+    );
+    out.push_str(
+        "    node [fontname=\"Helvetica\"];\n    edge [fontname=\"Helvetica\", fontsize=10];\n",
+    );
+    let root = detail.flow.as_ref().map(|f| &*f.root.service);
+    for s in &services {
+        let bold = if Some(*s) == root { ", penwidth=2" } else { "" };
+        let _ = writeln!(
+            out,
+            "    {} [shape=box, style=rounded, label={}{bold}];",
+            quoted(s),
+            quoted(s)
+        );
+    }
+    for (id, (system, destination)) in &destinations {
+        let _ = writeln!(
+            out,
+            "    {} [shape=cds, label={}];",
+            quoted(id),
+            quoted(&format!("{destination}\n({system})"))
+        );
+    }
+    for p in &peers {
+        let _ = writeln!(out, "    {} [shape=cylinder, label={}];", quoted(p), quoted(p));
+    }
+    for ((from, to, name), e) in &calls {
+        let time =
+            if e.count > 1 { format!("max {}", fmt::dur(e.max_ns)) } else { fmt::dur(e.max_ns) };
+        let label = e.label(name, &time);
+        let _ = writeln!(
+            out,
+            "    {} -> {} [{}];",
+            quoted(from),
+            quoted(to),
+            e.attributes(&label, false)
+        );
+    }
+    for ((from, dest), e) in &emits {
+        let (_, destination) = destinations.get(dest).copied().unwrap_or_default();
+        let label = e.label(&format!("emit {destination}"), "");
+        let _ = writeln!(
+            out,
+            "    {} -> {} [{}];",
+            quoted(from),
+            quoted(dest),
+            e.attributes(&label, true)
+        );
+    }
+    for ((dest, to), e) in &consumes {
+        let (_, destination) = destinations.get(dest).copied().unwrap_or_default();
+        let queue = if e.count > 1 {
+            format!("queue max {}", fmt::dur(e.max_ns))
+        } else {
+            format!("queue {}", fmt::dur(e.max_ns))
+        };
+        let label = e.label(destination, &queue);
+        let _ = writeln!(
+            out,
+            "    {} -> {} [{}];",
+            quoted(dest),
+            quoted(to),
+            e.attributes(&label, true)
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn dot_strings_are_escaped() {
+        assert_eq!(quoted("orders"), r#""orders""#);
+        assert_eq!(quoted("say \"hi\"\\\r\nbye"), r#""say \"hi\"\\\nbye""#);
+    }
 }

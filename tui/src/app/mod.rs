@@ -18,7 +18,7 @@
 //! only when something changed; the loop sleeps in `poll` otherwise.
 
 pub mod bench_support;
-mod export;
+pub(crate) mod export;
 mod filter;
 mod fmt;
 mod graph;
