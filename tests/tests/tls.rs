@@ -324,3 +324,20 @@ fn tls_settings_come_from_env_and_config_file() {
     assert!(serve.stop().success());
     assert_eq!(serve.last_stats().map(|s| s.stored), Some(1));
 }
+
+/// The modes that open the TUI check the same settings before anything starts, and also
+/// exit 2 on them (a usage error, like `serve`).
+#[test]
+fn unusable_tls_settings_exit_2_in_the_demo_too() {
+    let pki = Pki::new();
+    let cert = pki.cert();
+    let out = std::process::Command::new(hopscope_tests::hopscope_bin())
+        .args(["demo", "--headless", "--duration", "1s", "--tls-cert", &cert])
+        .args(["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run hopscope demo");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--tls-cert needs --tls-key"), "{err}");
+}

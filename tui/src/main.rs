@@ -32,7 +32,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("hopscope: error: {e:#}");
-            ExitCode::from(1)
+            // Unusable settings (a TLS pair half given, a bad file) are usage errors, as
+            // clap's own: exit 2 in every mode.
+            ExitCode::from(if hopscope::config::is_usage_error(&e) { 2 } else { 1 })
         }
     }
 }
