@@ -107,9 +107,16 @@ fn sixty_seconds_of_overload_within_the_memory_cap() {
     assert!(last.evicted > 0, "the store never filled: {last:?}");
 
     // Stats lines came every 200 ms or so, and the counters kept moving through the minute.
+    // Only the lines while the load ran count: after it, the collector drains its queue and
+    // flushes the recording (long in a debug build) with nothing new arriving.
     assert!(stats.len() as u64 >= SECONDS * 5 * 3 / 4, "{} stats lines", stats.len());
-    let moving = stats.windows(2).filter(|w| w[1].received > w[0].received).count();
-    assert!(moving >= stats.len() * 3 / 4, "{moving} of {} stats lines moved", stats.len());
+    let first = stats.iter().position(|s| s.received > 0).unwrap_or(0);
+    let last_move =
+        stats.windows(2).rposition(|w| w[1].received > w[0].received).map_or(0, |i| i + 1);
+    let during = &stats[first..=last_move.max(first)];
+    assert!(during.len() as u64 >= SECONDS * 5 / 2, "{} lines during the load", during.len());
+    let moving = during.windows(2).filter(|w| w[1].received > w[0].received).count();
+    assert!(moving >= during.len() * 3 / 4, "{moving} of {} stats lines moved", during.len());
     assert!(stats.iter().all(|s| s.rss_bytes > 0 && s.rss_bytes <= BUDGET + MARGIN), "{stats:?}");
 
     // Nothing accepted was lost: the recording holds exactly the accepted spans.
