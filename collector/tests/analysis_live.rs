@@ -3,14 +3,13 @@
 //! moving clock, each update gives the flows, sagas, insights, graph and lag that
 //! [`analyze`] gives from scratch for the same spans at the same clock.
 
+mod fixtures_support;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use hopscope_collector::analysis::live::{LiveAnalysis, LiveOutput};
 use hopscope_collector::analysis::{Analysis, AnalysisOptions, analyze};
-use hopscope_collector::formats::read::read_paths;
-use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::link::Linker;
 use hopscope_collector::link::synth::Shop;
 use hopscope_collector::model::{Interner, Span, TraceId};
@@ -30,18 +29,8 @@ fn load(spans: Vec<Span>, interner: Arc<Interner>) -> Data {
 fn fixtures() -> &'static Data {
     static DATA: OnceLock<Data> = OnceLock::new();
     DATA.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .expect("fixtures directory")
-            .map(|e| e.expect("fixture entry").path())
-            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-            .collect();
-        paths.sort();
         let interner = Arc::new(Interner::new());
-        let decoder = Decoder::new(Arc::clone(&interner));
-        let mut spans = Vec::new();
-        read_paths(&paths, &decoder, &mut |batch| spans.extend(batch)).expect("fixtures read");
-        load(spans, interner)
+        load(fixtures_support::fixture_spans(&interner), interner)
     })
 }
 

@@ -6,13 +6,12 @@
 //! - evicting traces is the same as never having seen them, and taking them back in restores
 //!   the full analysis.
 
+mod fixtures_support;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use hopscope_collector::analysis::{AnalysisOptions, analyze};
-use hopscope_collector::formats::read::read_paths;
-use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::link::Linker;
 use hopscope_collector::link::synth::Shop;
 use hopscope_collector::model::{Interner, Span, TraceId};
@@ -28,17 +27,8 @@ struct Data {
 fn data() -> &'static Data {
     static DATA: OnceLock<Data> = OnceLock::new();
     DATA.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .expect("fixtures directory")
-            .map(|e| e.expect("fixture entry").path())
-            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-            .collect();
-        paths.sort();
         let interner = Arc::new(Interner::new());
-        let decoder = Decoder::new(Arc::clone(&interner));
-        let mut spans = Vec::new();
-        read_paths(&paths, &decoder, &mut |batch| spans.extend(batch)).expect("fixtures read");
+        let spans = fixtures_support::fixture_spans(&interner);
         let mut linker = Linker::new(Arc::clone(&interner));
         linker.add_all(&spans);
         let opts = AnalysisOptions::at_watermark(&linker);

@@ -19,7 +19,7 @@ use hopscope_collector::analysis::{
 use hopscope_collector::formats::read::{ReadReport, read_paths};
 use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::link::Linker;
-use hopscope_collector::model::Interner;
+use hopscope_collector::model::{Interner, Span};
 
 use crate::cli::parse_duration;
 
@@ -168,20 +168,10 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     let interner = Arc::new(Interner::new());
     let decoder = Decoder::new(Arc::clone(&interner));
     let mut linker = Linker::new(interner);
-    let report = match read_paths(&args.files, &decoder, &mut |spans| linker.add_all(&spans)) {
-        Ok(report) => report,
-        Err(e) => {
-            eprintln!("hopscope: {e}");
-            return Ok(ExitCode::from(UNUSABLE_INPUT));
-        }
-    };
-    print_problems(&report);
-    if linker.stats().spans == 0 {
-        eprintln!(
-            "hopscope: nothing to analyse: no span could be read from {} file(s)",
-            report.files
-        );
-        return Ok(ExitCode::from(UNUSABLE_INPUT));
+    if let Err(code) =
+        read_recordings(&args.files, &decoder, "analyse", &mut |spans| linker.add_all(&spans))
+    {
+        return Ok(code);
     }
     let opts = AnalysisOptions::at_watermark(&linker)
         .stuck_after(settings.stuck_after)
@@ -214,6 +204,33 @@ fn write_report(analysis: &Analysis, format: Format) -> std::io::Result<()> {
         Format::Text => out.write_all(text::render(analysis).as_bytes())?,
     }
     out.flush()
+}
+
+/// Reads recordings in any format (`-` for stdin) into `take`, says on stderr what was
+/// skipped, and gives the exit code (2) when there is nothing to `what`: the files could not
+/// be read, or held no span.
+pub(crate) fn read_recordings(
+    files: &[PathBuf],
+    decoder: &Decoder,
+    what: &str,
+    take: &mut dyn FnMut(Vec<Span>),
+) -> Result<ReadReport, ExitCode> {
+    let report = match read_paths(files, decoder, take) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("hopscope: {e}");
+            return Err(ExitCode::from(UNUSABLE_INPUT));
+        }
+    };
+    print_problems(&report);
+    if report.spans == 0 {
+        eprintln!(
+            "hopscope: nothing to {what}: no span could be read from {} file(s)",
+            report.files
+        );
+        return Err(ExitCode::from(UNUSABLE_INPUT));
+    }
+    Ok(report)
 }
 
 fn print_problems(report: &ReadReport) {

@@ -18,7 +18,6 @@ use clap::{Args, ValueEnum};
 use hopscope_collector::analysis::live::{FlowRow, LiveAnalysis};
 use hopscope_collector::analysis::{AnalysisOptions, DEFAULT_STUCK_AFTER, Flow};
 use hopscope_collector::engine::views::{self, DetailTarget};
-use hopscope_collector::formats::read::{ReadReport, read_paths};
 use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::link::Linker;
 use hopscope_collector::model::Interner;
@@ -145,26 +144,14 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
     let mut linker = Linker::new(interner);
     // The whole recording is kept: the flow is known only once everything is linked.
     let mut store = SpanStore::new(u64::MAX);
-    let read = read_paths(&args.files, &decoder, &mut |spans| {
+    let read = crate::analyze::read_recordings(&args.files, &decoder, "export", &mut |spans| {
         linker.add_all(&spans);
         for s in spans {
             store.insert(s);
         }
     });
-    let report = match read {
-        Ok(report) => report,
-        Err(e) => {
-            eprintln!("hopscope: {e}");
-            return Ok(ExitCode::from(UNUSABLE));
-        }
-    };
-    print_problems(&report);
-    if linker.stats().spans == 0 {
-        eprintln!(
-            "hopscope: nothing to export: no span could be read from {} file(s)",
-            report.files
-        );
-        return Ok(ExitCode::from(UNUSABLE));
+    if let Err(code) = read {
+        return Ok(code);
     }
     let opts = AnalysisOptions::at_watermark(&linker)
         .stuck_after(args.stuck_after.unwrap_or(DEFAULT_STUCK_AFTER));
@@ -252,22 +239,6 @@ fn shell_word(p: &Path) -> String {
         s
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
-fn print_problems(report: &ReadReport) {
-    for p in &report.problems {
-        eprintln!("hopscope: skipped {p}");
-    }
-    let unlisted = report.skipped.saturating_sub(report.problems.len() as u64);
-    if unlisted > 0 {
-        eprintln!("hopscope: and {unlisted} more records skipped");
-    }
-    for note in &report.notes {
-        eprintln!("hopscope: note: {note}");
-    }
-    if report.rejected_spans > 0 {
-        eprintln!("hopscope: {} spans with invalid ids dropped", report.rejected_spans);
     }
 }
 

@@ -196,13 +196,7 @@ fn via(v: Via) -> HopVia {
 
 fn hops(cx: &Cx<'_>) -> Vec<Hop> {
     let l = cx.l;
-    let mut keyed: Vec<(HopKey, HopSource)> = l
-        .hop_slots()
-        .map(|h| {
-            let hop = &l.hops[h as usize];
-            ((cx.key(hop.producer), cx.key(hop.delivery)), HopSource::Linked(h))
-        })
-        .collect();
+    let mut keyed: Vec<(HopKey, HopSource)> = l.hop_slots().map(|h| linked(cx, h)).collect();
     keyed.extend(
         conversation_hops(cx).into_iter().map(|(k, p, c)| (k, HopSource::Conversation(p, c))),
     );
@@ -221,30 +215,30 @@ pub(crate) fn hops_of_traces(linker: &Linker, traces: &[crate::model::TraceId]) 
 /// The hops into or out of the traces in `traces` (trace slots), in output order.
 fn hops_touching(cx: &Cx<'_>, traces: &FxHashSet<u32>) -> Vec<Hop> {
     let l = cx.l;
-    let mut linked: Vec<u32> = Vec::new();
+    let mut slots: Vec<u32> = Vec::new();
     let mut conversation = Vec::new();
     for &t in traces {
         let tr = &l.traces[t as usize];
-        linked.extend(tr.hops_in.iter().copied());
+        slots.extend(tr.hops_in.iter().copied());
         for &s in &tr.spans {
             let Some(m) = cx.sp(s).msg.as_deref() else { continue };
-            linked.extend(m.hops.iter().copied().filter(|&h| l.hops[h as usize].producer == s));
+            slots.extend(m.hops.iter().copied().filter(|&h| l.hops[h as usize].producer == s));
             if let Some(p) = conversation_partner(cx, s) {
                 conversation.push(((cx.key(p), cx.key(s)), HopSource::Conversation(p, s)));
             }
         }
     }
-    linked.sort_unstable();
-    linked.dedup();
-    let mut keyed: Vec<(HopKey, HopSource)> = linked
-        .into_iter()
-        .map(|h| {
-            let hop = &l.hops[h as usize];
-            ((cx.key(hop.producer), cx.key(hop.delivery)), HopSource::Linked(h))
-        })
-        .collect();
+    slots.sort_unstable();
+    slots.dedup();
+    let mut keyed: Vec<(HopKey, HopSource)> = slots.into_iter().map(|h| linked(cx, h)).collect();
     keyed.extend(conversation);
     to_hops(cx, keyed)
+}
+
+/// Linked hop `h`, with its output order.
+fn linked(cx: &Cx<'_>, h: u32) -> (HopKey, HopSource) {
+    let hop = &cx.l.hops[h as usize];
+    ((cx.key(hop.producer), cx.key(hop.delivery)), HopSource::Linked(h))
 }
 
 fn to_hops(cx: &Cx<'_>, mut keyed: Vec<(HopKey, HopSource)>) -> Vec<Hop> {
