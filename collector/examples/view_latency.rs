@@ -9,6 +9,8 @@
 //! 2. The real engine with a live (wall) clock: `SPANS` spans loaded, then rounds in which
 //!    512 new spans are submitted at a random moment and the time until a view holds them
 //!    is measured: p50, p99 and max.
+//! 3. Then batches of 512 spans at a sustained `RATE` (spans/s, default 100,000) for
+//!    `SECONDS` (default 10): each batch's time from submission to the first view holding it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -131,6 +133,59 @@ fn main() {
         percentile(&seen, 99),
         seen[seen.len() - 1],
         seen.len()
+    );
+
+    // 3. Arrivals at a sustained rate: every batch's time from submission to the first view
+    //    holding it, while batches keep coming.
+    let rate: usize = std::env::var("RATE").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let seconds: usize = std::env::var("SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let batches: Vec<Vec<_>> = (0..rate * seconds / BATCH).map(|_| shop.spans(BATCH)).collect();
+    let period = Duration::from_secs_f64(BATCH as f64 / rate as f64);
+    let sent: Arc<std::sync::Mutex<Vec<(u64, Instant)>>> = Arc::default();
+    let feeder = {
+        let (sent, ingest) = (Arc::clone(&sent), engine.ingest());
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            let mut total = held;
+            for (i, batch) in batches.into_iter().enumerate() {
+                let due = start + period * i as u32;
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                total += batch.len() as u64;
+                let at = Instant::now();
+                ingest.submit_spans(batch).expect("room for a batch");
+                sent.lock().expect("lock").push((total, at));
+            }
+            total
+        })
+    };
+    let mut latencies = Vec::new();
+    let mut next = 0;
+    loop {
+        if let Some(v) = views.changed() {
+            let seen = Instant::now();
+            let sent = sent.lock().expect("lock");
+            while next < sent.len() && sent[next].0 <= v.analysis.summary.spans {
+                latencies.push(seen - sent[next].1);
+                next += 1;
+            }
+        }
+        if feeder.is_finished() && next == sent.lock().expect("lock").len() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let total = feeder.join().expect("feeder");
+    latencies.sort();
+    eprintln!(
+        "engine, live clock, {rate} spans/s for {seconds} s ({} → {total} spans held): \
+         batch submitted → in a view: p50 {:?} p99 {:?} max {:?} ({} batches)",
+        held,
+        percentile(&latencies, 50),
+        percentile(&latencies, 99),
+        latencies[latencies.len() - 1],
+        latencies.len()
     );
     engine.shutdown().expect("shutdown");
 }
