@@ -863,9 +863,14 @@ impl super::Worker {
             self.views.last_store = store_stats;
             self.views.touch();
         }
-        // Idempotent; a linker replaced by a clear starts tracking here, before its first
-        // view (and the first update of an analysis is a full one anyway).
-        self.linker.track_changes();
+        // Changes are recorded only while somebody watches (`serve` alone never pays for
+        // them); the first update after tracking starts is a full one.
+        if self.views.watched() {
+            self.linker.track_changes();
+        } else {
+            self.linker.stop_tracking();
+            self.views.live = LiveAnalysis::default();
+        }
         let stats = self.stats.snapshot();
         self.views.publish_due(Instant::now(), &self.store, &mut self.linker, stats);
     }

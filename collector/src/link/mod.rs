@@ -313,6 +313,12 @@ impl Linker {
         self.changes.get_or_insert_with(Changes::default);
     }
 
+    /// Stops recording changes (nobody reads them): an incremental analysis over this linker
+    /// must start over with a full update.
+    pub fn stop_tracking(&mut self) {
+        self.changes = None;
+    }
+
     /// What changed since the last call (`None` when changes are not tracked). Also puts
     /// the latency and queue-time samples in order, so that reading percentiles is cheap.
     pub(crate) fn take_changes(&mut self) -> Option<Changes> {
