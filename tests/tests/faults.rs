@@ -825,18 +825,7 @@ fn invalid_utf8_in_protobuf_strings_is_refused_with_a_message() {
     // OTLP/gRPC: an error status (not OK, not a dropped connection) naming the problem.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     runtime.block_on(async {
-        let channel = tonic::transport::Channel::from_shared(serve.grpc_endpoint())
-            .expect("endpoint")
-            .connect()
-            .await
-            .expect("connect");
-        let mut grpc = tonic::client::Grpc::new(channel);
-        grpc.ready().await.expect("ready");
-        let path = tonic::codegen::http::uri::PathAndQuery::from_static(
-            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-        );
-        let status = grpc
-            .unary(tonic::Request::new(bad.clone()), path, RawCodec)
+        let status = hopscope_tests::export_raw(&serve, bad.clone())
             .await
             .expect_err("a request with invalid UTF-8 is refused");
         // INVALID_ARGUMENT, as for every undecodable trace request (pinned in
@@ -851,53 +840,6 @@ fn invalid_utf8_in_protobuf_strings_is_refused_with_a_message() {
     stop_cleanly(&mut serve);
     let names: Vec<String> = read_recording(&path).into_iter().map(|s| s.span.name).collect();
     assert_eq!(names, ["after 0"]);
-}
-
-/// A codec sending raw bytes as the request message (to send what prost would refuse to
-/// encode) and returning the raw answer.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
-
-impl tonic::codec::Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl tonic::codec::Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn encode(
-        &mut self,
-        item: Vec<u8>,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), tonic::Status> {
-        bytes::BufMut::put_slice(dst, &item);
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn decode(
-        &mut self,
-        src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<Vec<u8>>, tonic::Status> {
-        let n = bytes::Buf::remaining(src);
-        Ok(Some(bytes::Buf::copy_to_bytes(src, n).to_vec()))
-    }
 }
 
 #[test]

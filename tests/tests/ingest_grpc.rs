@@ -2,14 +2,13 @@
 //! through `partial_success`; a malformed message and one past `--max-request` get an error
 //! status (the codes tonic gives are pinned here); the server keeps serving after each.
 
-use bytes::{Buf as _, BufMut as _};
-use hopscope_tests::{Serve, proto_batch, proto_span, proto_traces, read_recording};
+use hopscope_tests::{Serve, export_raw, proto_batch, proto_span, proto_traces, read_recording};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message as _;
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::Code;
+use tonic::codec::CompressionEncoding;
 use tonic::transport::Channel;
-use tonic::{Code, Status};
 
 async fn client(serve: &Serve) -> TraceServiceClient<Channel> {
     TraceServiceClient::connect(serve.grpc_endpoint()).await.expect("connect to the gRPC receiver")
@@ -47,59 +46,6 @@ async fn invalid_ids_are_rejected_one_by_one() {
     assert!(serve.stop().success());
     let names: Vec<String> = read_recording(&path).into_iter().map(|s| s.span.name).collect();
     assert_eq!(names, ["valid 1", "valid 2", "still serving"]);
-}
-
-/// A codec that sends raw bytes as the request message and returns the raw answer.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
-    }
-}
-
-/// Sends `body` as the TraceService/Export request message, as is.
-async fn export_raw(serve: &Serve, body: Vec<u8>) -> Result<Vec<u8>, Status> {
-    let channel = Channel::from_shared(serve.grpc_endpoint())
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect");
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.expect("channel ready");
-    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
-        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-    );
-    grpc.unary(tonic::Request::new(body), path, RawCodec).await.map(tonic::Response::into_inner)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
