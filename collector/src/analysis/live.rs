@@ -108,6 +108,7 @@ impl LiveAnalysis {
     /// track changes ([`Linker::track_changes`]) from its start; without, every update is a
     /// full rebuild.
     pub fn update(&mut self, linker: &mut Linker, opts: &AnalysisOptions) -> LiveOutput {
+        linker.settle_samples();
         let changes = linker.take_changes();
         self.update_with(linker, changes, opts)
     }

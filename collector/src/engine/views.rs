@@ -867,7 +867,7 @@ impl super::Worker {
         // them); the first update after tracking starts is a full one.
         if self.views.watched() {
             self.linker.track_changes();
-        } else {
+        } else if self.linker.tracks_changes() {
             self.linker.stop_tracking();
             self.views.live = LiveAnalysis::default();
         }

@@ -313,17 +313,26 @@ impl Linker {
         self.changes.get_or_insert_with(Changes::default);
     }
 
+    /// Whether changes are being recorded.
+    pub(crate) fn tracks_changes(&self) -> bool {
+        self.changes.is_some()
+    }
+
     /// Stops recording changes (nobody reads them): an incremental analysis over this linker
     /// must start over with a full update.
     pub fn stop_tracking(&mut self) {
         self.changes = None;
     }
 
-    /// What changed since the last call (`None` when changes are not tracked). Also puts
-    /// the latency and queue-time samples in order, so that reading percentiles is cheap.
+    /// What changed since the last call (`None` when changes are not tracked).
     pub(crate) fn take_changes(&mut self) -> Option<Changes> {
-        self.agg.settle();
         self.changes.as_mut().map(std::mem::take)
+    }
+
+    /// Puts the latency and queue-time samples in order, so that reading percentiles
+    /// borrows them instead of sorting copies.
+    pub(crate) fn settle_samples(&mut self) {
+        self.agg.settle();
     }
 
     fn touch_trace(&mut self, t: u32) {
