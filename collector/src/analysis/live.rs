@@ -26,9 +26,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::flows::{self, Pending};
 use super::insights::{self, FlowOf, Found, SyncOverAsync};
 use super::sagas::{self, Built, SagaSet};
-use super::{
-    Analysis, AnalysisOptions, Cx, Flow, FlowStatus, NodeKind, SCHEMA, Summary, graph, lag,
-};
+use super::{Analysis, AnalysisOptions, Cx, Flow, FlowStatus, SCHEMA, graph, lag, summary};
 use crate::link::facts::NONE;
 use crate::link::{Changes, Linker};
 
@@ -172,17 +170,7 @@ impl LiveAnalysis {
             .collect();
         let rows: Vec<Arc<FlowRow>> = self.order.values().map(Arc::clone).collect();
         let (graph, lag) = (graph(&cx), lag(&cx));
-        let stats = l.stats();
-        let summary = Summary {
-            spans: stats.spans,
-            traces: stats.traces,
-            flows: rows.len() as u64,
-            hops: stats.hops,
-            services: l.agg.services.len() as u64,
-            destinations: graph.nodes.iter().filter(|n| n.kind == NodeKind::Destination).count()
-                as u64,
-            errors: l.agg.errors,
-        };
+        let summary = summary(l, &graph, rows.len(), l.stats().hops);
         LiveOutput {
             analysis: Analysis {
                 schema: SCHEMA.to_owned(),

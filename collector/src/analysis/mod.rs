@@ -97,16 +97,7 @@ pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
     } else {
         (edges(), story())
     };
-    let stats = linker.stats();
-    let summary = Summary {
-        spans: stats.spans,
-        traces: stats.traces,
-        flows: flow_set.flows.len() as u64,
-        hops: hops.len() as u64,
-        services: linker.agg.services.len() as u64,
-        destinations: graph.nodes.iter().filter(|n| n.kind == NodeKind::Destination).count() as u64,
-        errors: linker.agg.errors,
-    };
+    let summary = summary(linker, &graph, flow_set.flows.len(), hops.len() as u64);
     Analysis {
         schema: SCHEMA.to_owned(),
         summary,
@@ -116,6 +107,20 @@ pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
         lag,
         sagas: sagas.sagas,
         insights,
+    }
+}
+
+/// The counts of an analysis: what the linker holds, and the flows and hops listed.
+pub(crate) fn summary(linker: &Linker, graph: &Graph, flows: usize, hops: u64) -> Summary {
+    let stats = linker.stats();
+    Summary {
+        spans: stats.spans,
+        traces: stats.traces,
+        flows: flows as u64,
+        hops,
+        services: linker.agg.services.len() as u64,
+        destinations: graph.nodes.iter().filter(|n| n.kind == NodeKind::Destination).count() as u64,
+        errors: linker.agg.errors,
     }
 }
 
