@@ -11,6 +11,10 @@ use hopscope_collector::link::Linker;
 use hopscope_collector::link::synth::Shop;
 use hopscope_collector::model::Interner;
 
+/// The allocator of the `hopscope` binary, so the figures are those of what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Resident set size, from /proc (Linux); 0 elsewhere.
 fn rss() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
