@@ -148,8 +148,9 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 pub const QUEUE_SHARE: u64 = 8;
 
 enum Msg {
-    /// Spans and their estimated bytes.
-    Spans(Vec<Span>, usize),
+    /// Spans, the estimated bytes of each ([`Span::approx_bytes`], computed once, by the
+    /// receiver), and their sum.
+    Spans(Vec<Span>, Vec<usize>, usize),
     /// Log records and their estimated bytes.
     Logs(Vec<LogRecord>, usize),
     /// A view request is waiting ([`views::ViewHandle::request`]).
@@ -237,11 +238,12 @@ impl Ingest {
         if n == 0 {
             return Ok(());
         }
-        let bytes = spans.iter().map(Span::approx_bytes).sum();
+        let sizes: Vec<usize> = spans.iter().map(Span::approx_bytes).collect();
+        let bytes = sizes.iter().sum();
         if !self.reserve(n, bytes) {
             return Err(self.refuse(n));
         }
-        match self.tx.try_send(Msg::Spans(spans, bytes)) {
+        match self.tx.try_send(Msg::Spans(spans, sizes, bytes)) {
             Ok(()) => {
                 self.stats.received.fetch_add(n as u64, Ordering::Relaxed);
                 self.stats.accepted.fetch_add(n as u64, Ordering::Relaxed);
@@ -397,13 +399,59 @@ struct Worker {
 /// Within a large batch, the linker's estimate is refreshed after this many spans.
 const REFRESH_EVERY: usize = 1024;
 
+/// What the engine thread does with a batch of spans, each with its estimated bytes
+/// ([`Span::approx_bytes`], computed by the receiver): stores each, links what was new or
+/// changed, and drops from the linker the traces the store evicted to stay within its budget,
+/// `set_aside` bytes of which are held elsewhere (the ingest queue's share). Returns the
+/// linker's (and the interned strings') estimated bytes, as last shared with the store.
+///
+/// Public so that benchmarks drive the engine's own steps without its thread
+/// (`examples/engine_steady.rs`).
+pub fn store_and_link(
+    store: &mut SpanStore,
+    linker: &mut Linker,
+    set_aside: u64,
+    spans: impl IntoIterator<Item = (Span, usize)>,
+) -> u64 {
+    let mut linker_bytes = 0;
+    for (i, (span, bytes)) in spans.into_iter().enumerate() {
+        if i % REFRESH_EVERY == 0 {
+            linker_bytes = share_budget(store, linker, set_aside);
+        }
+        match store.insert_sized(span, bytes) {
+            Inserted::New(r) | Inserted::Merged(r) => {
+                if let Some(stored) = store.get(r) {
+                    linker.add(stored);
+                }
+            }
+            Inserted::Duplicate(_) => {}
+        }
+        // After every span: a trace evicted mid-batch may come back later in it.
+        let evicted = store.take_evicted();
+        if !evicted.is_empty() {
+            linker.evict(&evicted);
+        }
+    }
+    linker_bytes
+}
+
+/// Tells the store what the rest of the budget holds: `set_aside` (the queue's whole share,
+/// whether or not it is in use), the linker and the interned strings. The linker's estimate
+/// costs the same at any size; the engine asks it once per batch and every
+/// [`REFRESH_EVERY`] spans. Returns the linker's and the interner's bytes.
+pub fn share_budget(store: &mut SpanStore, linker: &Linker, set_aside: u64) -> u64 {
+    let linker_bytes = linker.estimated_bytes() + linker.interner().heap_bytes() as u64;
+    store.set_outside(set_aside + linker_bytes);
+    linker_bytes
+}
+
 impl Worker {
     fn run(mut self, rx: &mpsc::Receiver<Msg>) -> std::io::Result<()> {
         loop {
             match rx.recv_timeout(self.views_timeout()) {
-                Ok(Msg::Spans(spans, bytes)) => {
+                Ok(Msg::Spans(spans, sizes, bytes)) => {
                     let n = spans.len();
-                    self.on_spans(spans)?;
+                    self.on_spans(spans, sizes)?;
                     self.queued.fetch_sub(n, Ordering::AcqRel);
                     self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
                     if let Some(delay) = self.batch_delay {
@@ -437,7 +485,7 @@ impl Worker {
         Ok(())
     }
 
-    fn on_spans(&mut self, spans: Vec<Span>) -> std::io::Result<()> {
+    fn on_spans(&mut self, spans: Vec<Span>, sizes: Vec<usize>) -> std::io::Result<()> {
         if let Some(recorder) = &mut self.recorder {
             // Exact resends (exporter retries) are stored once, so recorded once.
             let fresh: Vec<&Span> =
@@ -445,35 +493,15 @@ impl Worker {
             recorder.write_spans(&fresh, &self.interner)?;
             self.stats.recorded.fetch_add(fresh.len() as u64, Ordering::Relaxed);
         }
-        for (i, span) in spans.into_iter().enumerate() {
-            if i % REFRESH_EVERY == 0 {
-                self.share_budget();
-            }
-            match self.store.insert(span) {
-                Inserted::New(r) | Inserted::Merged(r) => {
-                    if let Some(stored) = self.store.get(r) {
-                        self.linker.add(stored);
-                    }
-                }
-                Inserted::Duplicate(_) => {}
-            }
-            // After every span: a trace evicted mid-batch may come back later in it.
-            let evicted = self.store.take_evicted();
-            if !evicted.is_empty() {
-                self.linker.evict(&evicted);
-            }
-        }
+        let spans = spans.into_iter().zip(sizes);
+        let linker = store_and_link(&mut self.store, &mut self.linker, self.queue_share, spans);
+        self.stats.linker_bytes.store(linker, Ordering::Relaxed);
         self.publish_stats();
         Ok(())
     }
 
-    /// Tells the store what the rest of the budget holds: the queue's whole share (whether
-    /// or not it is in use), the linker and the interned strings. The linker's estimate
-    /// costs the same at any size; it is asked once per batch and every [`REFRESH_EVERY`]
-    /// spans.
     fn share_budget(&mut self) {
-        let linker = self.linker.estimated_bytes() + self.interner.heap_bytes() as u64;
-        self.store.set_outside(self.queue_share + linker);
+        let linker = share_budget(&mut self.store, &self.linker, self.queue_share);
         self.stats.linker_bytes.store(linker, Ordering::Relaxed);
     }
 

@@ -204,6 +204,14 @@ impl SpanStore {
     /// Stores a span, merging it into a stored one with the same ids. May evict older
     /// traces (never the span's own) to stay within the budget.
     pub fn insert(&mut self, span: Span) -> Inserted {
+        let bytes = span.approx_bytes();
+        self.insert_sized(span, bytes)
+    }
+
+    /// [`SpanStore::insert`], given the span's [`Span::approx_bytes`] (the receivers compute
+    /// it once, to bound the ingest queue).
+    pub fn insert_sized(&mut self, span: Span, bytes: usize) -> Inserted {
+        debug_assert_eq!(bytes, span.approx_bytes(), "the span's own estimate");
         let trace_id = span.trace_id;
         let trace = self.trace_entry(trace_id);
         let outcome = if let Some(index) = trace.find(span.span_id) {
@@ -217,7 +225,6 @@ impl SpanStore {
             let r = SpanRef { trace_id, index };
             if changed { Inserted::Merged(r) } else { Inserted::Duplicate(r) }
         } else {
-            let bytes = span.approx_bytes();
             let index = trace.push(span);
             trace.bytes += bytes;
             self.stats.bytes += bytes as u64;
