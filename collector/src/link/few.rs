@@ -48,6 +48,18 @@ impl<T: Copy + Default + PartialEq, const N: usize> Few<T, N> {
         }
     }
 
+    /// Removes and returns the last item.
+    pub fn pop(&mut self) -> Option<T> {
+        match self {
+            Few::Inline(0, _) => None,
+            Few::Inline(len, items) => {
+                *len -= 1;
+                Some(items[usize::from(*len)])
+            }
+            Few::Heap(v) => v.pop(),
+        }
+    }
+
     /// Removes the item at `i`, moving the last one into its place.
     pub fn swap_remove(&mut self, i: usize) -> T {
         match self {
@@ -89,6 +101,16 @@ impl<T: Copy + Default + PartialEq, const N: usize> std::ops::Deref for Few<T, N
     }
 }
 
+impl<T: Copy + Default + PartialEq, const N: usize> FromIterator<T> for Few<T, N> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut few = Few::default();
+        for x in iter {
+            few.push(x);
+        }
+        few
+    }
+}
+
 impl<'a, T: Copy + Default + PartialEq, const N: usize> IntoIterator for &'a Few<T, N> {
     type Item = &'a T;
     type IntoIter = std::slice::Iter<'a, T>;
@@ -119,5 +141,9 @@ mod tests {
         g.remove_item(7);
         assert_eq!(g.as_slice(), [8]);
         assert!(g.contains(&8) && !g.contains(&7));
+        assert_eq!(g.pop(), Some(8));
+        assert_eq!(g.pop(), None);
+        let mut h: Few<u32, 2> = (1..=3).collect();
+        assert_eq!((h.pop(), h.pop(), h.pop(), h.pop()), (Some(3), Some(2), Some(1), None));
     }
 }

@@ -809,7 +809,7 @@ impl Linker {
                 }
             }
         }
-        for (other, via) in self.index_matches(s) {
+        for &(other, via) in &self.index_matches(s) {
             if self.sp(other).is(CONSUMER) {
                 self.add_evidence(s, other, via);
             }
@@ -817,8 +817,8 @@ impl Linker {
     }
 
     fn underive_producer(&mut self, s: u32) {
-        let partners: Vec<u32> = self.msg(s).partners.iter().map(|(c, _)| *c).collect();
-        for c in partners {
+        let partners: Few<u32, 4> = self.msg(s).partners.iter().map(|(c, _)| *c).collect();
+        for &c in &partners {
             self.drop_evidence(s, c);
         }
         let f = self.sp(s);
@@ -854,7 +854,7 @@ impl Linker {
                 self.add_evidence(target, s, Via::Link.bit());
             }
         }
-        for (other, via) in self.index_matches(s) {
+        for &(other, via) in &self.index_matches(s) {
             if self.sp(other).is(PRODUCER) {
                 self.add_evidence(other, s, via);
             }
@@ -863,16 +863,16 @@ impl Linker {
     }
 
     fn underive_consumer(&mut self, s: u32) {
-        let partners: Vec<u32> = self.msg(s).partners.iter().map(|(p, _)| *p).collect();
-        for p in partners {
+        let partners: Few<u32, 4> = self.msg(s).partners.iter().map(|(p, _)| *p).collect();
+        for &p in &partners {
             self.drop_evidence(p, s);
         }
-        let links: Vec<(TraceId, SpanId)> = self.msg(s).links.iter().copied().collect();
-        for key in links {
-            if let Some(v) = self.links_to.get_mut(&key) {
+        let links: Few<(TraceId, SpanId), 2> = self.msg(s).links.iter().copied().collect();
+        for key in &links {
+            if let Some(v) = self.links_to.get_mut(key) {
                 v.remove_item(s);
                 if v.is_empty() {
-                    self.links_to.remove(&key);
+                    self.links_to.remove(key);
                 }
             }
         }
@@ -921,12 +921,15 @@ impl Linker {
     }
 
     /// Derived spans sharing a message id or an offset with `s`, and how.
-    fn index_matches(&self, s: u32) -> Vec<(u32, u8)> {
+    fn index_matches(&self, s: u32) -> Few<(u32, u8), 4> {
         let m = self.msg(s);
-        let mut out: Vec<(u32, u8)> = Vec::new();
-        let mut push = |o: u32, via: Via| match out.iter_mut().find(|(x, _)| *x == o) {
-            Some((_, v)) => *v |= via.bit(),
-            None => out.push((o, via.bit())),
+        let mut out: Few<(u32, u8), 4> = Few::default();
+        let mut push = |o: u32, via: Via| {
+            if let Some((_, v)) = out.as_mut_slice().iter_mut().find(|(x, _)| *x == o) {
+                *v |= via.bit();
+            } else {
+                out.push((o, via.bit()));
+            }
         };
         for id in m.ids.iter() {
             if let Some(v) = self.by_id.get(&hash_str(id)) {
@@ -1067,7 +1070,8 @@ impl Linker {
             return None;
         }
         let (mut vias, mut error) = (0, false);
-        let mut stack = vec![d];
+        let mut stack: Few<u32, 8> = Few::default();
+        stack.push(d);
         let mut seen = 0;
         while let Some(x) = stack.pop() {
             seen += 1;
@@ -1103,13 +1107,20 @@ impl Linker {
                 self.free_hops.push(h);
             }
             (Some(h), Some((vias, error))) => {
-                let hop = &self.hops[h as usize];
-                if hop.vias != vias || hop.consumer_error != error {
+                let hop = &mut self.hops[h as usize];
+                if hop.consumer_error != error {
                     self.contribute(h, false);
                     let hop = &mut self.hops[h as usize];
                     hop.vias = vias;
                     hop.consumer_error = error;
                     self.contribute(h, true);
+                } else if hop.vias != vias {
+                    // What a hop contributes does not depend on how it was found: more (or
+                    // less) evidence of the same hop only changes the record.
+                    hop.vias = vias;
+                    let (pt, dt) = (self.sp(p).trace, self.sp(d).trace);
+                    self.touch_trace(pt);
+                    self.touch_trace(dt);
                 }
             }
         }
