@@ -134,30 +134,19 @@ impl Samples {
         let mut removed = self.removed.clone();
         removed.sort_unstable();
         let mut out = Vec::with_capacity(self.values.len().saturating_sub(removed.len()));
-        let (mut i, mut j, mut r) = (0, 0, 0);
+        let (mut head, mut tail) = (head.iter().peekable(), tail.iter().peekable());
+        let mut gone = removed.iter().peekable();
         loop {
-            let v = match (head.get(i), tail.get(j)) {
-                (Some(&x), Some(&y)) if x <= y => {
-                    i += 1;
-                    x
-                }
-                (_, Some(&y)) => {
-                    j += 1;
-                    y
-                }
-                (Some(&x), None) => {
-                    i += 1;
-                    x
-                }
+            let next = match (head.peek(), tail.peek()) {
+                (Some(&&a), Some(&&b)) if a <= b => head.next(),
+                (_, Some(_)) => tail.next(),
+                (Some(_), None) => head.next(),
                 (None, None) => break,
             };
-            while removed.get(r).is_some_and(|&x| x < v) {
-                r += 1;
-            }
-            if removed.get(r) == Some(&v) {
-                r += 1;
-            } else {
-                out.push(v);
+            let Some(&value) = next else { break };
+            while gone.next_if(|&&g| g < value).is_some() {}
+            if gone.next_if(|&&g| g == value).is_none() {
+                out.push(value);
             }
         }
         out
@@ -301,7 +290,7 @@ mod tests {
         for step in 0..5_000 {
             x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             let v = (x >> 33) % 97;
-            if x % 3 == 0 && !held.is_empty() {
+            if x.is_multiple_of(3) && !held.is_empty() {
                 let at = (x >> 40) as usize % held.len();
                 s.remove(held.swap_remove(at));
             } else {
