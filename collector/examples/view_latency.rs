@@ -6,7 +6,10 @@
 //! 2 and 3, default 8GiB so that nothing is evicted; `MAX_MEMORY=1GiB` is `serve`'s default).
 //!
 //! 1. The incremental analysis alone: a linker holding `SPANS` spans, one full update, then
-//!    rounds of 512 new spans and one update each (the clock moves one second per round).
+//!    rounds of 512 new spans and one update each (the clock moves one second per round);
+//!    then rounds as under a sustained load with the budget full: `STEADY_SPANS` new spans
+//!    (default 15,000: 150 ms at 100k spans/s), as many of the oldest evicted, the clock
+//!    150 ms on.
 //! 2. The real engine with a live (wall) clock: `SPANS` spans loaded, then rounds in which
 //!    512 new spans are submitted at a random moment and the time until a view holds them
 //!    is measured: p50, p99 and max.
@@ -103,6 +106,58 @@ fn main() {
         times[times.len() - 1],
         rebuilt / more.len()
     );
+    // Steady state, as under a sustained load with the budget full: each round adds
+    // `STEADY_SPANS` spans (150 ms at 100k spans/s), evicts as many of the oldest, moves the
+    // clock 150 ms and updates.
+    let steady: usize =
+        std::env::var("STEADY_SPANS").ok().and_then(|s| s.parse().ok()).unwrap_or(15_000);
+    let mut oldest: std::collections::VecDeque<(hopscope_collector::model::TraceId, usize)> =
+        std::collections::VecDeque::new();
+    let mut seen = std::collections::HashMap::new();
+    for span in spans.iter().chain(more.iter().flatten()) {
+        *seen.entry(span.trace_id).or_insert_with(|| {
+            oldest.push_back((span.trace_id, 0));
+            0usize
+        }) += 1;
+    }
+    for entry in &mut oldest {
+        entry.1 = seen[&entry.0];
+    }
+    let mut times = Vec::new();
+    let mut rebuilt = 0;
+    for _ in 0..rounds {
+        let batch = shop.spans(steady);
+        let mut evict = Vec::new();
+        let mut gone = 0;
+        while gone < batch.len() {
+            let Some((id, n)) = oldest.pop_front() else { break };
+            evict.push(id);
+            gone += n;
+        }
+        let mut counts: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
+        for span in &batch {
+            *counts.entry(span.trace_id).or_default() += 1;
+        }
+        oldest.extend(counts);
+        linker.add_all(&batch);
+        linker.evict(&evict);
+        opts.now_unix_nano += 150_000_000;
+        let t = Instant::now();
+        let out = live.update(&mut linker, &opts);
+        times.push(t.elapsed());
+        rebuilt += live.last_cost().flows_rebuilt;
+        drop(out);
+    }
+    times.sort();
+    eprintln!(
+        "steady state, {} spans held: update after {steady} new spans and as many evicted: \
+         p50 {:?} p99 {:?} max {:?} ({} flows rebuilt per update)",
+        linker.stats().spans,
+        percentile(&times, 50),
+        percentile(&times, 99),
+        times[times.len() - 1],
+        rebuilt / rounds
+    );
     drop(linker);
     if std::env::var_os("ANALYSIS_ONLY").is_some() {
         return;
@@ -177,10 +232,12 @@ fn main() {
         })
     };
     let mut latencies = Vec::new();
+    let mut builds = Vec::new();
     let mut next = 0;
     loop {
         if let Some(v) = views.changed() {
             let seen = Instant::now();
+            builds.push(v.build_time);
             let sent = sent.lock().expect("lock");
             while next < sent.len() && sent[next].0 <= taken_in(&v) {
                 latencies.push(seen - sent[next].1);
@@ -195,12 +252,15 @@ fn main() {
     let total = feeder.join().expect("feeder");
     let last = views.latest();
     let mut late = latencies[latencies.len() / 2..].to_vec();
+    let mut late_builds = builds[builds.len() / 2..].to_vec();
     latencies.sort();
     late.sort();
+    late_builds.sort();
     eprintln!(
         "engine, live clock, {rate} spans/s for {seconds} s ({held} → {total} spans sent; \
          {} held at the end, {} evicted, budget {} MiB): batch submitted → in a view: \
-         p50 {:?} p99 {:?} max {:?} ({} batches); last half: p50 {:?} p99 {:?}",
+         p50 {:?} p99 {:?} max {:?} ({} batches); last half: p50 {:?} p99 {:?}; \
+         engine time per view, last half: p50 {:?} p99 {:?} ({} views)",
         last.stats.stored,
         last.stats.evicted,
         max_memory >> 20,
@@ -210,6 +270,9 @@ fn main() {
         latencies.len(),
         percentile(&late, 50),
         percentile(&late, 99),
+        percentile(&late_builds, 50),
+        percentile(&late_builds, 99),
+        late_builds.len(),
     );
     engine.shutdown().expect("shutdown");
 }

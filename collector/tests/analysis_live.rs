@@ -121,11 +121,15 @@ fn check(data: &Data, order: &[usize], steps: &[Step]) -> Result<(), TestCaseErr
     let mut now = data.watermark.saturating_sub(60_000_000_000);
     let mut compare = |linker: &mut Linker, now: u64| -> Result<(), TestCaseError> {
         let opts = AnalysisOptions { now_unix_nano: now, ..AnalysisOptions::at_watermark(linker) };
-        let got = comparable(&live.update(linker, &opts));
+        let out = live.update(linker, &opts);
+        let got = comparable(&out);
         let want = full(linker, &opts);
         if got != want {
             return Err(TestCaseError::fail(first_difference("", &got, &want)));
         }
+        // The flow of each saga is kept between updates; from scratch it must be the same.
+        let fresh = LiveAnalysis::full(linker, &opts);
+        prop_assert_eq!(&out.saga_flows, &fresh.saga_flows);
         Ok(())
     };
     for s in steps {
@@ -197,4 +201,88 @@ fn an_update_rebuilds_only_the_flows_that_changed() {
     live.update(&mut linker, &o);
     let cost = live.last_cost();
     assert!(cost.flows_rebuilt >= 1 && cost.flows_rebuilt <= flows / 4, "{cost:?} of {flows}");
+}
+
+/// One OTLP JSON span: `(trace, span)` ids, parent, service, kind, (message id,
+/// destination), whether it is a saga step, start; ids are hex digits repeated.
+fn chain_span(
+    (trace, span): (char, char),
+    parent: Option<char>,
+    service: &str,
+    kind: u8,
+    msg: (&str, &str),
+    saga: bool,
+    at_ms: u64,
+) -> String {
+    let ts = |ms: u64| (1_700_000_000_000_000_000u64 + ms * 1_000_000).to_string();
+    let attr = |k: &str, v: &str| format!(r#"{{"key":"{k}","value":{{"stringValue":"{v}"}}}}"#);
+    let mut attrs = vec![
+        attr("messaging.system", "rabbitmq"),
+        attr("messaging.destination.name", msg.1),
+        attr("messaging.message.id", msg.0),
+    ];
+    if saga {
+        attrs.extend([
+            attr("saga.name", "refund"),
+            attr("saga.id", "r-1"),
+            attr("saga.step.name", "refund-card"),
+            attr("saga.step.kind", "action"),
+        ]);
+    }
+    let parent = parent
+        .map_or(String::new(), |p| format!(r#""parentSpanId":"{}","#, p.to_string().repeat(16)));
+    format!(
+        r#"{{"resourceSpans":[{{"resource":{{"attributes":[{}]}},"scopeSpans":[{{"spans":[{{"traceId":"{}","spanId":"{}",{parent}"name":"{} {}","kind":{kind},"startTimeUnixNano":"{}","endTimeUnixNano":"{}","attributes":[{}]}}]}}]}}]}}"#,
+        attr("service.name", service),
+        trace.to_string().repeat(32),
+        span.to_string().repeat(16),
+        msg.1,
+        if kind == 4 { "publish" } else { "process" },
+        ts(at_ms),
+        ts(at_ms + 5),
+        attrs.join(",")
+    )
+}
+
+/// A saga two hops downstream of its flow's root is not rebuilt when the root arrives or
+/// goes (its own trace does not change), yet its flow does: the kept flow of each saga must
+/// follow. Trace a emits m1; trace b consumes it and emits m2; trace c consumes m2 and is
+/// the saga's step.
+#[test]
+fn a_saga_follows_its_flow_when_an_upstream_trace_comes_and_goes() {
+    let interner = Arc::new(Interner::new());
+    let decoder = hopscope_collector::ingest::convert::Decoder::new(Arc::clone(&interner));
+    let decode = |json: String| {
+        let req = hopscope_collector::ingest::json::decode_traces(json.as_bytes()).expect("json");
+        decoder.traces(req).spans
+    };
+    let a = decode(chain_span(('a', '1'), None, "checkout", 4, ("m1", "orders"), false, 0));
+    let b = [
+        decode(chain_span(('b', '2'), None, "orders", 5, ("m1", "orders"), false, 10)),
+        decode(chain_span(('b', '3'), Some('2'), "orders", 4, ("m2", "refunds"), false, 12)),
+    ]
+    .concat();
+    let c = decode(chain_span(('c', '4'), None, "payments", 5, ("m2", "refunds"), true, 20));
+    let ids = |spans: &[Span]| spans.iter().map(|s| s.trace_id).collect::<Vec<_>>();
+    let mut linker = Linker::new(Arc::clone(&interner));
+    linker.track_changes();
+    let mut live = LiveAnalysis::default();
+    let mut flows_of_saga = Vec::new();
+    let mut check = |linker: &mut Linker| {
+        let opts = AnalysisOptions::at_watermark(linker);
+        let out = live.update(linker, &opts);
+        assert_eq!(out.analysis.sagas.len(), 1, "one saga");
+        assert_eq!(out.saga_flows, LiveAnalysis::full(linker, &opts).saga_flows);
+        flows_of_saga.push(out.saga_flows[0].as_deref().map(|f| f[..1].to_owned()));
+    };
+    linker.add_all(&[b.clone(), c].concat());
+    check(&mut linker);
+    linker.add_all(&a);
+    check(&mut linker);
+    linker.evict(&ids(&a));
+    check(&mut linker);
+    linker.evict(&ids(&b));
+    check(&mut linker);
+    let flow = |c: &str| Some(c.to_owned());
+    assert_eq!(flows_of_saga, [flow("b"), flow("a"), flow("b"), flow("c")]);
 }

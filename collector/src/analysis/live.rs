@@ -25,7 +25,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::flows::{self, Pending};
 use super::insights::{self, FlowOf, Found, SyncOverAsync};
-use super::sagas::{self, Built, SagaSet};
+use super::sagas::{self, Built, SagaKey, SagaSet};
 use super::{Analysis, AnalysisOptions, Cx, Flow, FlowStatus, SCHEMA, graph, lag, summary};
 use crate::link::facts::NONE;
 use crate::link::{Changes, Linker};
@@ -64,7 +64,7 @@ pub struct LiveOutput {
     /// The flows in output order.
     pub flows: Arc<Vec<Arc<FlowRow>>>,
     /// Parallel to `analysis.sagas`: the flow holding the saga's earliest span.
-    pub saga_flows: Vec<Option<String>>,
+    pub saga_flows: Vec<Option<Arc<str>>>,
 }
 
 /// How much an update redid, for tests and benchmarks.
@@ -75,13 +75,29 @@ pub struct UpdateCost {
     pub full: bool,
 }
 
+struct SagaEntry {
+    built: Built,
+    /// The trace of the saga's earliest span.
+    first: u32,
+    key: SagaKey,
+    /// The flow holding `first` when last looked for: its root ([`NONE`] for no flow) and
+    /// id. Kept while no flow holding `first`, and not that root's flow, is rebuilt.
+    flow: Option<(u32, Option<Arc<str>>)>,
+}
+
 /// The incremental analysis; owned by the engine thread next to its linker.
 #[derive(Default)]
 pub struct LiveAnalysis {
     flows: FxHashMap<u32, FlowEntry>,
     order: BTreeMap<FlowKey, Arc<FlowRow>>,
-    /// Saga slot → the saga, and the trace of its earliest span.
-    sagas: FxHashMap<u32, (Built, u32)>,
+    /// Saga slot → the saga.
+    sagas: FxHashMap<u32, SagaEntry>,
+    /// The sagas in output order.
+    saga_order: BTreeMap<SagaKey, u32>,
+    /// Roots of the flows removed or rebuilt by the current update.
+    moved_roots: FxHashSet<u32>,
+    /// Traces of the flows rebuilt by the current update.
+    moved_members: FxHashSet<u32>,
     cascades: FxHashMap<u32, String>,
     sync_over_async: FxHashMap<u32, Vec<SyncOverAsync>>,
     /// The oldest pending message per trace at the last update.
@@ -140,6 +156,8 @@ impl LiveAnalysis {
             }
         };
         self.cost = UpdateCost { full, ..UpdateCost::default() };
+        self.moved_roots.clear();
+        self.moved_members.clear();
         let pending = Pending::new(&cx);
         // A new subscription makes every message to its destination pending for it, in
         // traces that did not change: what waits is compared as a whole.
@@ -154,8 +172,7 @@ impl LiveAnalysis {
             }
         }
         self.pending.clone_from(&pending.by_trace);
-        let (saga_set, first_traces) =
-            self.update_sagas(&cx, &pending, &mut traces, &mut saga_slots, clock_moved);
+        let saga_set = self.update_sagas(&cx, &pending, &mut traces, &mut saga_slots, clock_moved);
         if full {
             self.build_flows(&cx, &pending, &saga_set);
         } else {
@@ -164,10 +181,7 @@ impl LiveAnalysis {
         let found = self.update_found(&cx, &traces, full);
         let flow_of = LiveFlowOf { cx: &cx, flows: &self.flows };
         let insights = insights::assemble(&cx, &flow_of, &saga_set, found);
-        let saga_flows = first_traces
-            .into_iter()
-            .map(|t| if t == NONE { None } else { flow_of.of_trace(t) })
-            .collect();
+        let saga_flows = self.saga_flows(&cx);
         let rows: Vec<Arc<FlowRow>> = self.order.values().map(Arc::clone).collect();
         let (graph, lag) = (graph(&cx), lag(&cx));
         let summary = summary(l, &graph, rows.len(), l.stats().hops);
@@ -196,7 +210,7 @@ impl LiveAnalysis {
         traces: &mut FxHashSet<u32>,
         slots: &mut FxHashSet<u32>,
         clock_moved: bool,
-    ) -> (SagaSet, Vec<u32>) {
+    ) -> SagaSet {
         let l = cx.l;
         for &t in traces.iter() {
             if !l.traces[t as usize].live {
@@ -211,12 +225,15 @@ impl LiveAnalysis {
         }
         if clock_moved {
             slots.extend(
-                self.sagas.iter().filter(|(_, (b, _))| !b.0.state.is_terminal()).map(|(s, _)| *s),
+                self.sagas.iter().filter(|(_, e)| !e.built.0.state.is_terminal()).map(|(s, _)| *s),
             );
         }
         let mut follow: Vec<u32> = Vec::new();
         for &slot in slots.iter() {
-            let old = self.sagas.remove(&slot).map(|(b, _)| b);
+            let old = self.sagas.remove(&slot).map(|e| {
+                self.saga_order.remove(&e.key);
+                e.built
+            });
             let new = l.saga_live(slot).then(|| sagas::of_slot(cx, slot, pending));
             let same = match (&old, &new) {
                 (Some(o), Some(n)) => {
@@ -239,11 +256,35 @@ impl LiveAnalysis {
                     })
                     .min()
                     .map_or(NONE, |(_, t)| t);
-                self.sagas.insert(slot, (n, first));
+                let key = sagas::key_of(&n.0);
+                self.saga_order.insert(key.clone(), slot);
+                self.sagas.insert(slot, SagaEntry { built: n, first, key, flow: None });
             }
         }
         traces.extend(follow.into_iter().filter(|&t| l.traces[t as usize].live));
-        sagas::assemble_with(self.sagas.values().cloned().collect())
+        sagas::assemble_ordered(self.saga_order.values().map(|slot| &self.sagas[slot].built))
+    }
+
+    /// Parallel to the sagas in output order: the flow holding each saga's earliest span.
+    /// Looked for again only where this update rebuilt or removed a flow that held it.
+    fn saga_flows(&mut self, cx: &Cx<'_>) -> Vec<Option<Arc<str>>> {
+        let mut out = Vec::with_capacity(self.saga_order.len());
+        for slot in self.saga_order.values() {
+            let Some(entry) = self.sagas.get_mut(slot) else { continue };
+            let kept = entry.flow.as_ref().filter(|(root, _)| {
+                !self.moved_members.contains(&entry.first) && !self.moved_roots.contains(root)
+            });
+            let id = if let Some((_, id)) = kept {
+                id.clone()
+            } else {
+                let found = flow_root(cx, &self.flows, entry.first);
+                let id = found.map(|(_, e)| Arc::<str>::from(e.row.flow.id.as_str()));
+                entry.flow = Some((found.map_or(NONE, |(r, _)| r), id.clone()));
+                id
+            };
+            out.push(id);
+        }
+        out
     }
 
     fn update_flows(
@@ -288,6 +329,7 @@ impl LiveAnalysis {
             let in_flow = |t: u32| set.contains(&t);
             let flow = flows::flow(cx, r, &members, &in_flow, pending, saga_set);
             let clock = clock_bound(cx, pending, saga_set, &members, &flow);
+            self.moved_members.extend(members.iter().copied());
             let facts = flow_facts(cx, &members, &in_flow);
             let start = members.iter().map(|&t| l.traces[t as usize].start).min().unwrap_or(0);
             let key = (start, l.traces[r as usize].id.0);
@@ -317,6 +359,7 @@ impl LiveAnalysis {
     fn remove_flow(&mut self, root: u32) {
         if let Some(e) = self.flows.remove(&root) {
             self.order.remove(&e.key);
+            self.moved_roots.insert(root);
         }
     }
 
@@ -372,19 +415,31 @@ struct LiveFlowOf<'a> {
 
 impl FlowOf for LiveFlowOf<'_> {
     fn of_trace(&self, t: u32) -> Option<String> {
-        let trace = &self.cx.l.traces[t as usize];
-        if !trace.live {
-            return None;
-        }
-        if trace.up.is_empty() {
-            return self.flows.get(&t).map(|e| e.row.flow.id.clone());
-        }
-        flows::roots_of(self.cx, [t])
-            .into_iter()
-            .filter_map(|r| self.flows.get(&r))
-            .min_by_key(|e| e.key)
-            .map(|e| e.row.flow.id.clone())
+        flow_root(self.cx, self.flows, t).map(|(_, e)| e.row.flow.id.clone())
     }
+}
+
+/// The flow holding trace `t` (the first in output order of those whose root is upstream of
+/// it), with its root.
+fn flow_root<'a>(
+    cx: &Cx<'_>,
+    flows: &'a FxHashMap<u32, FlowEntry>,
+    t: u32,
+) -> Option<(u32, &'a FlowEntry)> {
+    if t == NONE {
+        return None;
+    }
+    let trace = &cx.l.traces[t as usize];
+    if !trace.live {
+        return None;
+    }
+    if trace.up.is_empty() {
+        return flows.get(&t).map(|e| (t, e));
+    }
+    flows::roots_of(cx, [t])
+        .into_iter()
+        .filter_map(|r| flows.get(&r).map(|e| (r, e)))
+        .min_by_key(|(_, e)| e.key)
 }
 
 /// Whether a flow waits on a message or a saga: its status moves with the clock.

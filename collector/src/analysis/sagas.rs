@@ -91,21 +91,34 @@ pub(crate) fn assemble(built: Vec<Built>) -> SagaSet {
 /// [`assemble`], carrying something along each saga: it comes back in output order.
 pub(crate) fn assemble_with<T>(mut built: Vec<(Built, T)>) -> (SagaSet, Vec<T>) {
     built.sort_unstable_by(|a, b| saga_key(&a.0.0).cmp(&saga_key(&b.0.0)));
+    let set = assemble_ordered(built.iter().map(|(b, _)| b));
+    (set, built.into_iter().map(|(_, extra)| extra).collect())
+}
+
+/// The set of sagas already in output order (see [`SagaKey`]).
+pub(crate) fn assemble_ordered<'a>(built: impl ExactSizeIterator<Item = &'a Built>) -> SagaSet {
     let mut set = SagaSet {
         sagas: Vec::with_capacity(built.len()),
         by_trace: FxHashMap::default(),
         failed_compensations: vec![],
     };
-    let mut carried = Vec::with_capacity(built.len());
-    for (i, ((saga, traces, failed), extra)) in built.into_iter().enumerate() {
-        for t in traces {
+    for (i, (saga, traces, failed)) in built.enumerate() {
+        for &t in traces {
             set.by_trace.entry(t).or_default().push(i);
         }
-        set.failed_compensations.extend(failed.into_iter().map(|s| (i, s)));
-        set.sagas.push(saga);
-        carried.push(extra);
+        set.failed_compensations.extend(failed.iter().map(|&s| (i, s)));
+        set.sagas.push(Arc::clone(saga));
     }
-    (set, carried)
+    set
+}
+
+/// Sagas are listed by their first step's start, then source and id.
+pub(crate) type SagaKey = (u64, String, String);
+
+/// The output-order key of a saga.
+pub(crate) fn key_of(s: &Saga) -> SagaKey {
+    let (start, source, id) = saga_key(s);
+    (start, source.to_owned(), id.to_owned())
 }
 
 fn saga_key(s: &Saga) -> (u64, &str, &str) {

@@ -27,8 +27,10 @@ use crate::link::Linker;
 use crate::model::{Interner, KeyValue, LogRecord, Span, SpanId, SpanKind, Sym, TraceId, Value};
 use crate::store::{SpanStore, StoreStats};
 
-/// Shortest time between two published views while spans arrive.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(150);
+/// Shortest time between two published views while spans arrive: ten a second at most. A
+/// span reaches the screen within about this plus twice a view's cost (see
+/// [`Publisher::next_due`]).
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// How often a live event clock republishes an idle view (stuck states and ages move).
 pub const CLOCK_INTERVAL: Duration = Duration::from_secs(1);
 /// The lag sparkline: buckets of this much event-clock time...
@@ -209,11 +211,13 @@ pub struct View {
     /// Parallel to `analysis.lag`.
     pub lag_trends: Arc<Vec<LagTrend>>,
     /// Parallel to `analysis.sagas`: the flow holding the saga's first step.
-    pub saga_flows: Arc<Vec<Option<String>>>,
+    pub saga_flows: Arc<Vec<Option<Arc<str>>>>,
     /// The answer to [`ViewRequest::Detail`].
     pub detail: Option<Arc<FlowDetail>>,
     /// The answer to [`ViewRequest::AttributeFilter`].
     pub attribute_matches: Option<Arc<AttributeMatches>>,
+    /// How long the engine took to build this view.
+    pub build_time: Duration,
 }
 
 /// An analysis of nothing.
@@ -245,6 +249,7 @@ impl View {
             saga_flows: Arc::default(),
             detail: None,
             attribute_matches: None,
+            build_time: Duration::ZERO,
         }
     }
 }
@@ -284,20 +289,21 @@ pub fn build(
     spans_per_sec: u64,
 ) -> View {
     let out = LiveAnalysis::full(src.linker, &options(clock, config));
-    assemble(src, out, clock, wants, seq, spans_per_sec)
+    let trends = Arc::new(lag_trends(src.linker, &out.analysis, clock.now_unix_nano));
+    assemble(src, out, trends, clock, wants, seq, spans_per_sec)
 }
 
 /// A view around an analysis: adds what the UI asked for, the lag trends and the counters.
 fn assemble(
     src: Sources<'_>,
     out: LiveOutput,
+    lag_trends: Arc<Vec<LagTrend>>,
     clock: EventClock,
     wants: &Wants,
     seq: u64,
     spans_per_sec: u64,
 ) -> View {
     let LiveOutput { analysis, flows, saga_flows } = out;
-    let lag_trends = lag_trends(src.linker, &analysis, clock.now_unix_nano);
     let detail = wants.detail.as_ref().map(|t| Arc::new(detail(src.store, src.linker, &flows, t)));
     let attribute_matches = wants
         .attribute
@@ -311,10 +317,11 @@ fn assemble(
         clock,
         analysis: Arc::new(analysis),
         flows,
-        lag_trends: Arc::new(lag_trends),
+        lag_trends,
         saga_flows: Arc::new(saga_flows),
         detail,
         attribute_matches,
+        build_time: Duration::ZERO,
     }
 }
 
@@ -715,6 +722,34 @@ pub(super) struct Publisher {
     last_rate: u64,
     /// The analysis, kept up to date view after view.
     live: LiveAnalysis,
+    /// Lag trends, when they were computed, and the subscriptions of the lag rows they are
+    /// parallel to (see [`TREND_REFRESH`]).
+    trends: Option<(Instant, Vec<SubName>, Arc<Vec<LagTrend>>)>,
+    /// Views replaced by a newer one go to a thread of their own to be dropped: freeing a
+    /// view's rows and strings is O(held) work the engine thread need not do.
+    retired: Option<mpsc::Sender<Arc<View>>>,
+}
+
+/// Lag trends are counted over every held hop; within this long of the last count (and with
+/// the same subscriptions), a view reuses it. A trend bucket spans [`TREND_BUCKET_NS`].
+pub const TREND_REFRESH: Duration = Duration::from_secs(1);
+
+/// A lag row's subscription: system, destination, consumer group.
+type SubName = (String, String, Option<String>);
+
+fn sub_name(row: &analysis::Lag) -> SubName {
+    (row.system.clone(), row.destination.clone(), row.consumer_group.clone())
+}
+
+/// A thread that drops what it is sent (`None` if the thread cannot be started: the caller
+/// then drops in place).
+fn retirement() -> Option<mpsc::Sender<Arc<View>>> {
+    let (tx, rx) = mpsc::channel::<Arc<View>>();
+    std::thread::Builder::new()
+        .name("hopscope-views-drop".into())
+        .spawn(move || for _view in rx {})
+        .ok()
+        .map(|_| tx)
 }
 
 impl Publisher {
@@ -737,6 +772,8 @@ impl Publisher {
             last_store: StoreStats::default(),
             last_rate: 0,
             live: LiveAnalysis::default(),
+            trends: None,
+            retired: retirement(),
         };
         (publisher, Hub { sender, requests: tx })
     }
@@ -819,9 +856,28 @@ impl Publisher {
         let rate = self.rate.rate(now, stats.accepted);
         self.last_rate = rate;
         let out = self.live.update(linker, &options(clock, &self.config));
+        let trends = match &self.trends {
+            Some((at, subs, trends))
+                if now.saturating_duration_since(*at) < TREND_REFRESH
+                    && out.analysis.lag.iter().map(sub_name).eq(subs.iter().cloned()) =>
+            {
+                Arc::clone(trends)
+            }
+            _ => {
+                let trends = Arc::new(lag_trends(linker, &out.analysis, clock.now_unix_nano));
+                let subs = out.analysis.lag.iter().map(sub_name).collect();
+                self.trends = Some((now, subs, Arc::clone(&trends)));
+                trends
+            }
+        };
         let src = Sources { store, linker, stats, max_memory: self.max_memory };
-        let view = assemble(src, out, clock, &self.wants, self.seq, rate);
-        self.sender.send_replace(Arc::new(view));
+        let mut view = assemble(src, out, trends, clock, &self.wants, self.seq, rate);
+        view.build_time = started.elapsed();
+        let old = self.sender.send_replace(Arc::new(view));
+        if let Some(retired) = &self.retired {
+            // Only fails once the thread is gone; the view is then dropped here.
+            let _ = retired.send(old);
+        }
         self.dirty = false;
         self.urgent = false;
         self.last = Some(now);
@@ -848,6 +904,7 @@ impl super::Worker {
         self.store = SpanStore::new(self.views.max_memory);
         self.linker = Linker::new(Arc::clone(&self.interner));
         self.views.live = LiveAnalysis::default();
+        self.views.trends = None;
         self.publish_stats();
         self.views.touch();
     }
@@ -912,6 +969,27 @@ mod tests {
             max_memory: 1,
         };
         build(src, clock, &ViewConfig::default(), wants, 1, 0)
+    }
+
+    /// Lag trends are counted again once [`TREND_REFRESH`] has passed, not for every view.
+    #[test]
+    fn lag_trends_are_reused_within_the_refresh_time() {
+        let (store, mut linker) = fixture();
+        let (mut publisher, hub) = Publisher::new(1 << 30);
+        publisher.config.clock = ClockMode::Replay;
+        let mut watch = hub.sender.subscribe();
+        let t0 = Instant::now();
+        let mut publish = |at: Instant| {
+            publisher.urgent = true;
+            assert!(publisher.publish_due(at, &store, &mut linker, StatsSnapshot::default()));
+            Arc::clone(&watch.borrow_and_update().lag_trends)
+        };
+        let first = publish(t0);
+        assert!(first.iter().any(|t| t.deliveries.iter().any(|&n| n > 0)), "{first:?}");
+        assert!(Arc::ptr_eq(&first, &publish(t0 + TREND_REFRESH / 2)));
+        let later = publish(t0 + TREND_REFRESH * 2);
+        assert!(!Arc::ptr_eq(&first, &later));
+        assert_eq!(*first, *later, "nothing moved");
     }
 
     #[test]

@@ -893,7 +893,7 @@ fn on_list_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
     match screen {
         Screen::Sagas => {
             if let Some(id) = state.view.saga_flows.get(row).cloned().flatten() {
-                return Some(state.open_detail(DetailTarget::Flow(id), Screen::Sagas));
+                return Some(state.open_detail(DetailTarget::Flow(id.to_string()), Screen::Sagas));
             }
             state.message = Some("no flow holds this saga's spans".to_owned());
             None
