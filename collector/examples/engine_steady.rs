@@ -90,6 +90,8 @@ fn main() {
         })
         .expect("a thread");
     let mut store = SpanStore::new(config.max_memory);
+    // As `Engine::start` does.
+    store.free_evicted_in_background().expect("a thread");
     let mut linker = Linker::new(Arc::clone(&interner));
 
     let (mut filling, mut steady, mut window) =

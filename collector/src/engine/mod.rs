@@ -21,8 +21,9 @@
 //! the figures): the allocator's own overhead and retained free pages; the runtime, its
 //! threads and socket buffers; requests being received and decoded, before they reach the
 //! queue (each up to `--max-request` of body, and about as much again once decoded); the
-//! recorder's buffers (1 MiB plus one encoded batch); and, with a terminal UI, the published
-//! views.
+//! recorder's buffers (1 MiB plus one encoded batch); evicted spans waiting to be freed on
+//! their own thread (at most [`crate::store::FREEING_BYTES`], 8 MiB, and a 256 KiB batch);
+//! and, with a terminal UI, the published views.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -331,9 +332,11 @@ impl Engine {
             stats: Arc::clone(&stats),
         };
         let (publisher, views) = views::Publisher::new(config.max_memory);
+        let mut store = SpanStore::new(config.max_memory);
+        store.free_evicted_in_background()?;
         let worker = Worker {
             views: publisher,
-            store: SpanStore::new(config.max_memory),
+            store,
             linker: Linker::new(Arc::clone(&interner)),
             recorder,
             interner: Arc::clone(&interner),

@@ -9,9 +9,17 @@
 //! The budget can be shared: [`SpanStore::set_outside`] tells the store how many bytes of the
 //! same budget are held elsewhere (the engine passes the linker's estimate, the interner and
 //! the ingest queue's share), and the store evicts down to what is left.
+//!
+//! Freeing an evicted trace (every attribute, string and list of every span) costs about as
+//! much as storing it did. The engine has it done on another thread
+//! ([`SpanStore::free_evicted_in_background`]); at most [`FREEING_BYTES`] of evicted spans
+//! wait there, and past that the store frees them itself.
 
 use std::collections::VecDeque;
 use std::mem::size_of;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, SyncSender};
 
 use rustc_hash::FxHashMap;
 
@@ -114,6 +122,56 @@ pub struct StoreStats {
     pub bytes: u64,
 }
 
+/// Evicted traces waiting to be freed on another thread, at most this many bytes (by the
+/// store's estimate), besides those gathered for the next hand-over ([`FREE_BATCH_BYTES`]).
+pub const FREEING_BYTES: usize = 8 << 20;
+/// Evicted traces are handed over to be freed in batches of about this many bytes.
+const FREE_BATCH_BYTES: usize = 256 << 10;
+
+/// Hands evicted traces to a thread that frees them.
+#[derive(Debug)]
+struct Freer {
+    tx: SyncSender<Vec<Trace>>,
+    /// Evicted traces gathered for the next hand-over, and their bytes.
+    batch: Vec<Trace>,
+    batch_bytes: usize,
+    /// Bytes handed over and not yet freed.
+    freeing: Arc<AtomicUsize>,
+}
+
+impl Freer {
+    fn start() -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::sync_channel::<Vec<Trace>>(FREEING_BYTES / FREE_BATCH_BYTES);
+        let freeing = Arc::new(AtomicUsize::new(0));
+        let freed = Arc::clone(&freeing);
+        std::thread::Builder::new().name("hopscope-free".into()).spawn(move || {
+            for batch in rx {
+                let bytes: usize = batch.iter().map(|t| t.bytes).sum();
+                drop(batch);
+                freed.fetch_sub(bytes, Ordering::Release);
+            }
+        })?;
+        Ok(Self { tx, batch: Vec::new(), batch_bytes: 0, freeing })
+    }
+
+    fn retire(&mut self, trace: Trace) {
+        self.batch_bytes += trace.bytes;
+        self.batch.push(trace);
+        if self.batch_bytes < FREE_BATCH_BYTES {
+            return;
+        }
+        let bytes = std::mem::take(&mut self.batch_bytes);
+        let batch = std::mem::take(&mut self.batch);
+        // Within the bound, or freed here (the freeing thread is behind, or gone).
+        if self.freeing.load(Ordering::Acquire) + bytes <= FREEING_BYTES {
+            self.freeing.fetch_add(bytes, Ordering::AcqRel);
+            if self.tx.try_send(batch).is_err() {
+                self.freeing.fetch_sub(bytes, Ordering::AcqRel);
+            }
+        }
+    }
+}
+
 /// The span store. Owned by the engine; not shared.
 #[derive(Debug)]
 pub struct SpanStore {
@@ -126,6 +184,8 @@ pub struct SpanStore {
     outside: usize,
     stats: StoreStats,
     evicted: Vec<TraceId>,
+    /// Frees evicted traces on another thread, when set.
+    freer: Option<Freer>,
 }
 
 impl SpanStore {
@@ -139,7 +199,19 @@ impl SpanStore {
             outside: 0,
             stats: StoreStats::default(),
             evicted: Vec::new(),
+            freer: None,
         }
+    }
+
+    /// Has evicted traces freed on a thread of their own rather than on the caller's, so
+    /// that storing spans does not also pay for freeing the ones they displace. At most
+    /// [`FREEING_BYTES`] (and one batch) wait there, outside the budget. Fails if the thread
+    /// cannot be started.
+    pub fn free_evicted_in_background(&mut self) -> std::io::Result<()> {
+        if self.freer.is_none() {
+            self.freer = Some(Freer::start()?);
+        }
+        Ok(())
     }
 
     /// Declares that `bytes` of this store's budget are held elsewhere (by the linker, the
@@ -283,6 +355,9 @@ impl SpanStore {
                 self.stats.evicted_spans += trace.spans.len() as u64;
                 self.stats.evicted_traces += 1;
                 self.evicted.push(oldest);
+                if let Some(freer) = &mut self.freer {
+                    freer.retire(trace);
+                }
             }
         }
     }
@@ -428,6 +503,35 @@ mod tests {
         assert_eq!(evicted.len() as u64, stats.evicted_traces);
         assert!(evicted.contains(&first_trace));
         assert!(store.take_evicted().is_empty());
+    }
+
+    #[test]
+    fn freeing_evicted_traces_in_background_evicts_the_same() {
+        let batch = spans(3_000);
+        let budget = batch[0].approx_bytes() as u64 * 500;
+        let (mut here, mut there) = (SpanStore::new(budget), SpanStore::new(budget));
+        there.free_evicted_in_background().unwrap();
+        for s in batch {
+            here.insert(s.clone());
+            there.insert(s);
+        }
+        assert_eq!(here.stats(), there.stats());
+        assert!(here.stats().evicted_traces > 100, "{:?}", here.stats());
+        assert_eq!(here.take_evicted(), there.take_evicted());
+        let held = |store: &SpanStore| {
+            let mut ids: Vec<TraceId> = store.traces().map(|(id, _)| *id).collect();
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(held(&here), held(&there));
+        // Everything handed over is freed; what waits is within the bound.
+        let freer = there.freer.as_ref().unwrap();
+        assert!(freer.batch_bytes < FREE_BATCH_BYTES);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while freer.freeing.load(Ordering::Acquire) > 0 {
+            assert!(std::time::Instant::now() < deadline, "evicted traces never freed");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     #[test]
