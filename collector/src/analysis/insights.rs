@@ -319,15 +319,14 @@ fn sync_over_async(
 }
 
 fn failed_compensation(cx: &Cx<'_>, flows: &dyn FlowOf, sagas: &SagaSet, out: &mut Vec<Insight>) {
-    for &(i, s) in &sagas.failed_compensations {
-        let saga = &sagas.sagas[i];
-        let f = cx.sp(s);
+    for (saga, s) in &sagas.failed_compensations {
+        let f = cx.sp(*s);
         let step =
             f.saga.as_deref().and_then(|x| x.step_name.as_deref()).unwrap_or_else(|| cx.s(f.name));
         out.push(Insight {
             kind: InsightKind::FailedCompensation,
             severity: Severity::Error,
-            flow: flow_of(cx, flows, s),
+            flow: flow_of(cx, flows, *s),
             detail: format!(
                 "saga {} {} ({}): compensation {} in {} failed, the saga is left half undone",
                 saga.name,

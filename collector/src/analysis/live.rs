@@ -25,7 +25,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::flows::{self, Pending};
 use super::insights::{self, FlowOf, Found, SyncOverAsync};
-use super::sagas::{self, Built, SagaKey, SagaSet};
+use super::sagas::{self, Built, SagaIndex, SagaKey, SagaSet};
 use super::{Analysis, AnalysisOptions, Cx, Flow, FlowStatus, SCHEMA, graph, lag, summary};
 use crate::link::facts::NONE;
 use crate::link::{Changes, Linker};
@@ -94,6 +94,8 @@ pub struct LiveAnalysis {
     sagas: FxHashMap<u32, SagaEntry>,
     /// The sagas in output order.
     saga_order: BTreeMap<SagaKey, u32>,
+    /// The sagas by trace, under their slots; shared with the current update's saga set.
+    saga_index: Arc<SagaIndex>,
     /// Roots of the flows removed or rebuilt by the current update.
     moved_roots: FxHashSet<u32>,
     /// Traces of the flows rebuilt by the current update.
@@ -232,6 +234,7 @@ impl LiveAnalysis {
         for &slot in slots.iter() {
             let old = self.sagas.remove(&slot).map(|e| {
                 self.saga_order.remove(&e.key);
+                Arc::make_mut(&mut self.saga_index).remove(slot, &e.built.1);
                 e.built
             });
             let new = l.saga_live(slot).then(|| sagas::of_slot(cx, slot, pending));
@@ -258,11 +261,15 @@ impl LiveAnalysis {
                     .map_or(NONE, |(_, t)| t);
                 let key = sagas::key_of(&n.0);
                 self.saga_order.insert(key.clone(), slot);
+                Arc::make_mut(&mut self.saga_index).insert(slot, &n.0, &n.1);
                 self.sagas.insert(slot, SagaEntry { built: n, first, key, flow: None });
             }
         }
         traces.extend(follow.into_iter().filter(|&t| l.traces[t as usize].live));
-        sagas::assemble_ordered(self.saga_order.values().map(|slot| &self.sagas[slot].built))
+        sagas::listed(
+            self.saga_order.values().map(|slot| &self.sagas[slot].built),
+            Arc::clone(&self.saga_index),
+        )
     }
 
     /// Parallel to the sagas in output order: the flow holding each saga's earliest span.

@@ -25,34 +25,70 @@ use crate::link::facts::{NONE, is_compensation_name};
 
 /// The sagas, and what flows and insights need from them.
 pub(crate) struct SagaSet {
+    /// In output order ([`SagaKey`]).
     pub sagas: Vec<Arc<Saga>>,
-    /// Trace slot → indexes in `sagas` of sagas with a span in it.
-    pub by_trace: FxHashMap<u32, Vec<usize>>,
-    /// (saga index, span slot) of every compensation step that failed.
-    pub failed_compensations: Vec<(usize, u32)>,
+    /// Every compensation step that failed (span slot), with its saga, in output order.
+    pub failed_compensations: Vec<(Arc<Saga>, u32)>,
+    /// The sagas by trace. Shared with the live analysis, which keeps it from update to
+    /// update (see [`SagaIndex`]).
+    pub index: Arc<SagaIndex>,
+}
+
+/// Sagas by the trace slots they have spans in, under ids of the caller's choosing (the
+/// linker's saga slots, live).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SagaIndex {
+    by_trace: FxHashMap<u32, Vec<u32>>,
+    sagas: FxHashMap<u32, Arc<Saga>>,
+}
+
+impl SagaIndex {
+    pub fn insert(&mut self, id: u32, saga: &Arc<Saga>, traces: &[u32]) {
+        for &t in traces {
+            let ids = self.by_trace.entry(t).or_default();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        self.sagas.insert(id, Arc::clone(saga));
+    }
+
+    pub fn remove(&mut self, id: u32, traces: &[u32]) {
+        for t in traces {
+            if let Some(ids) = self.by_trace.get_mut(t) {
+                ids.retain(|&x| x != id);
+                if ids.is_empty() {
+                    self.by_trace.remove(t);
+                }
+            }
+        }
+        self.sagas.remove(&id);
+    }
+
+    fn in_trace(&self, t: u32) -> impl Iterator<Item = &Arc<Saga>> {
+        self.by_trace.get(&t).into_iter().flatten().filter_map(|id| self.sagas.get(id))
+    }
 }
 
 impl SagaSet {
     /// The reason of the first stuck saga (in output order) with a span in one of `traces`.
     pub fn stuck_in(&self, traces: impl Iterator<Item = u32>) -> Option<String> {
-        let mut first: Option<usize> = None;
+        let mut first: Option<&Arc<Saga>> = None;
         for t in traces {
-            for &i in self.by_trace.get(&t).map_or(&[][..], Vec::as_slice) {
-                if self.sagas[i].state == SagaState::Stuck && first.is_none_or(|f| i < f) {
-                    first = Some(i);
+            for saga in self.index.in_trace(t) {
+                if saga.state == SagaState::Stuck
+                    && first.is_none_or(|f| saga_key(saga) < saga_key(f))
+                {
+                    first = Some(saga);
                 }
             }
         }
-        first.and_then(|i| self.sagas[i].stuck_reason.clone())
+        first.and_then(|s| s.stuck_reason.clone())
     }
 
     /// Whether a saga with a span in one of `traces` is not over yet.
     pub fn running_in(&self, mut traces: impl Iterator<Item = u32>) -> bool {
-        traces.any(|t| {
-            self.by_trace
-                .get(&t)
-                .is_some_and(|v| v.iter().any(|&i| !self.sagas[i].state.is_terminal()))
-        })
+        traces.any(|t| self.index.in_trace(t).any(|s| !s.state.is_terminal()))
     }
 }
 
@@ -84,29 +120,24 @@ pub(crate) fn of_slot(cx: &Cx<'_>, slot: u32, pending: &Pending) -> Built {
 }
 
 /// Orders built sagas and indexes them by trace.
-pub(crate) fn assemble(built: Vec<Built>) -> SagaSet {
-    assemble_with(built.into_iter().map(|b| (b, ())).collect()).0
+pub(crate) fn assemble(mut built: Vec<Built>) -> SagaSet {
+    built.sort_unstable_by(|a, b| saga_key(&a.0).cmp(&saga_key(&b.0)));
+    let mut index = SagaIndex::default();
+    for (i, (saga, traces, _)) in built.iter().enumerate() {
+        index.insert(i as u32, saga, traces);
+    }
+    listed(built.iter(), Arc::new(index))
 }
 
-/// [`assemble`], carrying something along each saga: it comes back in output order.
-pub(crate) fn assemble_with<T>(mut built: Vec<(Built, T)>) -> (SagaSet, Vec<T>) {
-    built.sort_unstable_by(|a, b| saga_key(&a.0.0).cmp(&saga_key(&b.0.0)));
-    let set = assemble_ordered(built.iter().map(|(b, _)| b));
-    (set, built.into_iter().map(|(_, extra)| extra).collect())
-}
-
-/// The set of sagas already in output order (see [`SagaKey`]).
-pub(crate) fn assemble_ordered<'a>(built: impl ExactSizeIterator<Item = &'a Built>) -> SagaSet {
-    let mut set = SagaSet {
-        sagas: Vec::with_capacity(built.len()),
-        by_trace: FxHashMap::default(),
-        failed_compensations: vec![],
-    };
-    for (i, (saga, traces, failed)) in built.enumerate() {
-        for &t in traces {
-            set.by_trace.entry(t).or_default().push(i);
-        }
-        set.failed_compensations.extend(failed.iter().map(|&s| (i, s)));
+/// The set of sagas already in output order, over their index.
+pub(crate) fn listed<'a>(
+    built: impl ExactSizeIterator<Item = &'a Built>,
+    index: Arc<SagaIndex>,
+) -> SagaSet {
+    let mut set =
+        SagaSet { sagas: Vec::with_capacity(built.len()), failed_compensations: vec![], index };
+    for (saga, _, failed) in built {
+        set.failed_compensations.extend(failed.iter().map(|&s| (Arc::clone(saga), s)));
         set.sagas.push(Arc::clone(saga));
     }
     set
