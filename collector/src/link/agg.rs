@@ -92,15 +92,33 @@ impl Samples {
     }
 
     /// Puts the values in order and applies removals, so that [`Samples::in_order`] borrows
-    /// them. Only the values added since the last call are sorted; they are merged with the
-    /// sorted rest while the removed values are dropped, in one pass: O(n + k log k) for k
-    /// new values and removals, not O(n log n) per read.
+    /// them. Only the values added since the last call are sorted; removals are dropped and
+    /// the new values merged in, in place: O(n + k log k) for k new values and removals, not
+    /// O(n log n), and no allocation of the size of the set.
     pub fn settle(&mut self) {
         if self.removed.is_empty() && self.sorted == self.values.len() {
             return;
         }
-        self.values = self.merged();
+        let mut tail = self.values.split_off(self.sorted);
+        tail.sort_unstable();
+        self.removed.sort_unstable();
+        // Removed values not found among the sorted ones are among the new ones.
+        let missed = remove_sorted(&mut self.values, &self.removed);
+        remove_sorted(&mut tail, &missed);
         self.removed.clear();
+        // Merge from the back: each value moves once, into its final place.
+        let (n, k) = (self.values.len(), tail.len());
+        self.values.resize(n + k, 0);
+        let (mut i, mut w) = (n, n + k);
+        for &value in tail.iter().rev() {
+            while i > 0 && self.values[i - 1] > value {
+                w -= 1;
+                i -= 1;
+                self.values[w] = self.values[i];
+            }
+            w -= 1;
+            self.values[w] = value;
+        }
         self.sorted = self.values.len();
     }
 
@@ -151,6 +169,27 @@ impl Samples {
         }
         out
     }
+}
+
+/// Takes each of `removed` (sorted) out of `values` (sorted) once, in place; returns those
+/// not found.
+fn remove_sorted(values: &mut Vec<u64>, removed: &[u64]) -> Vec<u64> {
+    let mut missed = Vec::new();
+    let mut gone = removed.iter().peekable();
+    let mut kept = 0;
+    for read in 0..values.len() {
+        let value = values[read];
+        while let Some(&g) = gone.next_if(|&&g| g < value) {
+            missed.push(g);
+        }
+        if gone.next_if(|&&g| g == value).is_none() {
+            values[kept] = value;
+            kept += 1;
+        }
+    }
+    values.truncate(kept);
+    missed.extend(gone);
+    missed
 }
 
 /// Percentile by nearest rank over sorted values; 0 when empty.
