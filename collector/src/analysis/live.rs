@@ -79,7 +79,6 @@ struct SagaEntry {
     built: Built,
     /// The trace of the saga's earliest span.
     first: u32,
-    key: SagaKey,
     /// The flow holding `first` when last looked for: its root ([`NONE`] for no flow) and
     /// id. Kept while no flow holding `first`, and not that root's flow, is rebuilt.
     flow: Option<(u32, Option<Arc<str>>)>,
@@ -90,10 +89,12 @@ struct SagaEntry {
 pub struct LiveAnalysis {
     flows: FxHashMap<u32, FlowEntry>,
     order: BTreeMap<FlowKey, Arc<FlowRow>>,
-    /// Saga slot → the saga.
-    sagas: FxHashMap<u32, SagaEntry>,
+    /// Saga slot → where the saga is in `saga_order`.
+    sagas: FxHashMap<u32, SagaKey>,
     /// The sagas in output order.
-    saga_order: BTreeMap<SagaKey, u32>,
+    saga_order: BTreeMap<SagaKey, SagaEntry>,
+    /// Slots of the sagas not over yet: their state moves with the clock.
+    sagas_open: FxHashSet<u32>,
     /// The sagas by trace, under their slots; shared with the current update's saga set.
     saga_index: Arc<SagaIndex>,
     /// Roots of the flows removed or rebuilt by the current update.
@@ -226,17 +227,16 @@ impl LiveAnalysis {
             }
         }
         if clock_moved {
-            slots.extend(
-                self.sagas.iter().filter(|(_, e)| !e.built.0.state.is_terminal()).map(|(s, _)| *s),
-            );
+            slots.extend(self.sagas_open.iter().copied());
         }
         let mut follow: Vec<u32> = Vec::new();
         for &slot in slots.iter() {
-            let old = self.sagas.remove(&slot).map(|e| {
-                self.saga_order.remove(&e.key);
-                Arc::make_mut(&mut self.saga_index).remove(slot, &e.built.1);
-                e.built
-            });
+            let old =
+                self.sagas.remove(&slot).and_then(|key| self.saga_order.remove(&key)).map(|e| {
+                    self.sagas_open.remove(&slot);
+                    Arc::make_mut(&mut self.saga_index).remove(slot, &e.built.1);
+                    e.built
+                });
             let new = l.saga_live(slot).then(|| sagas::of_slot(cx, slot, pending));
             let same = match (&old, &new) {
                 (Some(o), Some(n)) => {
@@ -260,24 +260,23 @@ impl LiveAnalysis {
                     .min()
                     .map_or(NONE, |(_, t)| t);
                 let key = sagas::key_of(&n.0);
-                self.saga_order.insert(key.clone(), slot);
+                self.sagas.insert(slot, key.clone());
+                if !n.0.state.is_terminal() {
+                    self.sagas_open.insert(slot);
+                }
                 Arc::make_mut(&mut self.saga_index).insert(slot, &n.0, &n.1);
-                self.sagas.insert(slot, SagaEntry { built: n, first, key, flow: None });
+                self.saga_order.insert(key, SagaEntry { built: n, first, flow: None });
             }
         }
         traces.extend(follow.into_iter().filter(|&t| l.traces[t as usize].live));
-        sagas::listed(
-            self.saga_order.values().map(|slot| &self.sagas[slot].built),
-            Arc::clone(&self.saga_index),
-        )
+        sagas::listed(self.saga_order.values().map(|e| &e.built), Arc::clone(&self.saga_index))
     }
 
     /// Parallel to the sagas in output order: the flow holding each saga's earliest span.
     /// Looked for again only where this update rebuilt or removed a flow that held it.
     fn saga_flows(&mut self, cx: &Cx<'_>) -> Vec<Option<Arc<str>>> {
         let mut out = Vec::with_capacity(self.saga_order.len());
-        for slot in self.saga_order.values() {
-            let Some(entry) = self.sagas.get_mut(slot) else { continue };
+        for entry in self.saga_order.values_mut() {
             let kept = entry.flow.as_ref().filter(|(root, _)| {
                 !self.moved_members.contains(&entry.first) && !self.moved_roots.contains(root)
             });
