@@ -52,8 +52,6 @@ type FlowKey = (u64, [u8; 16]);
 struct FlowEntry {
     row: Arc<FlowRow>,
     key: FlowKey,
-    /// Waits on a message or a saga: its status moves with the clock.
-    clock: bool,
 }
 
 /// What one update gives.
@@ -93,6 +91,8 @@ pub struct LiveAnalysis {
     sagas: FxHashMap<u32, SagaKey>,
     /// The sagas in output order.
     saga_order: BTreeMap<SagaKey, SagaEntry>,
+    /// Roots of the flows that wait on a message or a saga: their status moves with the clock.
+    flows_open: FxHashSet<u32>,
     /// Slots of the sagas not over yet: their state moves with the clock.
     sagas_open: FxHashSet<u32>,
     /// The sagas by trace, under their slots; shared with the current update's saga set.
@@ -313,9 +313,7 @@ impl LiveAnalysis {
             }
         }
         if clock_moved {
-            todo.extend(
-                self.flows.iter().filter(|(r, e)| e.clock && !roots.contains(*r)).map(|(r, _)| *r),
-            );
+            todo.extend(self.flows_open.iter().copied().filter(|r| !roots.contains(r)));
         }
         let mut done: FxHashSet<u32> = FxHashSet::default();
         while let Some(r) = todo.pop() {
@@ -342,7 +340,10 @@ impl LiveAnalysis {
             self.remove_flow(r);
             let row = Arc::new(FlowRow { flow, facts });
             self.order.insert(key, Arc::clone(&row));
-            self.flows.insert(r, FlowEntry { row, key, clock });
+            if clock {
+                self.flows_open.insert(r);
+            }
+            self.flows.insert(r, FlowEntry { row, key });
             self.cost.flows_rebuilt += 1;
         }
     }
@@ -357,7 +358,10 @@ impl LiveAnalysis {
             let start = members.iter().map(|&t| l.traces[t as usize].start).min().unwrap_or(0);
             let key = (start, l.traces[r as usize].id.0);
             self.order.insert(key, Arc::clone(&row));
-            self.flows.insert(r, FlowEntry { row, key, clock });
+            if clock {
+                self.flows_open.insert(r);
+            }
+            self.flows.insert(r, FlowEntry { row, key });
             self.cost.flows_rebuilt += 1;
         });
     }
@@ -365,6 +369,7 @@ impl LiveAnalysis {
     fn remove_flow(&mut self, root: u32) {
         if let Some(e) = self.flows.remove(&root) {
             self.order.remove(&e.key);
+            self.flows_open.remove(&root);
             self.moved_roots.insert(root);
         }
     }
