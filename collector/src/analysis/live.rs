@@ -333,10 +333,25 @@ impl LiveAnalysis {
             let in_flow = |t: u32| set.contains(&t);
             let flow = flows::flow(cx, r, &members, &in_flow, pending, saga_set);
             let clock = clock_bound(cx, pending, saga_set, &members, &flow);
-            self.moved_members.extend(members.iter().copied());
             let facts = flow_facts(cx, &members, &in_flow);
             let start = members.iter().map(|&t| l.traces[t as usize].start).min().unwrap_or(0);
             let key = (start, l.traces[r as usize].id.0);
+            self.cost.flows_rebuilt += 1;
+            // Rebuilt for the clock and unchanged (an age that reads the same): the row
+            // and everything keyed on it stay.
+            if self
+                .flows
+                .get(&r)
+                .is_some_and(|e| e.key == key && e.row.flow == flow && e.row.facts == facts)
+            {
+                if clock {
+                    self.flows_open.insert(r);
+                } else {
+                    self.flows_open.remove(&r);
+                }
+                continue;
+            }
+            self.moved_members.extend(members.iter().copied());
             self.remove_flow(r);
             let row = Arc::new(FlowRow { flow, facts });
             self.order.insert(key, Arc::clone(&row));
@@ -344,7 +359,6 @@ impl LiveAnalysis {
                 self.flows_open.insert(r);
             }
             self.flows.insert(r, FlowEntry { row, key });
-            self.cost.flows_rebuilt += 1;
         }
     }
 
