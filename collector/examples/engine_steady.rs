@@ -18,9 +18,7 @@ use std::time::{Duration, Instant};
 use hopscope_collector::engine::{self, EngineConfig, QUEUE_SHARE};
 use hopscope_collector::fake::Generator;
 use hopscope_collector::ingest::convert::Decoder;
-use hopscope_collector::link::Linker;
 use hopscope_collector::model::{Interner, Span};
-use hopscope_collector::store::SpanStore;
 
 /// The allocator of the `hopscope` binary, so the figures are those of what ships.
 #[global_allocator]
@@ -89,10 +87,8 @@ fn main() {
             }
         })
         .expect("a thread");
-    let mut store = SpanStore::new(config.max_memory);
-    // As `Engine::start` does.
-    store.free_evicted_in_background().expect("a thread");
-    let mut linker = Linker::new(Arc::clone(&interner));
+    let (mut store, mut linker) =
+        engine::store_and_linker(&config, Arc::clone(&interner)).expect("a thread");
 
     let (mut filling, mut steady, mut window) =
         (Phase::default(), Phase::default(), Phase::default());

@@ -332,12 +332,11 @@ impl Engine {
             stats: Arc::clone(&stats),
         };
         let (publisher, views) = views::Publisher::new(config.max_memory);
-        let mut store = SpanStore::new(config.max_memory);
-        store.free_evicted_in_background()?;
+        let (store, linker) = store_and_linker(config, Arc::clone(&interner))?;
         let worker = Worker {
             views: publisher,
             store,
-            linker: Linker::new(Arc::clone(&interner)),
+            linker,
             recorder,
             interner: Arc::clone(&interner),
             stats,
@@ -402,6 +401,25 @@ struct Worker {
 /// Within a large batch, the linker's estimate is refreshed after this many spans.
 const REFRESH_EVERY: usize = 1024;
 
+/// Bytes of the budget a held span takes at the least, store and linker together, for
+/// sizing the linker's slabs up front (loadgen's spans take about 1.3 KiB).
+const MIN_SPAN_BYTES: u64 = 1024;
+
+/// The engine's span store and linker, set up as the engine thread uses them: evicted traces
+/// are freed on a thread of their own, and the linker's slabs have room for what the budget
+/// can hold. Fails if that thread cannot be started.
+pub fn store_and_linker(
+    config: &EngineConfig,
+    interner: Arc<Interner>,
+) -> std::io::Result<(SpanStore, Linker)> {
+    let mut store = SpanStore::new(config.max_memory);
+    store.free_evicted_in_background()?;
+    let mut linker = Linker::new(interner);
+    let spans = config.max_memory.saturating_sub(config.max_memory / QUEUE_SHARE) / MIN_SPAN_BYTES;
+    linker.reserve(usize::try_from(spans).unwrap_or(usize::MAX));
+    Ok((store, linker))
+}
+
 /// What the engine thread does with a batch of spans, each with its estimated bytes
 /// ([`Span::approx_bytes`], computed by the receiver): stores each, links what was new or
 /// changed, and drops from the linker the traces the store evicted to stay within its budget,
@@ -430,9 +448,9 @@ pub fn store_and_link(
             Inserted::Duplicate(_) => {}
         }
         // After every span: a trace evicted mid-batch may come back later in it.
-        let evicted = store.take_evicted();
-        if !evicted.is_empty() {
-            linker.evict(&evicted);
+        if !store.evicted().is_empty() {
+            linker.evict(store.evicted());
+            store.clear_evicted();
         }
     }
     linker_bytes

@@ -29,6 +29,7 @@ mod few;
 mod memory;
 pub mod synth;
 
+use std::collections::hash_map::Entry;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -360,6 +361,17 @@ impl Linker {
     /// Counters.
     pub fn stats(&self) -> LinkStats {
         self.stats
+    }
+
+    /// Makes room, up front, for the span and trace records of about `spans` spans, so that
+    /// the slabs do not grow by doublings (each a copy of the whole slab into fresh memory)
+    /// while they fill. Only address space until records are written: the memory estimate
+    /// counts the records written, not the room. Best effort: nothing is reserved if the
+    /// address space is refused.
+    pub fn reserve(&mut self, spans: usize) {
+        let _ = self.spans.try_reserve_exact(spans.saturating_sub(self.spans.len()));
+        let traces = spans / 2;
+        let _ = self.traces.try_reserve_exact(traces.saturating_sub(self.traces.len()));
     }
 
     /// Links every span of a batch.
@@ -1391,10 +1403,21 @@ fn edit_index<K: Hash + Eq + Copy>(
     key: K,
     edit: impl Fn(&mut Few<u32, 2>),
 ) {
-    let v = map.entry(key).or_default();
-    edit(v);
-    if v.is_empty() {
-        map.remove(&key);
+    // One probe of the table whatever the outcome (a key emptied is removed through its entry).
+    match map.entry(key) {
+        Entry::Occupied(mut o) => {
+            edit(o.get_mut());
+            if o.get().is_empty() {
+                o.remove();
+            }
+        }
+        Entry::Vacant(v) => {
+            let mut list = Few::default();
+            edit(&mut list);
+            if !list.is_empty() {
+                v.insert(list);
+            }
+        }
     }
 }
 

@@ -262,6 +262,17 @@ impl SpanStore {
         std::mem::take(&mut self.evicted)
     }
 
+    /// Trace ids evicted since they were last cleared ([`SpanStore::clear_evicted`]): as
+    /// [`SpanStore::take_evicted`], without giving up the list's memory.
+    pub fn evicted(&self) -> &[TraceId] {
+        &self.evicted
+    }
+
+    /// Forgets the evicted trace ids (once their indexes have dropped them).
+    pub fn clear_evicted(&mut self) {
+        self.evicted.clear();
+    }
+
     fn trace_entry(&mut self, trace_id: TraceId) -> &mut Trace {
         let stats = &mut self.stats;
         let order = &mut self.order;
