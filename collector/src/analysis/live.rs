@@ -18,7 +18,8 @@
 //! checks it over random batches); the view does not list hops (a flow's detail finds its
 //! own).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -49,6 +50,112 @@ pub struct FlowRow {
 /// Flows are listed by start, then root trace id.
 type FlowKey = (u64, [u8; 16]);
 
+/// Rows per chunk of [`FlowRows`], as built; a chunk is split past twice this.
+const CHUNK: usize = 64;
+
+/// The flows list of a view, in output order. Held in chunks that consecutive views share
+/// where their flows did not change (new flows come at the end, evicted ones go from the
+/// start), so a view costs the engine O(changed chunks), not O(flows). Reading it as a slice
+/// puts the rows together once, on the reader's first look.
+#[derive(Debug, Clone, Default)]
+pub struct FlowRows {
+    chunks: Arc<Vec<Arc<Vec<Arc<FlowRow>>>>>,
+    len: usize,
+    flat: Arc<std::sync::OnceLock<Vec<Arc<FlowRow>>>>,
+}
+
+impl FlowRows {
+    fn from_chunks(chunks: Vec<Arc<Vec<Arc<FlowRow>>>>) -> Self {
+        let len = chunks.iter().map(|c| c.len()).sum();
+        Self { chunks: Arc::new(chunks), len, flat: Arc::default() }
+    }
+
+    /// The number of rows, without putting them together.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The rows in order, without putting them together.
+    pub fn rows(&self) -> impl Iterator<Item = &Arc<FlowRow>> {
+        self.chunks.iter().flat_map(|c| c.iter())
+    }
+}
+
+impl std::ops::Deref for FlowRows {
+    type Target = [Arc<FlowRow>];
+
+    fn deref(&self) -> &[Arc<FlowRow>] {
+        self.flat.get_or_init(|| self.chunks.iter().flat_map(|c| c.iter().cloned()).collect())
+    }
+}
+
+impl PartialEq for FlowRows {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl From<Vec<Arc<FlowRow>>> for FlowRows {
+    fn from(rows: Vec<Arc<FlowRow>>) -> Self {
+        Self::from_chunks(rows.chunks(CHUNK).map(|c| Arc::new(c.to_vec())).collect())
+    }
+}
+
+/// Chunks of the flows list by the key they start at (the first chunk also holds anything
+/// before), and the keys added or removed since they were last put together.
+struct Chunks<T> {
+    chunks: BTreeMap<FlowKey, Arc<Vec<Arc<T>>>>,
+    touched: Vec<FlowKey>,
+}
+
+impl<T> Default for Chunks<T> {
+    fn default() -> Self {
+        Self { chunks: BTreeMap::new(), touched: Vec::new() }
+    }
+}
+
+impl<T> Chunks<T> {
+    /// Brings the chunks up to date with `order` and lists them.
+    fn update(&mut self, order: &BTreeMap<FlowKey, Arc<T>>) -> Vec<Arc<Vec<Arc<T>>>> {
+        let first = self.chunks.keys().next().copied();
+        let mut dirty: BTreeSet<Option<FlowKey>> = BTreeSet::new();
+        for k in self.touched.drain(..) {
+            // `None`: the first chunk, or no chunk yet.
+            let start = self.chunks.range(..=k).next_back().map(|(s, _)| *s);
+            dirty.insert(if start == first { None } else { start });
+        }
+        for start in dirty {
+            let from = match start {
+                Some(s) => self.chunks.remove(&s).map(|_| s),
+                None => first.and_then(|f| self.chunks.remove(&f).map(|_| f)),
+            };
+            let next = match from {
+                Some(s) => self.chunks.range(s..).next().map(|(k, _)| *k),
+                None => self.chunks.keys().next().copied(),
+            };
+            let lower = start.map_or(Bound::Unbounded, Bound::Included);
+            let upper = next.map_or(Bound::Unbounded, Bound::Excluded);
+            let rows: Vec<(&FlowKey, &Arc<T>)> = order.range((lower, upper)).collect();
+            let size = if rows.len() > 2 * CHUNK { CHUNK } else { rows.len().max(1) };
+            for (i, piece) in rows.chunks(size).enumerate() {
+                // A middle chunk keeps its start (a boundary, even once that flow is gone);
+                // the first starts at its first row.
+                let at = match start {
+                    Some(s) if i == 0 => s,
+                    _ => *piece[0].0,
+                };
+                self.chunks
+                    .insert(at, Arc::new(piece.iter().map(|(_, r)| Arc::clone(r)).collect()));
+            }
+        }
+        self.chunks.values().cloned().collect()
+    }
+}
+
 struct FlowEntry {
     row: Arc<FlowRow>,
     key: FlowKey,
@@ -60,7 +167,7 @@ pub struct LiveOutput {
     /// The analysis without its flows (in `flows`) and hops (found per flow on demand).
     pub analysis: Analysis,
     /// The flows in output order.
-    pub flows: Arc<Vec<Arc<FlowRow>>>,
+    pub flows: FlowRows,
     /// Parallel to `analysis.sagas`: the flow holding the saga's earliest span.
     pub saga_flows: Vec<Option<Arc<str>>>,
 }
@@ -87,6 +194,8 @@ struct SagaEntry {
 pub struct LiveAnalysis {
     flows: FxHashMap<u32, FlowEntry>,
     order: BTreeMap<FlowKey, Arc<FlowRow>>,
+    /// `order` in chunks, as views list it.
+    chunks: Chunks<FlowRow>,
     /// Saga slot → where the saga is in `saga_order`.
     sagas: FxHashMap<u32, SagaKey>,
     /// The sagas in output order.
@@ -185,7 +294,7 @@ impl LiveAnalysis {
         let flow_of = LiveFlowOf { cx: &cx, flows: &self.flows };
         let insights = insights::assemble(&cx, &flow_of, &saga_set, found);
         let saga_flows = self.saga_flows(&cx);
-        let rows: Vec<Arc<FlowRow>> = self.order.values().map(Arc::clone).collect();
+        let rows = FlowRows::from_chunks(self.chunks.update(&self.order));
         let (graph, lag) = (graph(&cx), lag(&cx));
         let summary = summary(l, &graph, rows.len(), l.stats().hops);
         LiveOutput {
@@ -199,7 +308,7 @@ impl LiveAnalysis {
                 sagas: saga_set.sagas,
                 insights,
             },
-            flows: Arc::new(rows),
+            flows: rows,
             saga_flows,
         }
     }
@@ -355,6 +464,7 @@ impl LiveAnalysis {
             self.remove_flow(r);
             let row = Arc::new(FlowRow { flow, facts });
             self.order.insert(key, Arc::clone(&row));
+            self.chunks.touched.push(key);
             if clock {
                 self.flows_open.insert(r);
             }
@@ -372,6 +482,7 @@ impl LiveAnalysis {
             let start = members.iter().map(|&t| l.traces[t as usize].start).min().unwrap_or(0);
             let key = (start, l.traces[r as usize].id.0);
             self.order.insert(key, Arc::clone(&row));
+            self.chunks.touched.push(key);
             if clock {
                 self.flows_open.insert(r);
             }
@@ -383,6 +494,7 @@ impl LiveAnalysis {
     fn remove_flow(&mut self, root: u32) {
         if let Some(e) = self.flows.remove(&root) {
             self.order.remove(&e.key);
+            self.chunks.touched.push(e.key);
             self.flows_open.remove(&root);
             self.moved_roots.insert(root);
         }
@@ -502,5 +614,60 @@ fn flow_facts(cx: &Cx<'_>, members: &[u32], in_flow: &dyn Fn(u32) -> bool) -> Fl
     FlowFacts {
         worst_queue_ns: worst,
         destinations: dests.into_iter().map(|(s, d)| format!("{s} {d}")).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Chunks list exactly what the map holds after any adds and removals; when only the ends
+    /// move (new flows last, the oldest evicted), the chunks in between are shared.
+    #[test]
+    fn chunks_follow_the_map_and_share_what_did_not_change() {
+        let mut order: BTreeMap<FlowKey, Arc<u64>> = BTreeMap::new();
+        let mut chunks = Chunks::default();
+        let mut x = 99u64;
+        let mut next = || {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            x >> 20
+        };
+        let mut before: Vec<Arc<Vec<Arc<u64>>>> = Vec::new();
+        for round in 1..300u64 {
+            let anywhere = round % 3 == 0;
+            let added = next() % 300;
+            for _ in 0..added {
+                let key =
+                    if anywhere { next() % (round * 1000) } else { round * 1000 + next() % 1000 };
+                order.insert((key, [0; 16]), Arc::new(key));
+                chunks.touched.push((key, [0; 16]));
+            }
+            for _ in 0..next() % 250 {
+                let gone = if anywhere {
+                    order.keys().nth(next() as usize % order.len().max(1)).copied()
+                } else {
+                    order.keys().next().copied()
+                };
+                if let Some(k) = gone {
+                    order.remove(&k);
+                    chunks.touched.push(k);
+                }
+            }
+            let now = chunks.update(&order);
+            let rows: Vec<u64> = now.iter().flat_map(|c| c.iter().map(|v| **v)).collect();
+            let want: Vec<u64> = order.values().map(|v| **v).collect();
+            assert_eq!(rows, want, "round {round}");
+            assert!(now.iter().all(|c| !c.is_empty() && c.len() <= 2 * CHUNK), "round {round}");
+            if !anywhere {
+                let shared =
+                    now.iter().filter(|c| before.iter().any(|b| Arc::ptr_eq(b, c))).count();
+                // The first chunk (the oldest went) and the last (split as it grew).
+                let rebuilt = now.len() - shared;
+                let bound = 2 + (added as usize).div_ceil(CHUNK) + 1;
+                assert!(rebuilt <= bound, "round {round}: {rebuilt} of {} rebuilt", now.len());
+            }
+            before = now;
+        }
+        assert!(before.len() > 10, "enough chunks to tell: {}", before.len());
     }
 }

@@ -102,7 +102,7 @@ pub enum ViewRequest {
     Refresh,
 }
 
-pub use crate::analysis::live::{FlowFacts, FlowRow};
+pub use crate::analysis::live::{FlowFacts, FlowRow, FlowRows};
 
 /// Queue time over recent event-clock minutes for one row of `analysis.lag`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -207,7 +207,7 @@ pub struct View {
     pub analysis: Arc<Analysis>,
     /// The flows with their facts, by start then root trace id; each row is shared with
     /// the views before it while the flow does not change.
-    pub flows: Arc<Vec<Arc<FlowRow>>>,
+    pub flows: FlowRows,
     /// Parallel to `analysis.lag`.
     pub lag_trends: Arc<Vec<LagTrend>>,
     /// Parallel to `analysis.sagas`: the flow holding the saga's first step.
@@ -244,7 +244,7 @@ impl View {
             max_memory: 0,
             clock: EventClock::default(),
             analysis: Arc::new(empty_analysis()),
-            flows: Arc::default(),
+            flows: FlowRows::default(),
             lag_trends: Arc::default(),
             saga_flows: Arc::default(),
             detail: None,
@@ -508,14 +508,14 @@ fn detail_span(span: &Span, logs: &[LogRecord], store: &SpanStore, i: &Interner)
 pub fn detail(
     store: &SpanStore,
     l: &Linker,
-    flows: &[Arc<FlowRow>],
+    flows: &FlowRows,
     target: &DetailTarget,
 ) -> FlowDetail {
     let i = l.interner();
     let flow = match target {
-        DetailTarget::Flow(id) => flows.iter().map(|r| &r.flow).find(|f| f.id == *id),
+        DetailTarget::Flow(id) => flows.rows().map(|r| &r.flow).find(|f| f.id == *id),
         DetailTarget::Trace(t) => {
-            flows.iter().map(|r| &r.flow).find(|f| f.traces.iter().any(|x| x == t))
+            flows.rows().map(|r| &r.flow).find(|f| f.traces.iter().any(|x| x == t))
         }
     };
     let traces: Vec<String> = match (flow, target) {

@@ -415,24 +415,24 @@ fn selection_and_scroll_survive_live_updates() {
     assert!(s.flows.pos.offset > 0);
     // A new view with two newer flows: the list shifts, the selection does not.
     let mut v = (*e.view()).clone();
-    let mut rows = (*v.flows).clone();
+    let mut rows = v.flows.to_vec();
     for n in 0..2 {
         let mut r = (*rows[0]).clone();
         r.flow.id = format!("ffff{n:028x}");
         r.flow.start_unix_nano += 100_000_000_000;
         rows.push(Arc::new(r));
     }
-    v.flows = Arc::new(rows);
+    v.flows = rows.into();
     update(&mut s, Msg::View(Arc::new(v)));
     assert_eq!(s.flows.order.len(), 11);
     assert_eq!(s.flows.selected_id.as_deref(), Some(id.as_str()));
     assert_eq!(s.flows.pos.selected - s.flows.pos.offset, row_on_screen);
     // The selected flow disappears (evicted): the selection stays at its index.
     let mut v = (*s.view).clone();
-    let mut rows = (*v.flows).clone();
+    let mut rows = v.flows.to_vec();
     let at = rows.iter().position(|r| r.flow.id == id).unwrap();
     rows.remove(at);
-    v.flows = Arc::new(rows);
+    v.flows = rows.into();
     let before = s.flows.pos.selected;
     update(&mut s, Msg::View(Arc::new(v)));
     assert_eq!(s.flows.pos.selected, before);
@@ -445,12 +445,12 @@ fn on_the_first_row_the_selection_follows_new_flows() {
     assert_eq!(s.flows.pos.selected, 0);
     let first = s.flows.selected_id.clone().unwrap();
     let mut v = (*e.view()).clone();
-    let mut rows = (*v.flows).clone();
+    let mut rows = v.flows.to_vec();
     let mut newer = (*rows[0]).clone();
     newer.flow.id = format!("ffff{:028x}", 7);
     newer.flow.start_unix_nano = rows.iter().map(|r| r.flow.start_unix_nano).max().unwrap() + 1;
     rows.push(Arc::new(newer));
-    v.flows = Arc::new(rows);
+    v.flows = rows.into();
     update(&mut s, Msg::View(Arc::new(v)));
     assert_eq!(s.flows.pos.selected, 0);
     assert_eq!(s.flows.selected_id.as_deref(), Some(format!("ffff{:028x}", 7).as_str()));
