@@ -20,6 +20,10 @@ use hopscope_collector::link::Linker;
 use hopscope_collector::link::synth::Shop;
 use hopscope_collector::model::{Interner, Span};
 
+/// The allocator of the `hopscope` binary, so the figures are those of what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const START: u64 = 1_700_000_000_000_000_000;
 const SIZES: [usize; 3] = [10_000, 100_000, 1_000_000];
 
