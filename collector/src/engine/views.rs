@@ -901,8 +901,14 @@ impl super::Worker {
 
     /// Resets the store and the linker; the next view shows nothing stored.
     pub(super) fn clear(&mut self) {
-        self.store = SpanStore::new(self.views.max_memory);
-        self.linker = Linker::new(Arc::clone(&self.interner));
+        // As the engine started: evicted traces freed off this thread, the linker's slabs
+        // sized for the budget (or, if the freeing thread cannot start, plainly).
+        let config =
+            super::EngineConfig { max_memory: self.views.max_memory, ..Default::default() };
+        (self.store, self.linker) = super::store_and_linker(&config, Arc::clone(&self.interner))
+            .unwrap_or_else(|_| {
+                (SpanStore::new(self.views.max_memory), Linker::new(Arc::clone(&self.interner)))
+            });
         self.views.live = LiveAnalysis::default();
         self.views.trends = None;
         self.publish_stats();
