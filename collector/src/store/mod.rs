@@ -63,8 +63,10 @@ pub struct Trace {
 }
 
 const INDEX_AFTER: usize = 16;
-/// Fixed cost of a trace: its map slot, its order slot and the `Trace` itself.
-const TRACE_OVERHEAD: usize = size_of::<Trace>() + size_of::<TraceId>() * 2 + 32;
+/// Fixed cost of a trace: its map slot (id and pointer), its order slot, and the `Trace`
+/// itself in its own allocation.
+const TRACE_OVERHEAD: usize =
+    size_of::<Trace>() + 16 + size_of::<TraceId>() * 2 + size_of::<usize>() + 32;
 
 impl Trace {
     /// The spans, in arrival order.
@@ -130,10 +132,11 @@ const FREE_BATCH_BYTES: usize = 256 << 10;
 
 /// Hands evicted traces to a thread that frees them.
 #[derive(Debug)]
+#[expect(clippy::vec_box, reason = "the traces come boxed out of the map; unboxing copies them")]
 struct Freer {
-    tx: SyncSender<Vec<Trace>>,
+    tx: SyncSender<Vec<Box<Trace>>>,
     /// Evicted traces gathered for the next hand-over, and their bytes.
-    batch: Vec<Trace>,
+    batch: Vec<Box<Trace>>,
     batch_bytes: usize,
     /// Bytes handed over and not yet freed.
     freeing: Arc<AtomicUsize>,
@@ -141,7 +144,7 @@ struct Freer {
 
 impl Freer {
     fn start() -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::sync_channel::<Vec<Trace>>(FREEING_BYTES / FREE_BATCH_BYTES);
+        let (tx, rx) = mpsc::sync_channel::<Vec<Box<Trace>>>(FREEING_BYTES / FREE_BATCH_BYTES);
         let freeing = Arc::new(AtomicUsize::new(0));
         let freed = Arc::clone(&freeing);
         std::thread::Builder::new().name("hopscope-free".into()).spawn(move || {
@@ -154,7 +157,7 @@ impl Freer {
         Ok(Self { tx, batch: Vec::new(), batch_bytes: 0, freeing })
     }
 
-    fn retire(&mut self, trace: Trace) {
+    fn retire(&mut self, trace: Box<Trace>) {
         self.batch_bytes += trace.bytes;
         self.batch.push(trace);
         if self.batch_bytes < FREE_BATCH_BYTES {
@@ -175,7 +178,9 @@ impl Freer {
 /// The span store. Owned by the engine; not shared.
 #[derive(Debug)]
 pub struct SpanStore {
-    traces: FxHashMap<TraceId, Trace>,
+    /// Boxed, so that the table stays small: growing it moves 24-byte entries, not whole
+    /// traces (the engine stops while it grows).
+    traces: FxHashMap<TraceId, Box<Trace>>,
     order: VecDeque<TraceId>,
     /// Log records without a trace id, oldest first.
     orphan_logs: VecDeque<LogRecord>,
@@ -233,7 +238,7 @@ impl SpanStore {
 
     /// The trace with this id, if held.
     pub fn trace(&self, trace_id: &TraceId) -> Option<&Trace> {
-        self.traces.get(trace_id)
+        self.traces.get(trace_id).map(|t| &**t)
     }
 
     /// The span at `r`, if its trace is still held.
@@ -254,7 +259,7 @@ impl SpanStore {
 
     /// Every held trace, in no particular order.
     pub fn traces(&self) -> impl Iterator<Item = (&TraceId, &Trace)> {
-        self.traces.iter()
+        self.traces.iter().map(|(id, t)| (id, &**t))
     }
 
     /// Trace ids evicted since the last call, for indexes that must forget them.
@@ -280,7 +285,7 @@ impl SpanStore {
             stats.traces += 1;
             stats.bytes += TRACE_OVERHEAD as u64;
             order.push_back(trace_id);
-            Trace { bytes: TRACE_OVERHEAD, ..Trace::default() }
+            Box::new(Trace { bytes: TRACE_OVERHEAD, ..Trace::default() })
         })
     }
 
