@@ -224,6 +224,18 @@ fn too_large(max: usize) -> Failure {
     )
 }
 
+/// A refused body declared this long or shorter is read to its end (and dropped) before the
+/// refusal is sent.
+const DRAIN_BOUND: u64 = 64 << 20;
+
+/// Reads a body to its end, keeping nothing; gives up after a few seconds.
+async fn drain(body: Body) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let read = async { while let Some(Ok(_)) = body.frame().await {} };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), read).await;
+}
+
 /// Reads the body, inflating gzip, refusing anything past `max` bytes without holding more.
 async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8>, Failure> {
     let gzip = match headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()) {
@@ -242,7 +254,12 @@ async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
+    if let Some(n) = declared.filter(|&n| n > max as u64) {
+        // A client still sending reads a reset connection, not the refusal, if the rest is
+        // left unread: read what a moderate excess sends, and drop it.
+        if n <= DRAIN_BOUND {
+            drain(body).await;
+        }
         return Err(too_large(max));
     }
     let raw: Bytes = axum::body::to_bytes(body, max).await.map_err(|e| {
