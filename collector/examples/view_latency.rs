@@ -17,7 +17,9 @@
 //!    `SECONDS` (default 10): each batch's time from submission to the first view holding it.
 //!    Once the budget is full the store evicts while batches keep coming: a batch is held
 //!    by a view once the view has taken in (stored + evicted) as many spans as were sent
-//!    up to it. The figures are given for the whole run and for its last half.
+//!    up to it. The figures are given for the whole run and for its last half, with the
+//!    engine's time per view. `DUMP=FILE` writes one line per batch: when it was sent (ms
+//!    into the run), its latency and the build time of the view that first held it (ms).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -231,7 +233,7 @@ fn main() {
             total
         })
     };
-    let mut latencies = Vec::new();
+    let mut timeline = Vec::new();
     let mut builds = Vec::new();
     let mut next = 0;
     loop {
@@ -240,7 +242,7 @@ fn main() {
             builds.push(v.build_time);
             let sent = sent.lock().expect("lock");
             while next < sent.len() && sent[next].0 <= taken_in(&v) {
-                latencies.push(seen - sent[next].1);
+                timeline.push((sent[next].1, seen - sent[next].1, v.build_time));
                 next += 1;
             }
         }
@@ -250,6 +252,22 @@ fn main() {
         std::thread::sleep(Duration::from_millis(1));
     }
     let total = feeder.join().expect("feeder");
+    let mut latencies: Vec<Duration> = timeline.iter().map(|t| t.1).collect();
+    if let Some(path) = std::env::var_os("DUMP") {
+        let t0 = timeline.first().map_or_else(Instant::now, |t| t.0);
+        let lines: Vec<String> = timeline
+            .iter()
+            .map(|(at, latency, build)| {
+                format!(
+                    "{} {} {}",
+                    at.duration_since(t0).as_millis(),
+                    latency.as_millis(),
+                    build.as_millis()
+                )
+            })
+            .collect();
+        std::fs::write(path, lines.join("\n")).expect("DUMP written");
+    }
     let last = views.latest();
     let mut late = latencies[latencies.len() / 2..].to_vec();
     let mut late_builds = builds[builds.len() / 2..].to_vec();
