@@ -726,8 +726,9 @@ pub(super) struct Publisher {
     /// parallel to (see [`TREND_REFRESH`]).
     trends: Option<(Instant, Vec<SubName>, Arc<Vec<LagTrend>>)>,
     /// Views replaced by a newer one go to a thread of their own to be dropped: freeing a
-    /// view's rows and strings is O(held) work the engine thread need not do.
-    retired: Option<mpsc::Sender<Arc<View>>>,
+    /// view's rows and strings is O(held) work the engine thread need not do. Started with
+    /// the first view (`serve`, which publishes none, never starts it).
+    retired: std::cell::OnceCell<Option<mpsc::Sender<Arc<View>>>>,
 }
 
 /// Lag trends are counted over every held hop; within this long of the last count (and with
@@ -737,8 +738,8 @@ pub const TREND_REFRESH: Duration = Duration::from_secs(1);
 /// A lag row's subscription: system, destination, consumer group.
 type SubName = (String, String, Option<String>);
 
-fn sub_name(row: &analysis::Lag) -> SubName {
-    (row.system.clone(), row.destination.clone(), row.consumer_group.clone())
+fn sub_name(row: &analysis::Lag) -> (&String, &String, &Option<String>) {
+    (&row.system, &row.destination, &row.consumer_group)
 }
 
 /// A thread that drops what it is sent (`None` if the thread cannot be started: the caller
@@ -773,7 +774,7 @@ impl Publisher {
             last_rate: 0,
             live: LiveAnalysis::default(),
             trends: None,
-            retired: retirement(),
+            retired: std::cell::OnceCell::new(),
         };
         (publisher, Hub { sender, requests: tx })
     }
@@ -859,13 +860,24 @@ impl Publisher {
         let trends = match &self.trends {
             Some((at, subs, trends))
                 if now.saturating_duration_since(*at) < TREND_REFRESH
-                    && out.analysis.lag.iter().map(sub_name).eq(subs.iter().cloned()) =>
+                    && out
+                        .analysis
+                        .lag
+                        .iter()
+                        .map(sub_name)
+                        .eq(subs.iter().map(|(s, d, g)| (s, d, g))) =>
             {
                 Arc::clone(trends)
             }
             _ => {
                 let trends = Arc::new(lag_trends(linker, &out.analysis, clock.now_unix_nano));
-                let subs = out.analysis.lag.iter().map(sub_name).collect();
+                let subs = out
+                    .analysis
+                    .lag
+                    .iter()
+                    .map(sub_name)
+                    .map(|(s, d, g)| (s.clone(), d.clone(), g.clone()))
+                    .collect();
                 self.trends = Some((now, subs, Arc::clone(&trends)));
                 trends
             }
@@ -874,7 +886,7 @@ impl Publisher {
         let mut view = assemble(src, out, trends, clock, &self.wants, self.seq, rate);
         view.build_time = started.elapsed();
         let old = self.sender.send_replace(Arc::new(view));
-        if let Some(retired) = &self.retired {
+        if let Some(retired) = self.retired.get_or_init(retirement) {
             // Only fails once the thread is gone; the view is then dropped here.
             let _ = retired.send(old);
         }
