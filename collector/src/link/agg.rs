@@ -144,30 +144,11 @@ impl Samples {
         self.merged()
     }
 
-    /// The sorted prefix merged with the rest, sorted, less the removed values.
+    /// A settled copy of the values.
     fn merged(&self) -> Vec<u64> {
-        let (head, tail) = self.values.split_at(self.sorted);
-        let mut tail = tail.to_vec();
-        tail.sort_unstable();
-        let mut removed = self.removed.clone();
-        removed.sort_unstable();
-        let mut out = Vec::with_capacity(self.values.len().saturating_sub(removed.len()));
-        let (mut head, mut tail) = (head.iter().peekable(), tail.iter().peekable());
-        let mut gone = removed.iter().peekable();
-        loop {
-            let next = match (head.peek(), tail.peek()) {
-                (Some(&&a), Some(&&b)) if a <= b => head.next(),
-                (_, Some(_)) => tail.next(),
-                (Some(_), None) => head.next(),
-                (None, None) => break,
-            };
-            let Some(&value) = next else { break };
-            while gone.next_if(|&&g| g < value).is_some() {}
-            if gone.next_if(|&&g| g == value).is_none() {
-                out.push(value);
-            }
-        }
-        out
+        let mut copy = self.clone();
+        copy.settle();
+        copy.values
     }
 }
 
