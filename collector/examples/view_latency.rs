@@ -21,6 +21,7 @@
 //!    engine's time per view. `DUMP=FILE` writes one line per batch: when it was sent (ms
 //!    into the run), its latency and the build time of the view that first held it (ms).
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -30,7 +31,7 @@ use hopscope_collector::engine::views::{View, ViewHandle};
 use hopscope_collector::engine::{Engine, EngineConfig};
 use hopscope_collector::link::Linker;
 use hopscope_collector::link::synth::Shop;
-use hopscope_collector::model::Interner;
+use hopscope_collector::model::{Interner, Span, TraceId};
 
 /// The allocator of the `hopscope` binary, so the figures are those of what ships.
 #[global_allocator]
@@ -64,6 +65,35 @@ fn wait_for(views: &mut ViewHandle, spans: u64, limit: Duration) -> Duration {
     }
 }
 
+/// One update of the analysis, timed into `times` (dropping its output is not timed);
+/// returns the flows it rebuilt.
+fn timed_update(
+    live: &mut LiveAnalysis,
+    linker: &mut Linker,
+    opts: &AnalysisOptions,
+    times: &mut Vec<Duration>,
+) -> usize {
+    let t = Instant::now();
+    let out = live.update(linker, opts);
+    times.push(t.elapsed());
+    drop(out);
+    live.last_cost().flows_rebuilt
+}
+
+/// The traces of `spans` in the order they first appear, with their span counts.
+fn traces_in_order<'a>(spans: impl IntoIterator<Item = &'a Span>) -> Vec<(TraceId, usize)> {
+    let mut at: HashMap<TraceId, usize> = HashMap::new();
+    let mut out: Vec<(TraceId, usize)> = Vec::new();
+    for span in spans {
+        let i = *at.entry(span.trace_id).or_insert_with(|| {
+            out.push((span.trace_id, 0));
+            out.len() - 1
+        });
+        out[i].1 += 1;
+    }
+    out
+}
+
 fn main() {
     let n: usize = std::env::var("SPANS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
@@ -94,11 +124,7 @@ fn main() {
     for batch in &more {
         linker.add_all(batch);
         opts.now_unix_nano += 1_000_000_000;
-        let t = Instant::now();
-        let out = live.update(&mut linker, &opts);
-        times.push(t.elapsed());
-        rebuilt += live.last_cost().flows_rebuilt;
-        drop(out);
+        rebuilt += timed_update(&mut live, &mut linker, &opts, &mut times);
     }
     times.sort();
     eprintln!(
@@ -113,18 +139,8 @@ fn main() {
     // clock 150 ms and updates.
     let steady: usize =
         std::env::var("STEADY_SPANS").ok().and_then(|s| s.parse().ok()).unwrap_or(15_000);
-    let mut oldest: std::collections::VecDeque<(hopscope_collector::model::TraceId, usize)> =
-        std::collections::VecDeque::new();
-    let mut seen = std::collections::HashMap::new();
-    for span in spans.iter().chain(more.iter().flatten()) {
-        *seen.entry(span.trace_id).or_insert_with(|| {
-            oldest.push_back((span.trace_id, 0));
-            0usize
-        }) += 1;
-    }
-    for entry in &mut oldest {
-        entry.1 = seen[&entry.0];
-    }
+    let mut oldest: VecDeque<(TraceId, usize)> =
+        traces_in_order(spans.iter().chain(more.iter().flatten())).into();
     let mut times = Vec::new();
     let mut rebuilt = 0;
     for _ in 0..rounds {
@@ -136,19 +152,11 @@ fn main() {
             evict.push(id);
             gone += n;
         }
-        let mut counts: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
-        for span in &batch {
-            *counts.entry(span.trace_id).or_default() += 1;
-        }
-        oldest.extend(counts);
+        oldest.extend(traces_in_order(&batch));
         linker.add_all(&batch);
         linker.evict(&evict);
         opts.now_unix_nano += 150_000_000;
-        let t = Instant::now();
-        let out = live.update(&mut linker, &opts);
-        times.push(t.elapsed());
-        rebuilt += live.last_cost().flows_rebuilt;
-        drop(out);
+        rebuilt += timed_update(&mut live, &mut linker, &opts, &mut times);
     }
     times.sort();
     eprintln!(
