@@ -74,24 +74,31 @@ fn pending_key(cx: &Cx<'_>, (end, p, si): (u64, u32, u32)) -> impl Ord {
 /// The flows, and the first flow (in output order) each trace belongs to.
 pub(crate) struct FlowSet {
     pub flows: Vec<Flow>,
-    /// Trace slot → index in `flows` of the first flow holding it.
-    pub trace_flow: FxHashMap<u32, usize>,
+    /// Trace slot → index in `flows` of the first flow holding it ([`NO_FLOW`] if none).
+    trace_flow: Vec<u32>,
 }
+
+/// In [`FlowSet::trace_flow`]: the slot is in no flow (it holds no trace).
+const NO_FLOW: u32 = u32::MAX;
 
 impl FlowSet {
     /// The id of the first flow holding trace slot `t`.
     pub fn of_trace(&self, t: u32) -> Option<String> {
-        self.trace_flow.get(&t).map(|&i| self.flows[i].id.clone())
+        let i = *self.trace_flow.get(t as usize)?;
+        (i != NO_FLOW).then(|| self.flows[i as usize].id.clone())
     }
 }
 
 pub(crate) fn build(cx: &Cx<'_>, pending: &Pending, sagas: &SagaSet) -> FlowSet {
-    let mut trace_flow = FxHashMap::default();
-    let mut flows = Vec::new();
-    each_flow(cx, &mut |root, members, in_flow| {
-        let i = flows.len();
+    let walks = Walks::new(cx);
+    let mut trace_flow = vec![NO_FLOW; cx.l.traces.len()];
+    let mut flows = Vec::with_capacity(walks.len());
+    walks.each(&mut |root, members, in_flow| {
+        let i = flows.len() as u32;
         for &t in members {
-            trace_flow.entry(t).or_insert(i);
+            if trace_flow[t as usize] == NO_FLOW {
+                trace_flow[t as usize] = i;
+            }
         }
         flows.push(flow(cx, root, members, in_flow, pending, sagas));
     });
@@ -104,43 +111,67 @@ pub(crate) type EachFlow<'a> = dyn FnMut(u32, &[u32], &dyn Fn(u32) -> bool) + 'a
 /// Calls `each` with every flow's root and members, in output order (by start, then root
 /// id), and a fast membership test for that flow.
 pub(crate) fn each_flow(cx: &Cx<'_>, each: &mut EachFlow<'_>) {
-    let l = cx.l;
-    let mut traces: Vec<u32> = l.trace_slots().collect();
-    traces.sort_unstable_by_key(|&t| (l.traces[t as usize].start, l.traces[t as usize].id.0));
-    let mut reached = vec![false; l.traces.len()];
-    // Stamp of the flow being walked or built, per trace slot (flow number + 1).
-    let mut stamp = vec![0u32; l.traces.len()];
-    // (start, root id) → root and members; sorted before the (large) records are built.
-    let mut walked: Vec<Walked> = Vec::new();
-    let mut one = |root: u32, reached: &mut Vec<bool>, stamp: &mut Vec<u32>| {
-        let number = walked.len() as u32 + 1;
-        let members = walk(cx, root, number, stamp);
-        let mut start = u64::MAX;
-        for &t in &members {
-            reached[t as usize] = true;
-            start = start.min(l.traces[t as usize].start);
+    Walks::new(cx).each(each);
+}
+
+/// Every flow's root and members, walked and in output order, before their (large) records
+/// are built.
+pub(crate) struct Walks {
+    walked: Vec<Walked>,
+    /// Stamp of the flow being walked or built, per trace slot (flow number + 1).
+    stamp: Vec<u32>,
+}
+
+impl Walks {
+    pub fn new(cx: &Cx<'_>) -> Self {
+        let l = cx.l;
+        let mut traces: Vec<u32> = l.trace_slots().collect();
+        traces.sort_unstable_by_key(|&t| (l.traces[t as usize].start, l.traces[t as usize].id.0));
+        let mut reached = vec![false; l.traces.len()];
+        let mut stamp = vec![0u32; l.traces.len()];
+        // (start, root id) → root and members.
+        let mut walked: Vec<Walked> = Vec::new();
+        let mut one = |root: u32, reached: &mut Vec<bool>, stamp: &mut Vec<u32>| {
+            let number = walked.len() as u32 + 1;
+            let members = walk(cx, root, number, stamp);
+            let mut start = u64::MAX;
+            for &t in &members {
+                reached[t as usize] = true;
+                start = start.min(l.traces[t as usize].start);
+            }
+            walked.push(((start, l.traces[root as usize].id.0), root, members));
+        };
+        for &t in &traces {
+            if l.traces[t as usize].up.is_empty() {
+                one(t, &mut reached, &mut stamp);
+            }
         }
-        walked.push(((start, l.traces[root as usize].id.0), root, members));
-    };
-    for &t in &traces {
-        if l.traces[t as usize].up.is_empty() {
-            one(t, &mut reached, &mut stamp);
+        for &t in &traces {
+            if !reached[t as usize] {
+                one(t, &mut reached, &mut stamp);
+            }
         }
+        walked.sort_unstable_by_key(|w| w.0);
+        Self { walked, stamp }
     }
-    for &t in &traces {
-        if !reached[t as usize] {
-            one(t, &mut reached, &mut stamp);
-        }
+
+    /// How many flows.
+    pub fn len(&self) -> usize {
+        self.walked.len()
     }
-    walked.sort_unstable_by_key(|w| w.0);
-    let base = walked.len() as u32 + 1;
-    for (i, (_, root, members)) in walked.into_iter().enumerate() {
-        let number = base + i as u32;
-        for &t in &members {
-            stamp[t as usize] = number;
+
+    /// Calls `each` with every flow, in output order.
+    pub fn each(self, each: &mut EachFlow<'_>) {
+        let Self { walked, mut stamp } = self;
+        let base = walked.len() as u32 + 1;
+        for (i, (_, root, members)) in walked.into_iter().enumerate() {
+            let number = base + i as u32;
+            for &t in &members {
+                stamp[t as usize] = number;
+            }
+            let in_flow = |t: u32| stamp[t as usize] == number;
+            each(root, &members, &in_flow);
         }
-        let in_flow = |t: u32| stamp[t as usize] == number;
-        each(root, &members, &in_flow);
     }
 }
 

@@ -201,10 +201,12 @@ fn via(v: Via) -> HopVia {
 
 fn hops(cx: &Cx<'_>) -> Vec<Hop> {
     let l = cx.l;
-    let mut keyed: Vec<(HopKey, HopSource)> = l.hop_slots().map(|h| linked(cx, h)).collect();
-    keyed.extend(
-        conversation_hops(cx).into_iter().map(|(k, p, c)| (k, HopSource::Conversation(p, c))),
-    );
+    let conversation = conversation_hops(cx);
+    // Sized once: grown by doublings, this list was a large copy onto fresh pages.
+    let mut keyed: Vec<(HopKey, HopSource)> =
+        Vec::with_capacity(l.stats().hops as usize + conversation.len());
+    keyed.extend(l.hop_slots().map(|h| linked(cx, h)));
+    keyed.extend(conversation.into_iter().map(|(k, p, c)| (k, HopSource::Conversation(p, c))));
     to_hops(cx, keyed)
 }
 
