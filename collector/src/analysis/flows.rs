@@ -125,8 +125,6 @@ pub(crate) struct Walks {
 impl Walks {
     pub fn new(cx: &Cx<'_>) -> Self {
         let l = cx.l;
-        let mut traces: Vec<u32> = l.trace_slots().collect();
-        traces.sort_unstable_by_key(|&t| (l.traces[t as usize].start, l.traces[t as usize].id.0));
         let mut reached = vec![false; l.traces.len()];
         let mut stamp = vec![0u32; l.traces.len()];
         // (start, root id) → root and members.
@@ -141,12 +139,21 @@ impl Walks {
             }
             walked.push(((start, l.traces[root as usize].id.0), root, members));
         };
-        for &t in &traces {
+        // Traces nobody links into are roots, whatever the order they are walked in.
+        for t in l.trace_slots() {
             if l.traces[t as usize].up.is_empty() {
                 one(t, &mut reached, &mut stamp);
             }
         }
-        for &t in &traces {
+        // The rest sit on cycles: the earliest trace of each is its root (rare, so sorted
+        // here rather than every trace above).
+        let mut rest: Vec<(u64, [u8; 16], u32)> = l
+            .trace_slots()
+            .filter(|&t| !reached[t as usize])
+            .map(|t| (l.traces[t as usize].start, l.traces[t as usize].id.0, t))
+            .collect();
+        rest.sort_unstable();
+        for (_, _, t) in rest {
             if !reached[t as usize] {
                 one(t, &mut reached, &mut stamp);
             }

@@ -149,10 +149,15 @@ impl Cx<'_> {
     }
 
     pub fn end(&self, s: u32) -> SpanEnd {
+        self.end_at(s, &self.key(s))
+    }
+
+    /// [`Cx::end`] of span `s` whose sort key is already known (it holds the ids).
+    pub fn end_at(&self, s: u32, key: &SpanKey) -> SpanEnd {
         let f = self.sp(s);
         SpanEnd {
-            trace_id: hex(&self.l.traces[f.trace as usize].id.0),
-            span_id: hex(&f.span_id.0),
+            trace_id: hex(&key.1),
+            span_id: hex(&key.2),
             service: self.t(f.service),
             name: self.t(f.name),
         }
@@ -253,13 +258,13 @@ fn to_hops(cx: &Cx<'_>, mut keyed: Vec<(HopKey, HopSource)>) -> Vec<Hop> {
     keyed.sort_unstable_by_key(|k| k.0);
     keyed
         .into_iter()
-        .map(|(_, source)| match source {
+        .map(|((producer, consumer), source)| match source {
             HopSource::Linked(h) => {
                 let hop = &l.hops[h as usize];
                 let v = Via::best(hop.vias);
                 Hop {
-                    producer: cx.end(hop.producer),
-                    consumer: cx.end(hop.delivery),
+                    producer: cx.end_at(hop.producer, &producer),
+                    consumer: cx.end_at(hop.delivery, &consumer),
                     via: via(v),
                     confidence: v.confidence(),
                     system: Text::Borrowed(cx.system(hop.dest.system)),

@@ -1358,7 +1358,9 @@ impl Linker {
 
     /// Live trace slots.
     pub(crate) fn trace_slots(&self) -> impl Iterator<Item = u32> + '_ {
-        self.trace_index.values().copied()
+        // In slot order (≈ arrival order), which reads the slab front to back; the index's
+        // order would visit the slab at random.
+        (0..self.traces.len() as u32).filter(|&t| self.traces[t as usize].live)
     }
 
     /// Live saga slots.
