@@ -176,7 +176,7 @@ impl Linker {
             + table_vec_bytes(&self.free_spans)
             + table_vec_bytes(&self.traces)
             + table_vec_bytes(&self.free_traces)
-            + map_bytes(&self.trace_index)
+            + self.trace_index.maps().into_iter().map(map_bytes).sum::<usize>()
             + map_bytes(&self.links_to)
             + map_bytes(&self.by_id)
             + map_bytes(&self.by_offset)

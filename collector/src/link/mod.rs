@@ -27,6 +27,7 @@ pub(crate) mod agg;
 pub(crate) mod facts;
 mod few;
 mod memory;
+mod staged;
 pub mod synth;
 
 use std::collections::hash_map::Entry;
@@ -211,7 +212,7 @@ pub struct Linker {
     free_spans: Vec<u32>,
     pub(crate) traces: Vec<TraceFacts>,
     free_traces: Vec<u32>,
-    trace_index: FxHashMap<TraceId, u32>,
+    trace_index: staged::Staged<TraceId, u32>,
     /// The trace of the last span added (spans of one trace tend to come together).
     last_trace: Option<(TraceId, u32)>,
     /// Consumer spans by the contexts they link to.
@@ -290,7 +291,7 @@ impl Linker {
             free_spans: Vec::new(),
             traces: Vec::new(),
             free_traces: Vec::new(),
-            trace_index: FxHashMap::default(),
+            trace_index: staged::Staged::default(),
             last_trace: None,
             links_to: FxHashMap::default(),
             by_id: FxHashMap::default(),
@@ -377,11 +378,12 @@ impl Linker {
     /// Links every span of a batch.
     pub fn add_all<'a>(&mut self, spans: impl IntoIterator<Item = &'a Span>) {
         let spans = spans.into_iter();
-        // Grow the slabs once for the batch rather than by doublings (each a large copy);
-        // traces hold a few spans each.
+        // Grow the slabs once for the batch rather than by doublings (each a large copy onto
+        // fresh pages). Traces hold a few spans each; room for one per two spans costs
+        // address space only, as pages are not touched until used.
         let n = spans.size_hint().0;
         self.spans.reserve(n.saturating_sub(self.free_spans.len()));
-        self.traces.reserve((n / 4).saturating_sub(self.free_traces.len()));
+        self.traces.reserve((n / 2).saturating_sub(self.free_traces.len()));
         self.trace_index.reserve(n / 4);
         for span in spans {
             self.add(span);
@@ -520,7 +522,7 @@ impl Linker {
             self.traces.push(trace);
             (self.traces.len() - 1) as u32
         };
-        self.trace_index.insert(id, t);
+        self.trace_index.insert_new(id, t);
         self.last_trace = Some((id, t));
         self.stats.traces += 1;
         t
