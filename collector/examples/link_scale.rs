@@ -1,7 +1,8 @@
 //! Scale run of the linker and the analysis on generated flows: phase timings and memory.
 //!
 //! `cargo run --release -p hopscope-collector --example link_scale` (`SPANS=N` sets the size,
-//! default 1,000,000; `ROUNDS=N` the repetitions, default 3).
+//! default 1,000,000; `ROUNDS=N` the repetitions, default 3). Each round prints the time of
+//! both phases and the page faults each took (fresh pages the kernel had to zero).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,6 +24,15 @@ fn rss() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
+/// Minor page faults of this process so far (each a page the kernel zeroed), from /proc
+/// (Linux); 0 elsewhere.
+fn faults() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| s.rsplit(')').next()?.split_whitespace().nth(7)?.parse().ok())
+        .unwrap_or(0)
+}
+
 fn main() {
     let n: usize = std::env::var("SPANS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
@@ -30,14 +40,17 @@ fn main() {
     let spans = Shop::new(42, 1_700_000_000_000_000_000, Arc::clone(&interner)).spans(n);
     for _ in 0..rounds {
         let before = rss();
+        let faults_before = faults();
         let t = Instant::now();
         let mut linker = Linker::new(Arc::clone(&interner));
         linker.add_all(&spans);
         let linked = t.elapsed();
         let held = rss().saturating_sub(before);
+        let link_faults = faults() - faults_before;
         let t = Instant::now();
         let a = analyze(&linker, &AnalysisOptions::at_watermark(&linker));
         let analysed = t.elapsed();
+        let analysis_faults = faults() - faults_before - link_faults;
         eprintln!(
             "RSS: input spans {} MiB; linker +{} MiB ({} B/span); with the analysis {} MiB",
             before >> 20,
@@ -45,14 +58,18 @@ fn main() {
             held / spans.len() as u64,
             rss() >> 20
         );
+        let stats = linker.stats();
         let t = Instant::now();
         drop(a);
         drop(linker);
         eprintln!(
-            "{} spans: link {linked:?} analyze {analysed:?} ({:.2} M spans/s) drop {:?}",
+            "{} spans: link {linked:?} analyze {analysed:?} ({:.2} M spans/s) drop {:?}; \
+             {} traces, {} hops; page faults: link {link_faults}, analyze {analysis_faults}",
             spans.len(),
             spans.len() as f64 / (linked + analysed).as_secs_f64() / 1e6,
-            t.elapsed()
+            t.elapsed(),
+            stats.traces,
+            stats.hops,
         );
     }
 }
