@@ -14,8 +14,10 @@ use std::hash::{BuildHasher, Hash};
 
 use rustc_hash::FxHashMap;
 
-/// New keys held in the small map before they move into the large one.
-const STAGE: usize = 4096;
+/// New keys held in the small map before they move into the large one. Measured at 1M
+/// spans (`link_scale`): 256 and 1024 link ≈ 245 ns per span, 4096 ≈ 255, 16384 ≈ 275,
+/// 65536 ≈ 290; without staging ≈ 300.
+const STAGE: usize = 1024;
 
 /// A map of `K` to `V` in two parts: recent new keys, and the rest.
 #[derive(Debug, Clone)]
