@@ -1,16 +1,15 @@
-//! [`Staged`]: a hash map whose new keys wait in a small map and move into the large one in
-//! batches, in the large table's bucket order.
+//! [`Staged`]: a hash map whose new keys wait in a small map before they move, in batches,
+//! into the large one.
 //!
 //! The linker's trace index (trace id → slot) holds one entry per trace: at a million spans,
-//! 280 thousand entries and about 11 MB, placed at random. Inserting a new key then touches
-//! a line that is rarely in cache, and on the machine the benchmarks ran on a random read
-//! beyond ≈ 30 MB takes 150-300 ns (BENCHMARKS.md). New keys are hot for a while (the rest
-//! of a trace's spans come within milliseconds), so they stay in a map small enough to live
-//! in cache. Every [`STAGE`] new keys move together, sorted by the bucket they land in:
-//! consecutive inserts then touch neighbouring memory, and the processor overlaps their
-//! misses instead of waiting for each.
+//! 280 thousand entries and about 11 MB, placed at random. On the machine the benchmarks ran
+//! on, a random read beyond ≈ 30 MB of data takes 150-300 ns (BENCHMARKS.md). A trace is
+//! looked up again for each of its spans, which come within milliseconds of its first: while
+//! it is new its entry sits in a map small enough to stay in cache, and every [`STAGE`] new
+//! keys move into the large map together. At a million spans this took linking from ≈ 300 to
+//! ≈ 245 ns per span. (Moving them in the large table's bucket order measured no better.)
 
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 
 use rustc_hash::FxHashMap;
 
@@ -32,7 +31,7 @@ impl<K, V> Default for Staged<K, V> {
     }
 }
 
-impl<K: Hash + Eq + Copy, V> Staged<K, V> {
+impl<K: Hash + Eq, V> Staged<K, V> {
     pub fn get(&self, k: &K) -> Option<&V> {
         self.recent.get(k).or_else(|| self.main.get(k))
     }
@@ -60,24 +59,11 @@ impl<K: Hash + Eq + Copy, V> Staged<K, V> {
         [&self.recent, &self.main]
     }
 
-    /// Moves the recent keys into the large map, in the order of the buckets they land in.
+    /// Moves the recent keys into the large map.
     fn flush(&mut self) {
         self.main.reserve(self.recent.len());
-        let buckets = buckets(self.main.capacity());
-        let hasher = *self.main.hasher();
-        let mut moving: Vec<(u64, K, V)> =
-            self.recent.drain().map(|(k, v)| (hasher.hash_one(k), k, v)).collect();
-        moving.sort_unstable_by_key(|m| m.0 & (buckets - 1));
-        for (_, k, v) in moving {
-            self.main.insert(k, v);
-        }
+        self.main.extend(self.recent.drain());
     }
-}
-
-/// Buckets of a hashbrown table that holds up to `capacity` entries (7/8 full at most, a
-/// power of two); only an ordering hint, so an error costs locality, never correctness.
-fn buckets(capacity: usize) -> u64 {
-    if capacity < 8 { 8 } else { (capacity as u64 / 7 * 8).next_power_of_two() }
 }
 
 #[cfg(test)]
@@ -110,17 +96,5 @@ mod tests {
         // A removed key can come back.
         m.insert_new(1, 7);
         assert_eq!(m.get(&1), Some(&7));
-    }
-
-    #[test]
-    fn bucket_counts_match_the_tables_capacity() {
-        for n in [1usize, 7, 8, 100, 4096, 100_000] {
-            let mut map: FxHashMap<u64, u64> = FxHashMap::default();
-            map.reserve(n);
-            let b = buckets(map.capacity());
-            assert!(b.is_power_of_two());
-            assert!(b as usize > map.capacity(), "{n}: {b} buckets for {}", map.capacity());
-            assert!(b as usize <= 2 * (map.capacity() + 1), "{n}: {b} buckets");
-        }
     }
 }
