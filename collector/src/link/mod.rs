@@ -276,6 +276,11 @@ fn bump<const N: usize>(list: &mut Few<(u32, u32), N>, t: u32, add: bool) {
     }
 }
 
+/// Trace records reserved ahead: one per this many spans. Traces hold a few spans each (the
+/// generated recording, 3.6); room beyond what is written costs address space only, as pages
+/// are not touched until used.
+const SPANS_PER_TRACE_ROOM: usize = 2;
+
 /// Parent chains longer than this are not climbed (they are malformed or cyclic).
 pub(crate) const MAX_DEPTH: usize = 256;
 
@@ -371,7 +376,7 @@ impl Linker {
     /// address space is refused.
     pub fn reserve(&mut self, spans: usize) {
         let _ = self.spans.try_reserve_exact(spans.saturating_sub(self.spans.len()));
-        let traces = spans / 2;
+        let traces = spans / SPANS_PER_TRACE_ROOM;
         let _ = self.traces.try_reserve_exact(traces.saturating_sub(self.traces.len()));
     }
 
@@ -379,11 +384,10 @@ impl Linker {
     pub fn add_all<'a>(&mut self, spans: impl IntoIterator<Item = &'a Span>) {
         let spans = spans.into_iter();
         // Grow the slabs once for the batch rather than by doublings (each a large copy onto
-        // fresh pages). Traces hold a few spans each; room for one per two spans costs
-        // address space only, as pages are not touched until used.
+        // fresh pages).
         let n = spans.size_hint().0;
         self.spans.reserve(n.saturating_sub(self.free_spans.len()));
-        self.traces.reserve((n / 2).saturating_sub(self.free_traces.len()));
+        self.traces.reserve((n / SPANS_PER_TRACE_ROOM).saturating_sub(self.free_traces.len()));
         self.trace_index.reserve(n / 4);
         for span in spans {
             self.add(span);
