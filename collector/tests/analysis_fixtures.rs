@@ -10,7 +10,7 @@ use hopscope_collector::analysis::{
 use hopscope_collector::formats::read::read_paths;
 use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::link::Linker;
-use hopscope_collector::model::Interner;
+use hopscope_collector::model::{Interner, TraceId};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.jsonl"))
@@ -82,10 +82,10 @@ fn consumer_in_new_trace_with_link() {
 fn batch_consumer_belongs_to_each_flow_without_merging_them() {
     let a = analyze_fixture("05_batch_consumer");
     assert_eq!((a.summary.flows, a.summary.hops), (3, 3));
-    let batch = "05000000000000000000000000000004";
+    let batch = TraceId::from_hex("05000000000000000000000000000004").unwrap();
     for flow in &a.flows {
         assert_eq!(flow.traces.len(), 2);
-        assert!(flow.traces.iter().any(|t| t == batch));
+        assert!(flow.traces.contains(&batch));
         assert_eq!(flow.hop_count, 1, "only its own producer's hop");
     }
 }

@@ -273,7 +273,7 @@ fn a_saga_follows_its_flow_when_an_upstream_trace_comes_and_goes() {
         let out = live.update(linker, &opts);
         assert_eq!(out.analysis.sagas.len(), 1, "one saga");
         assert_eq!(out.saga_flows, LiveAnalysis::full(linker, &opts).saga_flows);
-        flows_of_saga.push(out.saga_flows[0].as_deref().map(|f| f[..1].to_owned()));
+        flows_of_saga.push(out.saga_flows[0].map(|f| f.to_string()[..1].to_owned()));
     };
     linker.add_all(&[b.clone(), c].concat());
     check(&mut linker);

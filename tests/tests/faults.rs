@@ -23,10 +23,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hopscope_collector::analysis::{Analysis, HopVia};
+use hopscope_collector::analysis::{Analysis, HopVia, SpanId, TraceId};
 use hopscope_tests::{
-    Serve, decode_status, hex, hopscope_bin, http_client, json_span, json_traces, post,
-    proto_batch, proto_span, proto_traces, read_recording, run_to_completion, string_value,
+    Serve, decode_status, hopscope_bin, http_client, json_span, json_traces, post, proto_batch,
+    proto_span, proto_traces, read_recording, run_to_completion, string_value,
 };
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig as _};
@@ -538,7 +538,7 @@ fn hundred_thousand_deep_span_tree_is_stored_recorded_and_analysed() {
     let a = analyze(&path, Duration::from_secs(120));
     assert_eq!((a.summary.spans, a.summary.traces, a.summary.flows), (DEPTH, 1, 1));
     let flow = &a.flows[0];
-    assert_eq!(flow.root.span_id, hex(&1u64.to_be_bytes()));
+    assert_eq!(flow.root.span_id, SpanId(1u64.to_be_bytes()));
     assert_eq!(flow.span_count, DEPTH);
     assert_eq!(flow.root_duration_ns, (2 * DEPTH - 1) * 1_000);
     assert_eq!(flow.duration_ns, (2 * DEPTH - 1) * 1_000);
@@ -602,17 +602,14 @@ fn cycles_of_links_and_of_parents_terminate_with_sane_flows() {
     let a = analyze(&path, Duration::from_secs(60));
     assert_eq!((a.summary.spans, a.summary.traces), (7, 4));
     // Both hops of the cycle are found, by their links.
-    let mut hops: Vec<(String, String, HopVia)> = a
-        .hops
-        .iter()
-        .map(|h| (h.producer.span_id.clone(), h.consumer.span_id.clone(), h.via))
-        .collect();
+    let mut hops: Vec<(SpanId, SpanId, HopVia)> =
+        a.hops.iter().map(|h| (h.producer.span_id, h.consumer.span_id, h.via)).collect();
     hops.sort();
     assert_eq!(
         hops,
         [
-            (hex(&[0xa2; 8]), hex(&[0xb1; 8]), HopVia::Link),
-            (hex(&[0xb2; 8]), hex(&[0xa1; 8]), HopVia::Link),
+            (SpanId([0xa2; 8]), SpanId([0xb1; 8]), HopVia::Link),
+            (SpanId([0xb2; 8]), SpanId([0xa1; 8]), HopVia::Link),
         ],
         "{:#?}",
         a.hops
@@ -620,20 +617,20 @@ fn cycles_of_links_and_of_parents_terminate_with_sane_flows() {
     // Flows: the cycle is one flow holding both of its traces and both hops (rooted at one of
     // them); the parent cycle and the self-parent are a flow each. Every trace is in exactly
     // one flow, listed once.
-    let (a_hex, b_hex) = (hex(&ta), hex(&tb));
+    let (a_id, b_id) = (TraceId(ta), TraceId(tb));
     assert_eq!(a.flows.len(), 3, "{:#?}", a.flows);
-    let cycle = a.flows.iter().find(|f| f.traces.contains(&a_hex)).expect("a flow over A");
-    assert!(cycle.id == a_hex || cycle.id == b_hex, "{cycle:#?}");
+    let cycle = a.flows.iter().find(|f| f.traces.contains(&a_id)).expect("a flow over A");
+    assert!(cycle.id == a_id || cycle.id == b_id, "{cycle:#?}");
     assert_eq!(cycle.traces[0], cycle.id, "{cycle:#?}");
     let mut traces = cycle.traces.clone();
     traces.sort();
-    assert_eq!(traces, [a_hex, b_hex], "{cycle:#?}");
+    assert_eq!(traces, [a_id, b_id], "{cycle:#?}");
     assert_eq!((cycle.span_count, cycle.hop_count), (4, 2), "{cycle:#?}");
-    let mut all: Vec<&String> = a.flows.iter().flat_map(|f| &f.traces).collect();
+    let mut all: Vec<TraceId> = a.flows.iter().flat_map(|f| f.traces.iter().copied()).collect();
     all.sort();
-    assert_eq!(all, [&hex(&ta), &hex(&tb), &hex(&tc), &hex(&td)], "{:#?}", a.flows);
+    assert_eq!(all, [ta, tb, tc, td].map(TraceId), "{:#?}", a.flows);
     for (t, spans) in [(tc, 2), (td, 1)] {
-        let flow = a.flows.iter().find(|f| f.id == hex(&t)).expect("a flow of its own");
+        let flow = a.flows.iter().find(|f| f.id == TraceId(t)).expect("a flow of its own");
         assert_eq!((flow.traces.len() as u64, flow.span_count), (1, spans), "{flow:#?}");
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use hopscope_collector::analysis::live::{FlowRow, LiveAnalysis};
-use hopscope_collector::analysis::{AnalysisOptions, DEFAULT_STUCK_AFTER, Flow};
+use hopscope_collector::analysis::{AnalysisOptions, DEFAULT_STUCK_AFTER, Flow, TraceId};
 use hopscope_collector::engine::views::{self, DetailTarget};
 use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::link::Linker;
@@ -107,7 +107,7 @@ fn parse_id(s: &str) -> Result<String, String> {
 enum Found<'a> {
     One(&'a Flow),
     /// Several flows match the prefix: each with the id that matched.
-    Ambiguous(Vec<(&'a Flow, &'a str)>),
+    Ambiguous(Vec<(&'a Flow, TraceId)>),
     None,
 }
 
@@ -115,21 +115,23 @@ enum Found<'a> {
 /// matching a single flow.
 fn find<'a>(flows: &'a [Arc<FlowRow>], id: &str) -> Found<'a> {
     let flows = || flows.iter().map(|r| &r.flow);
-    if let Some(f) = flows().find(|f| f.id == id) {
-        return Found::One(f);
-    }
-    // A trace in several flows (a shared consumer trace) belongs to the first by start.
-    if let Some(f) = flows().find(|f| f.traces.iter().any(|t| t == id)) {
-        return Found::One(f);
-    }
-    let mut matches: BTreeMap<&str, (&Flow, &str)> = BTreeMap::new();
-    for f in flows() {
-        if let Some(t) = f.traces.iter().find(|t| t.starts_with(id)) {
-            matches.entry(&f.id).or_insert((f, t));
+    if let Ok(id) = TraceId::from_hex(id) {
+        if let Some(f) = flows().find(|f| f.id == id) {
+            return Found::One(f);
+        }
+        // A trace in several flows (a shared consumer trace) belongs to the first by start.
+        if let Some(f) = flows().find(|f| f.traces.contains(&id)) {
+            return Found::One(f);
         }
     }
-    let mut matches: Vec<(&Flow, &str)> = matches.into_values().collect();
-    matches.sort_by_key(|(f, _)| (f.start_unix_nano, f.id.as_str()));
+    let mut matches: BTreeMap<TraceId, (&Flow, TraceId)> = BTreeMap::new();
+    for f in flows() {
+        if let Some(&t) = f.traces.iter().find(|t| t.hex_starts_with(id)) {
+            matches.entry(f.id).or_insert((f, t));
+        }
+    }
+    let mut matches: Vec<(&Flow, TraceId)> = matches.into_values().collect();
+    matches.sort_by_key(|(f, _)| (f.start_unix_nano, f.id));
     match matches.len() {
         0 => Found::None,
         1 => Found::One(matches[0].0),
@@ -196,7 +198,7 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(UNUSABLE));
         }
     };
-    let detail = views::detail(&store, &linker, &flows, &DetailTarget::Flow(flow.id.clone()));
+    let detail = views::detail(&store, &linker, &flows, &DetailTarget::Flow(flow.id));
     if detail.truncated {
         eprintln!(
             "hopscope: note: flow {} holds more than {} spans; the export shows the first",
@@ -206,7 +208,7 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
     }
     let format = args.format.unwrap_or(Format::Mermaid);
     let contents = render::build(&detail, format.into()).contents;
-    let code = write(args.out.as_deref(), &contents, &flow.id, format)?;
+    let code = write(args.out.as_deref(), &contents, flow.id, format)?;
     // The process ends here: freeing every span one by one would only delay the exit.
     std::mem::forget(store);
     std::mem::forget(linker);
@@ -214,7 +216,7 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
 }
 
 /// Writes `contents` to stdout, or to `out` (saying where on stderr).
-fn write(out: Option<&Path>, contents: &str, flow: &str, format: Format) -> Result<ExitCode> {
+fn write(out: Option<&Path>, contents: &str, flow: TraceId, format: Format) -> Result<ExitCode> {
     if let Some(path) = out.filter(|p| p.as_os_str() != "-") {
         std::fs::write(path, contents)
             .with_context(|| format!("cannot write {}", path.display()))?;

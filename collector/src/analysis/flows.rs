@@ -8,8 +8,9 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::sagas::SagaSet;
-use super::{Cx, Flow, FlowRoot, FlowStatus, Text, hex, human};
+use super::{Cx, Flow, FlowRoot, FlowStatus, Text, human};
 use crate::link::facts::NONE;
+use crate::model::TraceId;
 
 /// The oldest message each trace produced that a consuming subscription has not consumed.
 pub(crate) struct Pending {
@@ -83,9 +84,9 @@ const NO_FLOW: u32 = u32::MAX;
 
 impl FlowSet {
     /// The id of the first flow holding trace slot `t`.
-    pub fn of_trace(&self, t: u32) -> Option<String> {
+    pub fn of_trace(&self, t: u32) -> Option<TraceId> {
         let i = *self.trace_flow.get(t as usize)?;
-        (i != NO_FLOW).then(|| self.flows[i as usize].id.clone())
+        (i != NO_FLOW).then(|| self.flows[i as usize].id)
     }
 }
 
@@ -256,14 +257,14 @@ pub(crate) fn flow(
     };
     let start = start.min(end);
     Flow {
-        id: hex(&rt.id.0),
+        id: rt.id,
         root: FlowRoot {
             service: cx.t(rs.service),
             name: cx.t(rs.name),
-            trace_id: hex(&rt.id.0),
-            span_id: hex(&rs.span_id.0),
+            trace_id: rt.id,
+            span_id: rs.span_id,
         },
-        traces: members.iter().map(|&t| hex(&l.traces[t as usize].id.0)).collect(),
+        traces: members.iter().map(|&t| l.traces[t as usize].id).collect(),
         services: services.into_iter().map(Text::Borrowed).collect(),
         span_count: spans,
         hop_count: hops,

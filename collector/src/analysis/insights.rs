@@ -7,6 +7,7 @@ use super::{Cx, Insight, InsightKind, Severity, SpanKey, human};
 use crate::link::MAX_DEPTH;
 use crate::link::agg::DestKey;
 use crate::link::facts::NONE;
+use crate::model::TraceId;
 
 /// Unconsumed-event insights listed per subscription before the rest are summed up.
 const UNCONSUMED_PER_SUBSCRIPTION: usize = 20;
@@ -14,11 +15,11 @@ const UNCONSUMED_PER_SUBSCRIPTION: usize = 20;
 /// Which flow an insight about a trace belongs to: the first flow (in output order) holding
 /// the trace.
 pub(crate) trait FlowOf {
-    fn of_trace(&self, t: u32) -> Option<String>;
+    fn of_trace(&self, t: u32) -> Option<TraceId>;
 }
 
 impl FlowOf for FlowSet {
-    fn of_trace(&self, t: u32) -> Option<String> {
+    fn of_trace(&self, t: u32) -> Option<TraceId> {
         FlowSet::of_trace(self, t)
     }
 }
@@ -69,7 +70,7 @@ pub(crate) fn assemble(
     out
 }
 
-fn flow_of(cx: &Cx<'_>, flows: &dyn FlowOf, s: u32) -> Option<String> {
+fn flow_of(cx: &Cx<'_>, flows: &dyn FlowOf, s: u32) -> Option<TraceId> {
     flows.of_trace(cx.sp(s).trace)
 }
 

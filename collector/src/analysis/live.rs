@@ -30,6 +30,7 @@ use super::sagas::{self, Built, SagaIndex, SagaKey, SagaSet};
 use super::{Analysis, AnalysisOptions, Cx, Flow, FlowStatus, SCHEMA, graph, lag, summary};
 use crate::link::facts::NONE;
 use crate::link::{Changes, Linker};
+use crate::model::TraceId;
 
 /// Per-flow facts the analysis document does not carry.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -169,7 +170,7 @@ pub struct LiveOutput {
     /// The flows in output order.
     pub flows: FlowRows,
     /// Parallel to `analysis.sagas`: the flow holding the saga's earliest span.
-    pub saga_flows: Vec<Option<Arc<str>>>,
+    pub saga_flows: Vec<Option<TraceId>>,
 }
 
 /// How much an update redid, for tests and benchmarks.
@@ -186,7 +187,7 @@ struct SagaEntry {
     first: u32,
     /// The flow holding `first` when last looked for: its root ([`NONE`] for no flow) and
     /// id. Kept while no flow holding `first`, and not that root's flow, is rebuilt.
-    flow: Option<(u32, Option<Arc<str>>)>,
+    flow: Option<(u32, Option<TraceId>)>,
 }
 
 /// The incremental analysis; owned by the engine thread next to its linker.
@@ -394,18 +395,18 @@ impl LiveAnalysis {
 
     /// Parallel to the sagas in output order: the flow holding each saga's earliest span.
     /// Looked for again only where this update rebuilt or removed a flow that held it.
-    fn saga_flows(&mut self, cx: &Cx<'_>) -> Vec<Option<Arc<str>>> {
+    fn saga_flows(&mut self, cx: &Cx<'_>) -> Vec<Option<TraceId>> {
         let mut out = Vec::with_capacity(self.saga_order.len());
         for entry in self.saga_order.values_mut() {
             let kept = entry.flow.as_ref().filter(|(root, _)| {
                 !self.moved_members.contains(&entry.first) && !self.moved_roots.contains(root)
             });
             let id = if let Some((_, id)) = kept {
-                id.clone()
+                *id
             } else {
                 let found = flow_root(cx, &self.flows, entry.first);
-                let id = found.map(|(_, e)| Arc::<str>::from(e.row.flow.id.as_str()));
-                entry.flow = Some((found.map_or(NONE, |(r, _)| r), id.clone()));
+                let id = found.map(|(_, e)| e.row.flow.id);
+                entry.flow = Some((found.map_or(NONE, |(r, _)| r), id));
                 id
             };
             out.push(id);
@@ -562,8 +563,8 @@ struct LiveFlowOf<'a> {
 }
 
 impl FlowOf for LiveFlowOf<'_> {
-    fn of_trace(&self, t: u32) -> Option<String> {
-        flow_root(self.cx, self.flows, t).map(|(_, e)| e.row.flow.id.clone())
+    fn of_trace(&self, t: u32) -> Option<TraceId> {
+        flow_root(self.cx, self.flows, t).map(|(_, e)| e.row.flow.id)
     }
 }
 

@@ -156,8 +156,8 @@ impl Cx<'_> {
     pub fn end_at(&self, s: u32, key: &SpanKey) -> SpanEnd {
         let f = self.sp(s);
         SpanEnd {
-            trace_id: hex(&key.1),
-            span_id: hex(&key.2),
+            trace_id: TraceId(key.1),
+            span_id: SpanId(key.2),
             service: self.t(f.service),
             name: self.t(f.name),
         }
@@ -454,18 +454,6 @@ fn lag(cx: &Cx<'_>) -> Vec<Lag> {
         ))
     });
     rows
-}
-
-/// Lowercase hex of an id's bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [0u8; 64];
-    let n = bytes.len().min(32);
-    for (i, b) in bytes[..n].iter().enumerate() {
-        buf[2 * i] = DIGITS[usize::from(b >> 4)];
-        buf[2 * i + 1] = DIGITS[usize::from(b & 15)];
-    }
-    std::str::from_utf8(&buf[..2 * n]).map(str::to_owned).unwrap_or_default()
 }
 
 /// Formats a duration in nanoseconds for people: `45s`, `1.2s`, `350ms`, `20µs`, `0s`.

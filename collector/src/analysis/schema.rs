@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::{SpanId, TraceId};
+
 /// Text that hopscope interns (service, span, destination and group names): borrowed when
 /// an analysis is built, so building one allocates little; owned when read back.
 pub type Text = Cow<'static, str>;
@@ -51,8 +53,8 @@ pub struct Summary {
 /// A span named by its ids, service and name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpanEnd {
-    pub trace_id: String,
-    pub span_id: String,
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
     pub service: Text,
     pub name: Text,
 }
@@ -62,8 +64,8 @@ pub struct SpanEnd {
 pub struct FlowRoot {
     pub service: Text,
     pub name: Text,
-    pub trace_id: String,
-    pub span_id: String,
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
 }
 
 /// How a flow stands at the event clock.
@@ -95,10 +97,10 @@ impl FlowStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flow {
     /// The root trace id.
-    pub id: String,
+    pub id: TraceId,
     pub root: FlowRoot,
     /// Trace ids, the root first, then by start time.
-    pub traces: Vec<String>,
+    pub traces: Vec<TraceId>,
     /// Service names, sorted.
     pub services: Vec<Text>,
     pub span_count: u64,
@@ -360,7 +362,7 @@ impl Severity {
 pub struct Insight {
     pub kind: InsightKind,
     pub severity: Severity,
-    /// The flow it happened in, when there is one.
-    pub flow: Option<String>,
+    /// The flow it happened in (its root trace id), when there is one.
+    pub flow: Option<TraceId>,
     pub detail: String,
 }

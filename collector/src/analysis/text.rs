@@ -8,10 +8,13 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use super::{Analysis, Flow, FlowStatus, Hop, HopVia, SagaState, Severity, human};
+use super::{Analysis, Flow, FlowStatus, Hop, HopVia, SagaState, Severity, TraceId, human};
 
-fn short(id: &str) -> &str {
-    id.get(..8).unwrap_or(id)
+/// The first 8 hex digits of a trace id.
+fn short(id: &TraceId) -> String {
+    let mut hex = id.to_string();
+    hex.truncate(8);
+    hex
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {
@@ -67,9 +70,9 @@ fn flows(a: &Analysis, out: &mut String) {
         FlowStatus::Ok => 3,
     });
     // Hops by consumer trace, so each flow finds its own without a scan.
-    let mut by_trace: HashMap<&str, Vec<(usize, &Hop)>> = HashMap::new();
+    let mut by_trace: HashMap<TraceId, Vec<(usize, &Hop)>> = HashMap::new();
     for (i, hop) in a.hops.iter().enumerate() {
-        by_trace.entry(hop.consumer.trace_id.as_str()).or_default().push((i, hop));
+        by_trace.entry(hop.consumer.trace_id).or_default().push((i, hop));
     }
     for flow in shown {
         flow_block(flow, &by_trace, out);
@@ -88,7 +91,7 @@ fn status_mark(s: FlowStatus) -> &'static str {
     }
 }
 
-fn flow_block(flow: &Flow, by_trace: &HashMap<&str, Vec<(usize, &Hop)>>, out: &mut String) {
+fn flow_block(flow: &Flow, by_trace: &HashMap<TraceId, Vec<(usize, &Hop)>>, out: &mut String) {
     let _ = writeln!(
         out,
         "  {} {:<9} {} {}  {} (caller waited {}, settled {} later)",
@@ -111,12 +114,12 @@ fn flow_block(flow: &Flow, by_trace: &HashMap<&str, Vec<(usize, &Hop)>>, out: &m
     if let Some(reason) = &flow.stuck_reason {
         let _ = writeln!(out, "      stuck: {reason}");
     }
-    let traces: HashSet<&str> = flow.traces.iter().map(String::as_str).collect();
+    let traces: HashSet<TraceId> = flow.traces.iter().copied().collect();
     // A flow's hops; weak (conversation) hops also where they enter it from another flow.
     let in_flow = |(_, h): &&(usize, &Hop)| {
-        h.via == HopVia::Conversation || traces.contains(h.producer.trace_id.as_str())
+        h.via == HopVia::Conversation || traces.contains(&h.producer.trace_id)
     };
-    let hops = flow.traces.iter().filter_map(|t| by_trace.get(t.as_str())).flatten();
+    let hops = flow.traces.iter().filter_map(|t| by_trace.get(t)).flatten();
     let mut hops: Vec<(usize, &Hop)> = hops.filter(in_flow).copied().collect();
     // In the analysis' order (by producer start).
     hops.sort_by_key(|(i, _)| *i);
@@ -238,7 +241,7 @@ fn insights(a: &Analysis, out: &mut String) {
         Severity::Info => 2,
     });
     for i in shown {
-        let flow = i.flow.as_deref().map_or_else(String::new, |f| format!(" [flow {}]", short(f)));
+        let flow = i.flow.as_ref().map_or_else(String::new, |f| format!(" [flow {}]", short(f)));
         let _ =
             writeln!(out, "  {:<7} {}{}: {}", i.severity.as_str(), i.kind.as_str(), flow, i.detail);
     }

@@ -82,9 +82,9 @@ pub struct EventClock {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DetailTarget {
     /// A flow, by id (its root trace id).
-    Flow(String),
+    Flow(TraceId),
     /// Whatever flow holds this trace (the first by start), or the trace alone.
-    Trace(String),
+    Trace(TraceId),
 }
 
 /// A message from the UI to the engine.
@@ -120,14 +120,14 @@ pub struct AttributeMatches {
     pub key: String,
     pub value: String,
     /// Ids of the traces holding such a span.
-    pub traces: BTreeSet<String>,
+    pub traces: BTreeSet<TraceId>,
 }
 
 /// A pointer to a span, resolved when the span is held.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SpanPointer {
-    pub trace_id: String,
-    pub span_id: String,
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
     /// `service name`, when the span is held.
     pub label: Option<String>,
     /// Why it points here: `link`, or the hop's `via` for backlinks found through hops.
@@ -154,9 +154,9 @@ pub struct DetailLog {
 /// One span of a flow detail, with everything the span pane shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetailSpan {
-    pub trace_id: String,
-    pub span_id: String,
-    pub parent_span_id: Option<String>,
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub parent_span_id: Option<SpanId>,
     pub service: String,
     pub name: String,
     /// `server`, `client`, `producer`, `consumer`, `internal` or `unspecified`.
@@ -181,9 +181,9 @@ pub struct FlowDetail {
     /// The flow, when the target resolved to one.
     pub flow: Option<Flow>,
     /// The traces shown, the root first.
-    pub traces: Vec<String>,
+    pub traces: Vec<TraceId>,
     /// Trace ids of the flow no longer held (evicted).
-    pub missing_traces: Vec<String>,
+    pub missing_traces: Vec<TraceId>,
     /// Spans by trace (in `traces` order), then start time, then span id.
     pub spans: Vec<DetailSpan>,
     /// Hops with either end among `traces`, as in the analysis.
@@ -211,7 +211,7 @@ pub struct View {
     /// Parallel to `analysis.lag`.
     pub lag_trends: Arc<Vec<LagTrend>>,
     /// Parallel to `analysis.sagas`: the flow holding the saga's first step.
-    pub saga_flows: Arc<Vec<Option<Arc<str>>>>,
+    pub saga_flows: Arc<Vec<Option<TraceId>>>,
     /// The answer to [`ViewRequest::Detail`].
     pub detail: Option<Arc<FlowDetail>>,
     /// The answer to [`ViewRequest::AttributeFilter`].
@@ -432,12 +432,7 @@ fn pointer(
         .find(trace, span)
         .and_then(|r| store.get(r))
         .map(|s| format!("{} {}", i.resolve(s.service()), i.resolve(s.name)));
-    SpanPointer {
-        trace_id: trace.to_string(),
-        span_id: span.to_string(),
-        label,
-        why: why.to_owned(),
-    }
+    SpanPointer { trace_id: trace, span_id: span, label, why: why.to_owned() }
 }
 
 fn log_of(r: &LogRecord, i: &Interner) -> DetailLog {
@@ -474,9 +469,9 @@ fn detail_span(span: &Span, logs: &[LogRecord], store: &SpanStore, i: &Interner)
         logs.iter().filter(|r| r.span_id == Some(span.span_id)).map(|r| log_of(r, i)).collect();
     span_logs.sort_by(|a, b| (a.time_unix_nano, &a.body).cmp(&(b.time_unix_nano, &b.body)));
     DetailSpan {
-        trace_id: span.trace_id.to_string(),
-        span_id: span.span_id.to_string(),
-        parent_span_id: span.parent_span_id.map(|p| p.to_string()),
+        trace_id: span.trace_id,
+        span_id: span.span_id,
+        parent_span_id: span.parent_span_id,
         service: i.resolve(span.service()).to_owned(),
         name: i.resolve(span.name).to_owned(),
         kind: kind_name(span.kind),
@@ -512,24 +507,21 @@ pub fn detail(
     target: &DetailTarget,
 ) -> FlowDetail {
     let i = l.interner();
-    let flow = match target {
-        DetailTarget::Flow(id) => flows.rows().map(|r| &r.flow).find(|f| f.id == *id),
-        DetailTarget::Trace(t) => {
-            flows.rows().map(|r| &r.flow).find(|f| f.traces.iter().any(|x| x == t))
-        }
+    let flow = match *target {
+        DetailTarget::Flow(id) => flows.rows().map(|r| &r.flow).find(|f| f.id == id),
+        DetailTarget::Trace(t) => flows.rows().map(|r| &r.flow).find(|f| f.traces.contains(&t)),
     };
-    let traces: Vec<String> = match (flow, target) {
+    let traces: Vec<TraceId> = match (flow, target) {
         (Some(f), _) => f.traces.clone(),
-        (None, DetailTarget::Trace(t) | DetailTarget::Flow(t)) => vec![t.clone()],
+        (None, DetailTarget::Trace(t) | DetailTarget::Flow(t)) => vec![*t],
     };
-    let trace_set: BTreeSet<&str> = traces.iter().map(String::as_str).collect();
+    let trace_set: BTreeSet<TraceId> = traces.iter().copied().collect();
     let mut spans = Vec::new();
     let mut missing = Vec::new();
     let mut truncated = false;
-    for t in &traces {
-        let held = TraceId::from_hex(t).ok().and_then(|id| store.trace(&id));
-        let Some(trace) = held else {
-            missing.push(t.clone());
+    for &t in &traces {
+        let Some(trace) = store.trace(&t) else {
+            missing.push(t);
             continue;
         };
         let mut these: Vec<&Span> = trace.spans().iter().collect();
@@ -542,44 +534,40 @@ pub fn detail(
             spans.push(detail_span(s, trace.logs(), store, i));
         }
     }
-    let ids: Vec<TraceId> = traces.iter().filter_map(|t| TraceId::from_hex(t).ok()).collect();
-    let hops: Vec<Hop> = analysis::hops_of_traces(l, &ids);
+    let hops: Vec<Hop> = analysis::hops_of_traces(l, &traces);
     // Backlinks: links among the shown spans, reversed, and hop consumers found by a link
     // anywhere (in traces outside the flow too).
-    let mut back: BTreeMap<(String, String), BTreeSet<SpanPointer>> = BTreeMap::new();
+    let mut back: BTreeMap<(TraceId, SpanId), BTreeSet<SpanPointer>> = BTreeMap::new();
     for s in &spans {
         for link in &s.links {
             let label = Some(format!("{} {}", s.service, s.name));
-            back.entry((link.trace_id.clone(), link.span_id.clone())).or_default().insert(
-                SpanPointer {
-                    trace_id: s.trace_id.clone(),
-                    span_id: s.span_id.clone(),
-                    label,
-                    why: "link".to_owned(),
-                },
-            );
+            back.entry((link.trace_id, link.span_id)).or_default().insert(SpanPointer {
+                trace_id: s.trace_id,
+                span_id: s.span_id,
+                label,
+                why: "link".to_owned(),
+            });
         }
     }
     for h in &hops {
-        if h.via != analysis::HopVia::Link || !trace_set.contains(h.producer.trace_id.as_str()) {
+        if h.via != analysis::HopVia::Link || !trace_set.contains(&h.producer.trace_id) {
             continue;
         }
-        let entry =
-            back.entry((h.producer.trace_id.clone(), h.producer.span_id.clone())).or_default();
+        let entry = back.entry((h.producer.trace_id, h.producer.span_id)).or_default();
         if !entry
             .iter()
             .any(|p| p.trace_id == h.consumer.trace_id && p.span_id == h.consumer.span_id)
         {
             entry.insert(SpanPointer {
-                trace_id: h.consumer.trace_id.clone(),
-                span_id: h.consumer.span_id.clone(),
+                trace_id: h.consumer.trace_id,
+                span_id: h.consumer.span_id,
                 label: Some(format!("{} {}", h.consumer.service, h.consumer.name)),
                 why: "link".to_owned(),
             });
         }
     }
     for s in &mut spans {
-        if let Some(b) = back.remove(&(s.trace_id.clone(), s.span_id.clone())) {
+        if let Some(b) = back.remove(&(s.trace_id, s.span_id)) {
             s.backlinks = b.into_iter().collect();
         }
     }
@@ -608,7 +596,7 @@ pub fn attribute_matches(
         };
         for (id, trace) in store.traces() {
             if trace.spans().iter().any(|s| hit(&s.attributes) || hit(&s.resource.attributes)) {
-                traces.insert(id.to_string());
+                traces.insert(*id);
             }
         }
     }
@@ -1026,8 +1014,8 @@ mod tests {
 
     #[test]
     fn detail_holds_every_trace_of_the_flow_with_backlinks() {
-        let first = view(&Wants::default()).flows[0].flow.id.clone();
-        let wants = Wants { detail: Some(DetailTarget::Flow(first.clone())), attribute: None };
+        let first = view(&Wants::default()).flows[0].flow.id;
+        let wants = Wants { detail: Some(DetailTarget::Flow(first)), attribute: None };
         let v = view(&wants);
         let d = v.detail.as_deref().unwrap();
         assert_eq!(d.flow.as_ref().unwrap().id, first);

@@ -1,6 +1,8 @@
-//! Trace and span ids: fixed-size, `Copy`, printed as lowercase hex.
+//! Trace and span ids: fixed-size, `Copy`, printed (and serialized) as lowercase hex.
 
 use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 /// A 16-byte W3C trace id. Never all zero once accepted into the store.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -25,7 +27,7 @@ pub enum IdError {
 }
 
 macro_rules! id_impl {
-    ($name:ident, $len:expr) => {
+    ($name:ident, $len:expr, $what:literal) => {
         impl $name {
             /// Number of bytes in this id.
             pub const LEN: usize = $len;
@@ -58,14 +60,46 @@ macro_rules! id_impl {
             pub fn as_bytes(&self) -> &[u8] {
                 &self.0
             }
+
+            /// Whether the id's hex starts with `prefix` (in either case), without
+            /// formatting it.
+            pub fn hex_starts_with(&self, prefix: &str) -> bool {
+                let mut buf = [0u8; $len * 2];
+                let hex = hex_into(&self.0, &mut buf);
+                hex.get(..prefix.len()).is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+            }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                for b in self.0 {
-                    write!(f, "{b:02x}")?;
+                let mut buf = [0u8; $len * 2];
+                f.write_str(hex_into(&self.0, &mut buf))
+            }
+        }
+
+        /// Lowercase hex, as OTLP JSON and the analysis JSON write ids.
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut buf = [0u8; $len * 2];
+                serializer.serialize_str(hex_into(&self.0, &mut buf))
+            }
+        }
+
+        /// Hex in either case; an invalid id is an error that names the id and what is wrong.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Hex;
+                impl de::Visitor<'_> for Hex {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        write!(f, "{} hex digits", $len * 2)
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$name, E> {
+                        $name::from_hex(v)
+                            .map_err(|e| E::custom(format_args!("{} {v:?} {e}", $what)))
+                    }
                 }
-                Ok(())
+                deserializer.deserialize_str(Hex)
             }
         }
 
@@ -77,8 +111,18 @@ macro_rules! id_impl {
     };
 }
 
-id_impl!(TraceId, 16);
-id_impl!(SpanId, 8);
+id_impl!(TraceId, 16, "trace id");
+id_impl!(SpanId, 8, "span id");
+
+/// Writes `bytes` as lowercase hex into `out` (twice their length) and returns that text.
+fn hex_into<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
+    }
+    std::str::from_utf8(out).unwrap_or_default()
+}
 
 fn hex_val(c: u8) -> Result<u8, IdError> {
     match c {
@@ -98,6 +142,25 @@ mod tests {
         let id = TraceId::from_hex("5B8EFFF798038103D269B633813FC60C").unwrap();
         assert_eq!(id.to_string(), "5b8efff798038103d269b633813fc60c");
         assert_eq!(TraceId::from_hex(&id.to_string()), Ok(id));
+        assert!(id.hex_starts_with("5b8E"));
+        assert!(id.hex_starts_with(""));
+        assert!(!id.hex_starts_with("5b9"));
+        assert!(!id.hex_starts_with(&format!("{id}0")));
+    }
+
+    #[test]
+    fn serializes_as_hex_and_reads_back() {
+        let id = SpanId::from_hex("00F067AA0BA902B7").unwrap();
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, "\"00f067aa0ba902b7\"");
+        assert_eq!(serde_json::from_str::<SpanId>(&json).unwrap(), id);
+        let err = serde_json::from_str::<TraceId>("\"00f067aa0ba902b7\"").unwrap_err();
+        assert!(
+            err.to_string().contains("trace id \"00f067aa0ba902b7\" has 8 bytes, expected 16"),
+            "{err}"
+        );
+        let err = serde_json::from_str::<SpanId>("\"0000000000000000\"").unwrap_err();
+        assert!(err.to_string().contains("span id \"0000000000000000\" is all zeros"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use hopscope_collector::analysis::{SpanId, TraceId};
 use hopscope_collector::engine::views::{DetailSpan, FlowDetail};
 use serde_json::{Value, json};
 
@@ -27,7 +28,7 @@ pub fn build(detail: &FlowDetail, format: ExportFormat) -> Export {
     let id = detail
         .flow
         .as_ref()
-        .map_or_else(|| detail.traces.first().cloned().unwrap_or_default(), |f| f.id.clone());
+        .map_or_else(|| detail.traces.first().copied().unwrap_or_default(), |f| f.id);
     match format {
         ExportFormat::Mermaid => Export {
             file_name: format!("hopscope-flow-{}.mmd", fmt::short_id(&id)),
@@ -233,20 +234,20 @@ pub fn dot(detail: &FlowDetail) -> String {
             .map_or(0, |s| s.end_unix_nano.saturating_sub(s.start_unix_nano));
         calls.entry((from, to, &m.label)).or_default().add(ns, m.error);
     }
-    let by_key: BTreeMap<(&str, &str), &DetailSpan> =
-        detail.spans.iter().map(|s| ((s.trace_id.as_str(), s.span_id.as_str()), s)).collect();
+    let by_key: BTreeMap<(TraceId, SpanId), &DetailSpan> =
+        detail.spans.iter().map(|s| ((s.trace_id, s.span_id), s)).collect();
     let mut destinations: BTreeMap<String, (&str, &str)> = BTreeMap::new();
     let mut emits: BTreeMap<(&str, String), DotEdge> = BTreeMap::new();
     let mut consumes: BTreeMap<(String, &str), DotEdge> = BTreeMap::new();
-    let mut emitted: BTreeSet<(&str, &str, String)> = BTreeSet::new();
+    let mut emitted: BTreeSet<(TraceId, SpanId, String)> = BTreeSet::new();
     for h in &detail.hops {
         let dest = format!("{}:{}", h.system, h.destination);
         destinations.insert(dest.clone(), (&*h.system, &*h.destination));
         let error = |end: &hopscope_collector::analysis::SpanEnd| {
-            by_key.get(&(end.trace_id.as_str(), end.span_id.as_str())).is_some_and(|s| s.error)
+            by_key.get(&(end.trace_id, end.span_id)).is_some_and(|s| s.error)
         };
         // One emit per producer span, however many consumers got the message.
-        if emitted.insert((&h.producer.trace_id, &h.producer.span_id, dest.clone())) {
+        if emitted.insert((h.producer.trace_id, h.producer.span_id, dest.clone())) {
             let edge = emits.entry((&*h.producer.service, dest.clone())).or_default();
             edge.add(0, error(&h.producer));
         }
@@ -266,7 +267,7 @@ pub fn dot(detail: &FlowDetail) -> String {
             f.traces.len(),
             f.status.as_str()
         ),
-        None => format!("trace {}", detail.traces.first().map_or("", |t| fmt::short_id(t))),
+        None => format!("trace {}", detail.traces.first().map(fmt::short_id).unwrap_or_default()),
     };
     let _ = writeln!(
         out,

@@ -138,7 +138,7 @@ impl Filter {
                     || has(&flow.root.name, w)
                     || flow.services.iter().any(|x| has(x, w))
                     || facts.destinations.iter().any(|x| has(x, w))
-                    || flow.id.starts_with(w.as_str())
+                    || flow.id.hex_starts_with(w)
             }
         })
     }

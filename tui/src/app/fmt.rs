@@ -111,9 +111,11 @@ pub fn count(n: u64) -> String {
     }
 }
 
-/// The first characters of an id: enough to tell flows apart on screen.
-pub fn short_id(id: &str) -> &str {
-    id.get(..8).unwrap_or(id)
+/// The first 8 hex digits of an id: enough to tell flows apart on screen.
+pub fn short_id(id: &impl std::fmt::Display) -> String {
+    let mut hex = id.to_string();
+    hex.truncate(8);
+    hex
 }
 
 /// `text` cut to `width` characters, with `…` when cut.

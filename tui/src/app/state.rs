@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hopscope_collector::analysis::{FlowStatus, LagStatus, NodeKind, SagaState};
+use hopscope_collector::analysis::{FlowStatus, LagStatus, NodeKind, SagaState, TraceId};
 use hopscope_collector::engine::views::{DetailTarget, FlowDetail, View, ViewRequest};
 use ratatui::crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
@@ -200,7 +200,7 @@ pub struct FlowsState {
     pub order: Vec<u32>,
     pub pos: ListPos,
     /// The selected flow's id: kept selected as views come and go.
-    pub selected_id: Option<String>,
+    pub selected_id: Option<TraceId>,
 }
 
 impl Default for FlowsState {
@@ -477,7 +477,7 @@ impl State {
         }
         self.flows.pos.fit(order.len(), page);
         self.flows.selected_id =
-            order.get(self.flows.pos.selected).map(|&i| rows[i as usize].flow.id.clone());
+            order.get(self.flows.pos.selected).map(|&i| rows[i as usize].flow.id);
         self.flows.order = order;
     }
 
@@ -804,12 +804,12 @@ fn on_flows_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
             .flows
             .order
             .get(state.flows.pos.selected)
-            .map(|&i| state.view.flows[i as usize].flow.id.clone());
+            .map(|&i| state.view.flows[i as usize].flow.id);
         return None;
     }
     match key.code {
         KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => {
-            let id = state.flows.selected_id.clone()?;
+            let id = state.flows.selected_id?;
             Some(state.open_detail(DetailTarget::Flow(id), Screen::Flows))
         }
         KeyCode::Char('/') => {
@@ -837,7 +837,7 @@ fn on_flows_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
 }
 
 fn export_selected(state: &mut State, format: ExportFormat) -> Option<Intent> {
-    let id = state.flows.selected_id.clone()?;
+    let id = state.flows.selected_id?;
     let intent = Some(state.open_detail(DetailTarget::Flow(id), Screen::Flows));
     let d = state.detail.as_mut()?;
     if let Some(detail) = &d.detail {
@@ -892,14 +892,14 @@ fn on_list_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
     let a = Arc::clone(&state.view.analysis);
     match screen {
         Screen::Sagas => {
-            if let Some(id) = state.view.saga_flows.get(row).cloned().flatten() {
-                return Some(state.open_detail(DetailTarget::Flow(id.to_string()), Screen::Sagas));
+            if let Some(id) = state.view.saga_flows.get(row).copied().flatten() {
+                return Some(state.open_detail(DetailTarget::Flow(id), Screen::Sagas));
             }
             state.message = Some("no flow holds this saga's spans".to_owned());
             None
         }
         Screen::Insights => {
-            if let Some(id) = a.insights[row].flow.clone() {
+            if let Some(id) = a.insights[row].flow {
                 return Some(state.open_detail(DetailTarget::Flow(id), Screen::Insights));
             }
             state.message = Some("this insight names no flow".to_owned());
@@ -1053,7 +1053,7 @@ fn toggle_fold(state: &mut State, fold: Option<bool>) -> Option<Intent> {
         return None;
     }
     if want {
-        d.collapsed.insert(key.clone());
+        d.collapsed.insert(key);
     } else {
         d.collapsed.remove(&key);
     }
@@ -1069,14 +1069,14 @@ fn follow_link(state: &mut State) -> Option<Intent> {
     let cursor = d.link_cursor.take()?;
     let target = span.links.iter().chain(&span.backlinks).nth(cursor)?;
     d.pane_scroll = 0;
-    let key: SpanKey = (target.trace_id.clone(), target.span_id.clone());
+    let key: SpanKey = (target.trace_id, target.span_id);
     if detail.spans.iter().any(|s| s.trace_id == key.0 && s.span_id == key.1) {
         d.pending_select = Some(key);
         state.derive_detail();
         return None;
     }
-    d.back.push((d.target.clone(), d.selected_key.clone()));
-    let next = DetailTarget::Trace(key.0.clone());
+    d.back.push((d.target.clone(), d.selected_key));
+    let next = DetailTarget::Trace(key.0);
     d.target = next.clone();
     d.detail = None;
     d.collapsed.clear();

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hopscope_collector::analysis::FlowStatus;
+use hopscope_collector::analysis::{FlowStatus, TraceId};
 use hopscope_collector::engine::StatsSnapshot;
 use hopscope_collector::engine::views::{
     self, ClockMode, DetailTarget, EventClock, Sources, View, ViewConfig, ViewRequest, Wants,
@@ -312,7 +312,7 @@ fn navigation_moves_and_clamps() {
     assert_eq!(s.flows.pos.selected, n - 1);
     send(&mut s, &mut e, key('g'));
     assert_eq!(s.flows.pos.selected, 0);
-    let id = s.flows.selected_id.clone().unwrap();
+    let id = s.flows.selected_id.unwrap();
     assert_eq!(s.view.flows[s.flows.order[0] as usize].flow.id, id);
     // Screens: digits, Tab and Shift-Tab.
     send(&mut s, &mut e, key('4'));
@@ -410,7 +410,7 @@ fn selection_and_scroll_survive_live_updates() {
     for _ in 0..5 {
         send(&mut s, &mut e, key('j'));
     }
-    let id = s.flows.selected_id.clone().unwrap();
+    let id = s.flows.selected_id.unwrap();
     let row_on_screen = s.flows.pos.selected - s.flows.pos.offset;
     assert!(s.flows.pos.offset > 0);
     // A new view with two newer flows: the list shifts, the selection does not.
@@ -418,14 +418,14 @@ fn selection_and_scroll_survive_live_updates() {
     let mut rows = v.flows.to_vec();
     for n in 0..2 {
         let mut r = (*rows[0]).clone();
-        r.flow.id = format!("ffff{n:028x}");
+        r.flow.id = TraceId::from_hex(&format!("ffff{n:028x}")).unwrap();
         r.flow.start_unix_nano += 100_000_000_000;
         rows.push(Arc::new(r));
     }
     v.flows = rows.into();
     update(&mut s, Msg::View(Arc::new(v)));
     assert_eq!(s.flows.order.len(), 11);
-    assert_eq!(s.flows.selected_id.as_deref(), Some(id.as_str()));
+    assert_eq!(s.flows.selected_id, Some(id));
     assert_eq!(s.flows.pos.selected - s.flows.pos.offset, row_on_screen);
     // The selected flow disappears (evicted): the selection stays at its index.
     let mut v = (*s.view).clone();
@@ -436,24 +436,25 @@ fn selection_and_scroll_survive_live_updates() {
     let before = s.flows.pos.selected;
     update(&mut s, Msg::View(Arc::new(v)));
     assert_eq!(s.flows.pos.selected, before);
-    assert_ne!(s.flows.selected_id.as_deref(), Some(id.as_str()));
+    assert_ne!(s.flows.selected_id, Some(id));
 }
 
 #[test]
 fn on_the_first_row_the_selection_follows_new_flows() {
     let (mut s, mut e) = setup(80, 24);
     assert_eq!(s.flows.pos.selected, 0);
-    let first = s.flows.selected_id.clone().unwrap();
+    let first = s.flows.selected_id.unwrap();
     let mut v = (*e.view()).clone();
     let mut rows = v.flows.to_vec();
     let mut newer = (*rows[0]).clone();
-    newer.flow.id = format!("ffff{:028x}", 7);
+    let newest = TraceId::from_hex(&format!("ffff{:028x}", 7)).unwrap();
+    newer.flow.id = newest;
     newer.flow.start_unix_nano = rows.iter().map(|r| r.flow.start_unix_nano).max().unwrap() + 1;
     rows.push(Arc::new(newer));
     v.flows = rows.into();
     update(&mut s, Msg::View(Arc::new(v)));
     assert_eq!(s.flows.pos.selected, 0);
-    assert_eq!(s.flows.selected_id.as_deref(), Some(format!("ffff{:028x}", 7).as_str()));
+    assert_eq!(s.flows.selected_id, Some(newest));
     assert_ne!(s.flows.selected_id, Some(first));
 }
 

@@ -12,15 +12,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hopscope_collector::analysis::Hop;
+use hopscope_collector::analysis::{Hop, SpanId, TraceId};
 use hopscope_collector::engine::views::{DetailSpan, FlowDetail};
 
 /// A span named by its ids.
-pub type SpanKey = (String, String);
+pub type SpanKey = (TraceId, SpanId);
 
 /// The key of a span of the detail.
 pub fn key_of(s: &DetailSpan) -> SpanKey {
-    (s.trace_id.clone(), s.span_id.clone())
+    (s.trace_id, s.span_id)
 }
 
 /// What a row shows.
@@ -75,36 +75,35 @@ enum Work {
 }
 
 /// Index of the detail's spans and hops.
-struct Index<'a> {
-    by_key: BTreeMap<(&'a str, &'a str), usize>,
+struct Index {
+    by_key: BTreeMap<(TraceId, SpanId), usize>,
     children: Vec<Vec<usize>>,
     /// Per span: hops it produced whose consumer is shown.
     hops_from: Vec<Vec<usize>>,
-    roots: BTreeMap<&'a str, Vec<usize>>,
+    roots: BTreeMap<TraceId, Vec<usize>>,
 }
 
-fn index(d: &FlowDetail) -> Index<'_> {
+fn index(d: &FlowDetail) -> Index {
     let mut by_key = BTreeMap::new();
     for (i, s) in d.spans.iter().enumerate() {
-        by_key.insert((s.trace_id.as_str(), s.span_id.as_str()), i);
+        by_key.insert((s.trace_id, s.span_id), i);
     }
     let mut children = vec![Vec::new(); d.spans.len()];
-    let mut roots: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut roots: BTreeMap<TraceId, Vec<usize>> = BTreeMap::new();
     for (i, s) in d.spans.iter().enumerate() {
         let parent = s
             .parent_span_id
-            .as_deref()
-            .and_then(|p| by_key.get(&(s.trace_id.as_str(), p)).copied())
+            .and_then(|p| by_key.get(&(s.trace_id, p)).copied())
             .filter(|&p| p != i);
         match parent {
             Some(p) => children[p].push(i),
-            None => roots.entry(s.trace_id.as_str()).or_default().push(i),
+            None => roots.entry(s.trace_id).or_default().push(i),
         }
     }
     let mut hops_from = vec![Vec::new(); d.spans.len()];
     for (h, hop) in d.hops.iter().enumerate() {
-        let p = by_key.get(&(hop.producer.trace_id.as_str(), hop.producer.span_id.as_str()));
-        let c = by_key.get(&(hop.consumer.trace_id.as_str(), hop.consumer.span_id.as_str()));
+        let p = by_key.get(&(hop.producer.trace_id, hop.producer.span_id));
+        let c = by_key.get(&(hop.consumer.trace_id, hop.consumer.span_id));
         if let (Some(&p), Some(_)) = (p, c) {
             hops_from[p].push(h);
         }
@@ -112,8 +111,8 @@ fn index(d: &FlowDetail) -> Index<'_> {
     Index { by_key, children, hops_from, roots }
 }
 
-fn consumer_of<'a>(ix: &Index<'a>, hop: &'a Hop) -> Option<usize> {
-    ix.by_key.get(&(hop.consumer.trace_id.as_str(), hop.consumer.span_id.as_str())).copied()
+fn consumer_of(ix: &Index, hop: &Hop) -> Option<usize> {
+    ix.by_key.get(&(hop.consumer.trace_id, hop.consumer.span_id)).copied()
 }
 
 /// Lays out `detail`, leaving the subtrees of `collapsed` spans folded.
@@ -122,7 +121,7 @@ pub fn build(detail: &FlowDetail, collapsed: &BTreeSet<SpanKey>) -> Timeline {
     let spans = &detail.spans;
     let mut rows = Vec::with_capacity(spans.len() + detail.hops.len());
     let mut placed_span = vec![false; spans.len()];
-    let mut placed_trace: BTreeSet<&str> = BTreeSet::new();
+    let mut placed_trace: BTreeSet<TraceId> = BTreeSet::new();
 
     let mut stack: Vec<Work> = Vec::new();
     // The root trace first, then every other trace nothing leads to, in order.
@@ -130,12 +129,12 @@ pub fn build(detail: &FlowDetail, collapsed: &BTreeSet<SpanKey>) -> Timeline {
     loop {
         let Some(work) = stack.pop() else {
             let Some(t) = pending.pop() else { break };
-            if placed_trace.contains(detail.traces[t].as_str()) {
+            if placed_trace.contains(&detail.traces[t]) {
                 continue;
             }
             if t == 0 {
-                placed_trace.insert(detail.traces[0].as_str());
-                for &r in ix.roots.get(detail.traces[0].as_str()).into_iter().flatten().rev() {
+                placed_trace.insert(detail.traces[0]);
+                for &r in ix.roots.get(&detail.traces[0]).into_iter().flatten().rev() {
                     stack.push(Work::Span(r, 0));
                 }
             } else {
@@ -145,9 +144,9 @@ pub fn build(detail: &FlowDetail, collapsed: &BTreeSet<SpanKey>) -> Timeline {
         };
         match work {
             Work::Trace(t, depth) => {
-                let id = detail.traces[t].as_str();
+                let id = detail.traces[t];
                 placed_trace.insert(id);
-                let roots = ix.roots.get(id).map_or(&[][..], Vec::as_slice);
+                let roots = ix.roots.get(&id).map_or(&[][..], Vec::as_slice);
                 let (start, end) = bounds(roots.iter().map(|&r| &spans[r]));
                 rows.push(Row {
                     kind: RowKind::Trace { trace: t },
@@ -201,14 +200,13 @@ pub fn build(detail: &FlowDetail, collapsed: &BTreeSet<SpanKey>) -> Timeline {
             Work::Hop(h, depth) => {
                 let hop = &detail.hops[h];
                 let Some(c) = consumer_of(&ix, hop) else { continue };
-                let producer =
-                    ix.by_key.get(&(hop.producer.trace_id.as_str(), hop.producer.span_id.as_str()));
+                let producer = ix.by_key.get(&(hop.producer.trace_id, hop.producer.span_id));
                 let start = producer.map_or(spans[c].start_unix_nano, |&p| spans[p].end_unix_nano);
                 let end = spans[c].start_unix_nano.max(start);
                 let new_trace = hop.consumer.trace_id != hop.producer.trace_id;
-                let consumer_trace = hop.consumer.trace_id.as_str();
+                let consumer_trace = hop.consumer.trace_id;
                 let shown_above =
-                    if new_trace { placed_trace.contains(consumer_trace) } else { placed_span[c] };
+                    if new_trace { placed_trace.contains(&consumer_trace) } else { placed_span[c] };
                 rows.push(Row {
                     kind: RowKind::Hop { hop: h, new_trace, shown_above },
                     depth,
@@ -218,7 +216,7 @@ pub fn build(detail: &FlowDetail, collapsed: &BTreeSet<SpanKey>) -> Timeline {
                 });
                 if new_trace && !shown_above {
                     placed_trace.insert(consumer_trace);
-                    let roots = ix.roots.get(consumer_trace).map_or(&[][..], Vec::as_slice);
+                    let roots = ix.roots.get(&consumer_trace).map_or(&[][..], Vec::as_slice);
                     for &r in roots.iter().rev() {
                         stack.push(Work::Span(r, depth.saturating_add(1)));
                     }
@@ -245,20 +243,20 @@ pub fn build(detail: &FlowDetail, collapsed: &BTreeSet<SpanKey>) -> Timeline {
 
 /// Marks everything under the folded span `s` (children, and the traces its hops lead to)
 /// as placed, so it is neither shown nor laid out again as an orphan.
-fn hide<'a>(
-    ix: &Index<'a>,
-    detail: &'a FlowDetail,
+fn hide(
+    ix: &Index,
+    detail: &FlowDetail,
     s: usize,
     placed_span: &mut [bool],
-    placed_trace: &mut BTreeSet<&'a str>,
+    placed_trace: &mut BTreeSet<TraceId>,
 ) {
     let mut stack: Vec<usize> = ix.children[s].clone();
     for &h in &ix.hops_from[s] {
         let hop = &detail.hops[h];
         if hop.consumer.trace_id != hop.producer.trace_id
-            && placed_trace.insert(hop.consumer.trace_id.as_str())
+            && placed_trace.insert(hop.consumer.trace_id)
         {
-            stack.extend(ix.roots.get(hop.consumer.trace_id.as_str()).into_iter().flatten());
+            stack.extend(ix.roots.get(&hop.consumer.trace_id).into_iter().flatten());
         }
     }
     while let Some(c) = stack.pop() {
@@ -270,9 +268,9 @@ fn hide<'a>(
         for &h in &ix.hops_from[c] {
             let hop = &detail.hops[h];
             if hop.consumer.trace_id != hop.producer.trace_id
-                && placed_trace.insert(hop.consumer.trace_id.as_str())
+                && placed_trace.insert(hop.consumer.trace_id)
             {
-                stack.extend(ix.roots.get(hop.consumer.trace_id.as_str()).into_iter().flatten());
+                stack.extend(ix.roots.get(&hop.consumer.trace_id).into_iter().flatten());
             }
         }
     }
@@ -280,7 +278,7 @@ fn hide<'a>(
 
 /// Whether some ancestor of `s` is folded (then `s` is hidden, not lost).
 fn collapsed_ancestor(
-    ix: &Index<'_>,
+    ix: &Index,
     spans: &[DetailSpan],
     s: usize,
     collapsed: &BTreeSet<SpanKey>,
@@ -288,10 +286,7 @@ fn collapsed_ancestor(
     let mut cur = s;
     for _ in 0..spans.len() {
         let span = &spans[cur];
-        let Some(p) = span
-            .parent_span_id
-            .as_deref()
-            .and_then(|p| ix.by_key.get(&(span.trace_id.as_str(), p)).copied())
+        let Some(p) = span.parent_span_id.and_then(|p| ix.by_key.get(&(span.trace_id, p)).copied())
         else {
             return false;
         };
@@ -412,10 +407,7 @@ pub fn sequence(detail: &FlowDetail) -> Sequence {
     }
     let mut messages = Vec::new();
     for (i, s) in spans.iter().enumerate() {
-        let parent = s
-            .parent_span_id
-            .as_deref()
-            .and_then(|p| ix.by_key.get(&(s.trace_id.as_str(), p)).copied());
+        let parent = s.parent_span_id.and_then(|p| ix.by_key.get(&(s.trace_id, p)).copied());
         let Some(p) = parent else { continue };
         if spans[p].service == s.service || s.kind == "consumer" {
             continue;

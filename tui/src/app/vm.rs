@@ -719,7 +719,7 @@ fn detail_title(d: &DetailState, detail: Option<&FlowDetail>) -> Line {
         None => t.push(Seg::new(
             format!(
                 " trace {} (in no flow)",
-                detail.traces.first().map_or("", |t| fmt::short_id(t))
+                detail.traces.first().map(fmt::short_id).unwrap_or_default()
             ),
             Tone::Title,
         )),
@@ -954,9 +954,9 @@ fn span_pane_lines(open: &DetailState, detail: &FlowDetail) -> (String, Vec<Line
     ]);
     lines.push(vec![
         Seg::new("trace ", Tone::Dim),
-        Seg::new(s.trace_id.clone(), Tone::Normal),
+        Seg::new(s.trace_id.to_string(), Tone::Normal),
         Seg::new(" span ", Tone::Dim),
-        Seg::new(s.span_id.clone(), Tone::Normal),
+        Seg::new(s.span_id.to_string(), Tone::Normal),
     ]);
     // Links first: they are what the pane is for when hopping between traces.
     let mut n = 0;
@@ -1078,7 +1078,7 @@ fn sagas(state: &State, body: Rect) -> SagasVm {
             }));
             cells.push(plain(fmt::dur(end.saturating_sub(start))));
             let why =
-                match (&s.stuck_reason, state.view.saga_flows.get(i as usize).cloned().flatten()) {
+                match (&s.stuck_reason, state.view.saga_flows.get(i as usize).copied().flatten()) {
                     (Some(r), _) => vec![Seg::new(r.clone(), Tone::Warn)],
                     (None, Some(f)) => {
                         vec![Seg::new(format!("flow {}", fmt::short_id(&f)), Tone::Dim)]
@@ -1334,7 +1334,10 @@ fn insights(state: &State, body: Rect) -> TableVm {
             vec![
                 vec![severity_cell(x.severity)],
                 plain(x.kind.as_str()),
-                vec![Seg::new(x.flow.as_deref().map_or("-", fmt::short_id), Tone::Dim)],
+                vec![Seg::new(
+                    x.flow.as_ref().map_or_else(|| "-".to_owned(), fmt::short_id),
+                    Tone::Dim,
+                )],
                 plain(x.detail.clone()),
             ]
         })
