@@ -90,8 +90,8 @@ impl FlowSet {
     }
 }
 
-pub(crate) fn build(cx: &Cx<'_>, pending: &Pending, sagas: &SagaSet) -> FlowSet {
-    let walks = Walks::new(cx);
+/// The flow records of `walks` (every flow of `cx`, walked by [`Walks::new`]).
+pub(crate) fn build(cx: &Cx<'_>, walks: Walks, pending: &Pending, sagas: &SagaSet) -> FlowSet {
     let mut trace_flow = vec![NO_FLOW; cx.l.traces.len()];
     let mut flows = Vec::with_capacity(walks.len());
     walks.each(&mut |root, members, in_flow| {

@@ -71,31 +71,40 @@ impl AnalysisOptions {
 }
 
 /// Above this many spans, [`analyze`] builds its two independent halves (hops, graph and
-/// lag; flows, sagas and insights) on two threads.
+/// lag; flows, sagas and insights) on two threads. The first thread also walks the flows
+/// (which need nothing else) while the second builds the sagas.
 const PARALLEL_AFTER: u64 = 100_000;
 
 /// Builds the whole analysis of what `linker` holds.
 pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
     let cx = Cx { l: linker, i: linker.interner(), opts };
     let edges = || (hops(&cx), graph(&cx), lag(&cx));
-    let story = || {
+    let story = |walks: &dyn Fn() -> flows::Walks| {
         let pending = flows::Pending::new(&cx);
         let sagas = sagas::build(&cx, &pending);
-        let flow_set = flows::build(&cx, &pending, &sagas);
+        let flow_set = flows::build(&cx, walks(), &pending, &sagas);
         let insights = insights::build(&cx, &flow_set, &sagas);
         (flow_set, sagas, insights)
     };
     let ((hops, graph, lag), (flow_set, sagas, insights)) = if linker.stats().spans > PARALLEL_AFTER
     {
         std::thread::scope(|scope| {
-            let half = scope.spawn(edges);
-            let story = story();
+            // The other thread walks the flows first (they need nothing else), while this
+            // one builds the sagas that the flow records need.
+            let (walked, walks) = std::sync::mpsc::sync_channel(1);
+            let cx = &cx;
+            let half = scope.spawn(move || {
+                // Unsent only if this thread stops, which the join below reports.
+                let _ = walked.send(flows::Walks::new(cx));
+                edges()
+            });
+            let story = story(&|| walks.recv().unwrap_or_else(|_| flows::Walks::new(cx)));
             // A panic in the other half is re-raised here, as if it were one thread.
             let edges = half.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
             (edges, story)
         })
     } else {
-        (edges(), story())
+        (edges(), story(&|| flows::Walks::new(&cx)))
     };
     let summary = summary(linker, &graph, flow_set.flows.len(), hops.len() as u64);
     Analysis {
