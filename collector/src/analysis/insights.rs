@@ -261,9 +261,10 @@ pub(crate) fn sync_over_async_from(
     for h2 in hops {
         let hop2 = &l.hops[h2 as usize];
         let (p2, c2) = (hop2.producer, hop2.delivery);
-        let c2f = cx.sp(c2);
         let Some(x) = upstream_delivery(cx, p2) else { continue };
         let Some(xm) = cx.sp(x).msg.as_deref() else { continue };
+        // Read only now: most producers are not answering a delivery.
+        let c2f = cx.sp(c2);
         for &h1 in &xm.hops {
             let hop1 = &l.hops[h1 as usize];
             if hop1.delivery != x {
