@@ -10,13 +10,6 @@ use std::fmt::Write as _;
 
 use super::{Analysis, Flow, FlowStatus, Hop, HopVia, SagaState, Severity, TraceId, human};
 
-/// The first 8 hex digits of a trace id.
-fn short(id: &TraceId) -> String {
-    let mut hex = id.to_string();
-    hex.truncate(8);
-    hex
-}
-
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -241,7 +234,7 @@ fn insights(a: &Analysis, out: &mut String) {
         Severity::Info => 2,
     });
     for i in shown {
-        let flow = i.flow.as_ref().map_or_else(String::new, |f| format!(" [flow {}]", short(f)));
+        let flow = i.flow.as_ref().map_or_else(String::new, |f| format!(" [flow {}]", f.short()));
         let _ =
             writeln!(out, "  {:<7} {}{}: {}", i.severity.as_str(), i.kind.as_str(), flow, i.detail);
     }

@@ -61,6 +61,12 @@ macro_rules! id_impl {
                 &self.0
             }
 
+            /// The first 8 hex digits: enough to tell ids apart on screen.
+            pub fn short(&self) -> String {
+                let mut buf = [0u8; $len * 2];
+                hex_into(&self.0, &mut buf)[..8].to_owned()
+            }
+
             /// Whether the id's hex starts with `prefix` (in either case), without
             /// formatting it.
             pub fn hex_starts_with(&self, prefix: &str) -> bool {
@@ -142,6 +148,7 @@ mod tests {
         let id = TraceId::from_hex("5B8EFFF798038103D269B633813FC60C").unwrap();
         assert_eq!(id.to_string(), "5b8efff798038103d269b633813fc60c");
         assert_eq!(TraceId::from_hex(&id.to_string()), Ok(id));
+        assert_eq!(id.short(), "5b8efff7");
         assert!(id.hex_starts_with("5b8E"));
         assert!(id.hex_starts_with(""));
         assert!(!id.hex_starts_with("5b9"));

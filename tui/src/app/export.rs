@@ -31,17 +31,16 @@ pub fn build(detail: &FlowDetail, format: ExportFormat) -> Export {
         .map_or_else(|| detail.traces.first().copied().unwrap_or_default(), |f| f.id);
     match format {
         ExportFormat::Mermaid => Export {
-            file_name: format!("hopscope-flow-{}.mmd", fmt::short_id(&id)),
+            file_name: format!("hopscope-flow-{}.mmd", id.short()),
             contents: mermaid(detail),
         },
         ExportFormat::Json => Export {
-            file_name: format!("hopscope-flow-{}.json", fmt::short_id(&id)),
+            file_name: format!("hopscope-flow-{}.json", id.short()),
             contents: serde_json::to_string_pretty(&json_of(detail)).unwrap_or_default() + "\n",
         },
-        ExportFormat::Dot => Export {
-            file_name: format!("hopscope-flow-{}.dot", fmt::short_id(&id)),
-            contents: dot(detail),
-        },
+        ExportFormat::Dot => {
+            Export { file_name: format!("hopscope-flow-{}.dot", id.short()), contents: dot(detail) }
+        }
     }
 }
 
@@ -63,7 +62,7 @@ pub fn mermaid(detail: &FlowDetail) -> String {
         let _ = writeln!(
             out,
             "    title flow {} {} {} ({}, {} traces)",
-            fmt::short_id(&f.id),
+            f.id.short(),
             clean(&f.root.service),
             clean(&f.root.name),
             fmt::dur(f.duration_ns),
@@ -260,14 +259,14 @@ pub fn dot(detail: &FlowDetail) -> String {
     let title = match &detail.flow {
         Some(f) => format!(
             "flow {} {} {} ({}, {} traces, {})",
-            fmt::short_id(&f.id),
+            f.id.short(),
             f.root.service,
             f.root.name,
             fmt::dur(f.duration_ns),
             f.traces.len(),
             f.status.as_str()
         ),
-        None => format!("trace {}", detail.traces.first().map(fmt::short_id).unwrap_or_default()),
+        None => format!("trace {}", detail.traces.first().map(TraceId::short).unwrap_or_default()),
     };
     let _ = writeln!(
         out,

@@ -111,13 +111,6 @@ pub fn count(n: u64) -> String {
     }
 }
 
-/// The first 8 hex digits of an id: enough to tell flows apart on screen.
-pub fn short_id(id: &impl std::fmt::Display) -> String {
-    let mut hex = id.to_string();
-    hex.truncate(8);
-    hex
-}
-
 /// `text` cut to `width` characters, with `…` when cut.
 pub fn fit(text: &str, width: usize) -> String {
     if text.chars().count() <= width {

@@ -3,7 +3,7 @@
 //! frame costs what it shows, whatever the engine holds.
 
 use hopscope_collector::analysis::{
-    EdgeKind, FlowStatus, LagStatus, NodeKind, SagaState, Severity, StepKind, StepStatus,
+    EdgeKind, FlowStatus, LagStatus, NodeKind, SagaState, Severity, StepKind, StepStatus, TraceId,
 };
 use hopscope_collector::engine::views::{ClockMode, DetailSpan, FlowDetail, TREND_BUCKET_NS};
 use ratatui::layout::Rect;
@@ -685,7 +685,7 @@ fn detail_title(d: &DetailState, detail: Option<&FlowDetail>) -> Line {
     let mut t = Vec::new();
     match &detail.flow {
         Some(f) => {
-            t.push(Seg::new(format!(" flow {} ", fmt::short_id(&f.id)), Tone::Title));
+            t.push(Seg::new(format!(" flow {} ", f.id.short()), Tone::Title));
             t.push(status_cell(f.status));
             if !d.back.is_empty() {
                 t.push(Seg::new(
@@ -719,7 +719,7 @@ fn detail_title(d: &DetailState, detail: Option<&FlowDetail>) -> Line {
         None => t.push(Seg::new(
             format!(
                 " trace {} (in no flow)",
-                detail.traces.first().map(fmt::short_id).unwrap_or_default()
+                detail.traces.first().map(TraceId::short).unwrap_or_default()
             ),
             Tone::Title,
         )),
@@ -845,7 +845,7 @@ fn detail(state: &State, body: Rect) -> DetailVm {
                             l.push(Seg::new(" (trace shown above)", Tone::Dim));
                         } else if new_trace {
                             l.push(Seg::new(
-                                format!(" ┈ new trace {}", fmt::short_id(&h.consumer.trace_id)),
+                                format!(" ┈ new trace {}", h.consumer.trace_id.short()),
                                 Tone::Dim,
                             ));
                         }
@@ -858,7 +858,7 @@ fn detail(state: &State, body: Rect) -> DetailVm {
                             Seg::new(
                                 format!(
                                     "┈ trace {} (no held hop leads here)",
-                                    fmt::short_id(&detail.traces[trace])
+                                    detail.traces[trace].short()
                                 ),
                                 Tone::Dim,
                             ),
@@ -970,10 +970,7 @@ fn span_pane_lines(open: &DetailState, detail: &FlowDetail) -> (String, Vec<Line
                 p.label.clone().unwrap_or_else(|| "(not held)".to_owned()),
                 if here { Tone::Accent } else { Tone::Normal },
             ),
-            Seg::new(
-                format!(" {}/{}", fmt::short_id(&p.trace_id), fmt::short_id(&p.span_id)),
-                Tone::Dim,
-            ),
+            Seg::new(format!(" {}/{}", p.trace_id.short(), p.span_id.short()), Tone::Dim),
         ];
         if outside {
             l.push(Seg::new(" other flow", Tone::Warn));
@@ -1081,7 +1078,7 @@ fn sagas(state: &State, body: Rect) -> SagasVm {
                 match (&s.stuck_reason, state.view.saga_flows.get(i as usize).copied().flatten()) {
                     (Some(r), _) => vec![Seg::new(r.clone(), Tone::Warn)],
                     (None, Some(f)) => {
-                        vec![Seg::new(format!("flow {}", fmt::short_id(&f)), Tone::Dim)]
+                        vec![Seg::new(format!("flow {}", f.short()), Tone::Dim)]
                     }
                     (None, None) => Vec::new(),
                 };
@@ -1107,10 +1104,7 @@ fn sagas(state: &State, body: Rect) -> SagasVm {
             lines.push(vec![Seg::new(format!("⚠ stuck: {r}"), Tone::Warn)]);
         }
         if let Some(Some(f)) = state.view.saga_flows.get(i as usize) {
-            lines.push(vec![Seg::new(
-                format!("flow {} · Enter opens it", fmt::short_id(f)),
-                Tone::Dim,
-            )]);
+            lines.push(vec![Seg::new(format!("flow {} · Enter opens it", f.short()), Tone::Dim)]);
         }
         bar_skip = lines.len();
         let t0 = s.steps.iter().map(|x| x.start_unix_nano).min().unwrap_or(0);
@@ -1335,7 +1329,7 @@ fn insights(state: &State, body: Rect) -> TableVm {
                 vec![severity_cell(x.severity)],
                 plain(x.kind.as_str()),
                 vec![Seg::new(
-                    x.flow.as_ref().map_or_else(|| "-".to_owned(), fmt::short_id),
+                    x.flow.as_ref().map_or_else(|| "-".to_owned(), TraceId::short),
                     Tone::Dim,
                 )],
                 plain(x.detail.clone()),
