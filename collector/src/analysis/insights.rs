@@ -3,10 +3,11 @@
 
 use super::flows::FlowSet;
 use super::sagas::SagaSet;
-use super::{Cx, Insight, InsightKind, Severity, SpanKey, human};
+use super::{Ctx, Insight, InsightKind, Severity, SpanKey, human};
 use crate::link::MAX_DEPTH;
-use crate::link::agg::DestKey;
-use crate::link::facts::NONE;
+use crate::link::destination::DestKey;
+use crate::link::slot::{HopSlot, SpanSlot, TraceSlot};
+use crate::link::subscription::Duplicate;
 use crate::model::TraceId;
 
 /// Unconsumed-event insights listed per subscription before the rest are summed up.
@@ -15,11 +16,11 @@ const UNCONSUMED_PER_SUBSCRIPTION: usize = 20;
 /// Which flow an insight about a trace belongs to: the first flow (in output order) holding
 /// the trace.
 pub(crate) trait FlowOf {
-    fn of_trace(&self, t: u32) -> Option<TraceId>;
+    fn of_trace(&self, t: TraceSlot) -> Option<TraceId>;
 }
 
 impl FlowOf for FlowSet {
-    fn of_trace(&self, t: u32) -> Option<TraceId> {
+    fn of_trace(&self, t: TraceSlot) -> Option<TraceId> {
         FlowSet::of_trace(self, t)
     }
 }
@@ -28,18 +29,29 @@ impl FlowOf for FlowSet {
 #[derive(Default)]
 pub(crate) struct Found {
     /// (trace, detail) of each cascade failure.
-    pub cascades: Vec<(u32, String)>,
+    pub cascades: Vec<(TraceSlot, String)>,
     /// (blocked caller span, first destination, middle delivery, second destination).
     pub sync_over_async: Vec<SyncOverAsync>,
 }
 
-pub(crate) type SyncOverAsync = (u32, DestKey, u32, DestKey);
+/// A caller blocked across an async round trip (see [`sync_over_async_from`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SyncOverAsync {
+    /// The blocked caller span.
+    pub caller: SpanSlot,
+    /// Where its message went.
+    pub first: DestKey,
+    /// The delivery that answered.
+    pub delivery: SpanSlot,
+    /// Where the answer went.
+    pub second: DestKey,
+}
 
-pub(crate) fn build(cx: &Cx<'_>, flows: &FlowSet, sagas: &SagaSet) -> Vec<Insight> {
-    let l = cx.l;
+pub(crate) fn build(cx: &Ctx<'_>, flows: &FlowSet, sagas: &SagaSet) -> Vec<Insight> {
+    let linker = cx.linker;
     let found = Found {
-        cascades: l.trace_slots().filter_map(|t| cascade_in(cx, t).map(|d| (t, d))).collect(),
-        sync_over_async: sync_over_async_from(cx, l.hop_slots()),
+        cascades: linker.trace_slots().filter_map(|t| cascade_in(cx, t).map(|d| (t, d))).collect(),
+        sync_over_async: sync_over_async_from(cx, linker.hop_slots()),
     };
     assemble(cx, flows, sagas, found)
 }
@@ -47,7 +59,7 @@ pub(crate) fn build(cx: &Cx<'_>, flows: &FlowSet, sagas: &SagaSet) -> Vec<Insigh
 /// Puts found insights and the global detectors (duplicates, unconsumed messages, failed
 /// compensations) in words, in output order.
 pub(crate) fn assemble(
-    cx: &Cx<'_>,
+    cx: &Ctx<'_>,
     flows: &dyn FlowOf,
     sagas: &SagaSet,
     found: Found,
@@ -70,45 +82,45 @@ pub(crate) fn assemble(
     out
 }
 
-fn flow_of(cx: &Cx<'_>, flows: &dyn FlowOf, s: u32) -> Option<TraceId> {
-    flows.of_trace(cx.sp(s).trace)
+fn flow_of(cx: &Ctx<'_>, flows: &dyn FlowOf, s: SpanSlot) -> Option<TraceId> {
+    flows.of_trace(cx.span(s).trace)
 }
 
 /// The message a producer span sent, in words: its id, or its span id.
-fn message(cx: &Cx<'_>, p: u32) -> String {
-    let f = cx.sp(p);
+fn message(cx: &Ctx<'_>, p: SpanSlot) -> String {
+    let f = cx.span(p);
     match f.msg.as_deref().and_then(|m| m.ids.first()) {
         Some(id) => format!("message {id}"),
         None => format!("the message of span {}", f.span_id),
     }
 }
 
-fn duplicate_delivery(cx: &Cx<'_>, flows: &dyn FlowOf, out: &mut Vec<Insight>) {
-    let l = cx.l;
-    for &(p, si) in &l.agg.dups {
-        let n = l
-            .sp(p)
+fn duplicate_delivery(cx: &Ctx<'_>, flows: &dyn FlowOf, out: &mut Vec<Insight>) {
+    let linker = cx.linker;
+    for &Duplicate { producer: p, sub: si } in &linker.agg.dups {
+        let n = linker
+            .span(p)
             .msg
             .as_deref()
-            .and_then(|m| m.subs.iter().find(|(x, _)| *x == si))
-            .map_or(0, |(_, n)| *n);
-        let sub = &l.agg.subs[si as usize].key;
-        let mut consumers: Vec<&str> = l
-            .sp(p)
+            .and_then(|m| m.subs.iter().find(|r| r.sub == si))
+            .map_or(0, |r| r.hops);
+        let sub = &linker.agg.subs[si].key;
+        let mut consumers: Vec<&str> = linker
+            .span(p)
             .msg
             .as_deref()
             .map(|m| {
                 m.hops
                     .iter()
-                    .map(|&h| &l.hops[h as usize])
+                    .map(|&h| &linker.hops[h])
                     .filter(|h| h.producer == p && h.sub == si)
-                    .map(|h| cx.s(cx.sp(h.delivery).service))
+                    .map(|h| cx.str(cx.span(h.delivery).service))
                     .collect()
             })
             .unwrap_or_default();
         consumers.sort_unstable();
         consumers.dedup();
-        let pf = cx.sp(p);
+        let pf = cx.span(p);
         out.push(Insight {
             kind: InsightKind::DuplicateDelivery,
             severity: Severity::Warning,
@@ -116,31 +128,31 @@ fn duplicate_delivery(cx: &Cx<'_>, flows: &dyn FlowOf, out: &mut Vec<Insight>) {
             detail: format!(
                 "{} from {} ({}) on {} was processed {n} times by subscription {} ({}): missing idempotency",
                 message(cx, p),
-                cx.s(pf.service),
-                cx.s(pf.name),
+                cx.str(pf.service),
+                cx.str(pf.name),
                 cx.dest_id(sub.dest),
-                cx.s(sub.group),
+                cx.str(sub.group),
                 consumers.join(", ")
             ),
         });
     }
 }
 
-fn unconsumed_event(cx: &Cx<'_>, flows: &dyn FlowOf, out: &mut Vec<Insight>) {
-    let l = cx.l;
-    for sub in &l.agg.subs {
+fn unconsumed_event(cx: &Ctx<'_>, flows: &dyn FlowOf, out: &mut Vec<Insight>) {
+    let linker = cx.linker;
+    for sub in linker.agg.subs.iter() {
         if sub.consumed == 0 {
             continue;
         }
-        let mut old: Vec<(u64, u32)> = sub
+        let mut old: Vec<(u64, SpanSlot)> = sub
             .unconsumed
             .iter()
-            .map(|&p| (cx.sp(p).end, p))
+            .map(|&p| (cx.span(p).end, p))
             .filter(|(end, _)| cx.age(*end) > cx.opts.stuck_after_ns)
             .collect();
         old.sort_by_key(|&(end, p)| (end, cx.key(p)));
         for &(end, p) in old.iter().take(UNCONSUMED_PER_SUBSCRIPTION) {
-            let pf = cx.sp(p);
+            let pf = cx.span(p);
             out.push(Insight {
                 kind: InsightKind::UnconsumedEvent,
                 severity: Severity::Warning,
@@ -148,11 +160,11 @@ fn unconsumed_event(cx: &Cx<'_>, flows: &dyn FlowOf, out: &mut Vec<Insight>) {
                 detail: format!(
                     "{} from {} ({}) to {} has waited {} for a consumer in subscription {}",
                     message(cx, p),
-                    cx.s(pf.service),
-                    cx.s(pf.name),
+                    cx.str(pf.service),
+                    cx.str(pf.name),
                     cx.dest_id(sub.key.dest),
                     human(cx.age(end)),
-                    cx.s(sub.key.group)
+                    cx.str(sub.key.group)
                 ),
             });
         }
@@ -165,7 +177,7 @@ fn unconsumed_event(cx: &Cx<'_>, flows: &dyn FlowOf, out: &mut Vec<Insight>) {
                     "and {} more messages to {} unconsumed by subscription {}",
                     old.len() - UNCONSUMED_PER_SUBSCRIPTION,
                     cx.dest_id(sub.key.dest),
-                    cx.s(sub.key.group)
+                    cx.str(sub.key.group)
                 ),
             });
         }
@@ -175,31 +187,28 @@ fn unconsumed_event(cx: &Cx<'_>, flows: &dyn FlowOf, out: &mut Vec<Insight>) {
 /// An error span of trace `trace` whose error climbs through parents (not across hops) through
 /// at least two calls: from the failing service, through a middle one, to a caller. The
 /// longest such chain of the trace, in words.
-pub(crate) fn cascade_in(cx: &Cx<'_>, trace: u32) -> Option<String> {
-    let l = cx.l;
-    let tr = &l.traces[trace as usize];
+pub(crate) fn cascade_in(cx: &Ctx<'_>, trace: TraceSlot) -> Option<String> {
+    let linker = cx.linker;
+    let tr = &linker.traces[trace];
     if tr.errors < 2 {
         return None;
     }
     // (chain length, origin order, origin, services from the origin up).
-    let mut best: Option<(usize, SpanKey, u32, Vec<&str>)> = None;
+    let mut best: Option<(usize, SpanKey, SpanSlot, Vec<&str>)> = None;
     for &s in &tr.spans {
-        let f = cx.sp(s);
-        if !f.is_error() || l.children(s).iter().any(|&c| cx.sp(c).is_error()) {
+        let f = cx.span(s);
+        if !f.is_error() || linker.children(s).iter().any(|&c| cx.span(c).is_error()) {
             continue;
         }
-        let mut chain = vec![cx.s(f.service)];
+        let mut chain = vec![cx.str(f.service)];
         let mut a = s;
         for _ in 0..MAX_DEPTH {
-            let af = cx.sp(a);
-            let p = af.parent;
-            if p == NONE || !cx.sp(p).is_error() {
+            let af = cx.span(a);
+            let Some(p) = af.parent.filter(|&p| cx.span(p).is_error()) else { break };
+            if linker.is_producer(p) && linker.is_consumer(a) {
                 break;
             }
-            if l.is_producer(p) && l.is_consumer(a) {
-                break;
-            }
-            let service = cx.s(cx.sp(p).service);
+            let service = cx.str(cx.span(p).service);
             if chain.last() != Some(&service) {
                 chain.push(service);
             }
@@ -221,29 +230,27 @@ pub(crate) fn cascade_in(cx: &Cx<'_>, trace: u32) -> Option<String> {
     }
     let (_, _, origin, mut chain) = best?;
     chain.reverse();
-    let f = cx.sp(origin);
+    let f = cx.span(origin);
     Some(format!(
         "error in {} ({}) climbed the sync chain {}",
-        cx.s(f.service),
-        cx.s(f.name),
+        cx.str(f.service),
+        cx.str(f.name),
         chain.join(" → ")
     ))
 }
 
 /// The nearest ancestor of `s` (not `s` itself) that is a hop's delivery.
-fn upstream_delivery(cx: &Cx<'_>, s: u32) -> Option<u32> {
-    let mut a = cx.sp(s).parent;
+fn upstream_delivery(cx: &Ctx<'_>, s: SpanSlot) -> Option<SpanSlot> {
+    let mut ancestor = cx.span(s).parent;
     for _ in 0..MAX_DEPTH {
-        if a == NONE {
-            return None;
-        }
-        let f = cx.sp(a);
+        let a = ancestor?;
+        let f = cx.span(a);
         if let Some(m) = f.msg.as_deref()
-            && m.hops.iter().any(|&h| cx.l.hops[h as usize].delivery == a)
+            && m.hops.iter().any(|&h| cx.linker.hops[h].delivery == a)
         {
             return Some(a);
         }
-        a = f.parent;
+        ancestor = f.parent;
     }
     None
 }
@@ -253,36 +260,39 @@ fn upstream_delivery(cx: &Cx<'_>, s: u32) -> Option<u32> {
 /// caller's service while the caller was still open. `hops` are the answering hops to look
 /// at (every hop, or those produced in some traces).
 pub(crate) fn sync_over_async_from(
-    cx: &Cx<'_>,
-    hops: impl Iterator<Item = u32>,
+    cx: &Ctx<'_>,
+    hops: impl Iterator<Item = HopSlot>,
 ) -> Vec<SyncOverAsync> {
-    let l = cx.l;
+    let linker = cx.linker;
     let mut found = Vec::new();
     for h2 in hops {
-        let hop2 = &l.hops[h2 as usize];
+        let hop2 = &linker.hops[h2];
         let (p2, c2) = (hop2.producer, hop2.delivery);
         let Some(x) = upstream_delivery(cx, p2) else { continue };
-        let Some(xm) = cx.sp(x).msg.as_deref() else { continue };
+        let Some(xm) = cx.span(x).msg.as_deref() else { continue };
         // Read only now: most producers are not answering a delivery.
-        let c2f = cx.sp(c2);
+        let c2f = cx.span(c2);
         for &h1 in &xm.hops {
-            let hop1 = &l.hops[h1 as usize];
+            let hop1 = &linker.hops[h1];
             if hop1.delivery != x {
                 continue;
             }
             let p1 = hop1.producer;
-            let p1f = cx.sp(p1);
-            let mut a = p1f.parent;
+            let p1f = cx.span(p1);
+            let mut ancestor = p1f.parent;
             for _ in 0..MAX_DEPTH {
-                if a == NONE {
-                    break;
-                }
-                let af = cx.sp(a);
+                let Some(a) = ancestor else { break };
+                let af = cx.span(a);
                 if af.service == c2f.service && af.start <= p1f.start && af.end >= c2f.end {
-                    found.push((a, hop1.dest, x, hop2.dest));
+                    found.push(SyncOverAsync {
+                        caller: a,
+                        first: hop1.dest,
+                        delivery: x,
+                        second: hop2.dest,
+                    });
                     break;
                 }
-                a = af.parent;
+                ancestor = af.parent;
             }
         }
     }
@@ -290,41 +300,44 @@ pub(crate) fn sync_over_async_from(
 }
 
 fn sync_over_async(
-    cx: &Cx<'_>,
+    cx: &Ctx<'_>,
     flows: &dyn FlowOf,
     mut found: Vec<SyncOverAsync>,
     out: &mut Vec<Insight>,
 ) {
-    let mut seen: Vec<u32> = Vec::new();
-    found.sort_by_key(|(a, _, _, _)| cx.key(*a));
-    for (a, d1, x, d2) in found {
+    let mut seen: Vec<SpanSlot> = Vec::new();
+    found.sort_by_key(|f| cx.key(f.caller));
+    for SyncOverAsync { caller: a, first: d1, delivery: x, second: d2 } in found {
         if seen.contains(&a) {
             continue;
         }
         seen.push(a);
-        let af = cx.sp(a);
+        let af = cx.span(a);
         out.push(Insight {
             kind: InsightKind::SyncOverAsync,
             severity: Severity::Warning,
             flow: flow_of(cx, flows, a),
             detail: format!(
                 "{} ({}) was blocked {} across an async round trip: {} → {} → {}",
-                cx.s(af.service),
-                cx.s(af.name),
+                cx.str(af.service),
+                cx.str(af.name),
                 human(af.duration()),
                 cx.dest_id(d1),
-                cx.s(cx.sp(x).service),
+                cx.str(cx.span(x).service),
                 cx.dest_id(d2)
             ),
         });
     }
 }
 
-fn failed_compensation(cx: &Cx<'_>, flows: &dyn FlowOf, sagas: &SagaSet, out: &mut Vec<Insight>) {
+fn failed_compensation(cx: &Ctx<'_>, flows: &dyn FlowOf, sagas: &SagaSet, out: &mut Vec<Insight>) {
     for (saga, s) in &sagas.failed_compensations {
-        let f = cx.sp(*s);
-        let step =
-            f.saga.as_deref().and_then(|x| x.step_name.as_deref()).unwrap_or_else(|| cx.s(f.name));
+        let f = cx.span(*s);
+        let step = f
+            .saga
+            .as_deref()
+            .and_then(|x| x.step_name.as_deref())
+            .unwrap_or_else(|| cx.str(f.name));
         out.push(Insight {
             kind: InsightKind::FailedCompensation,
             severity: Severity::Error,
@@ -335,7 +348,7 @@ fn failed_compensation(cx: &Cx<'_>, flows: &dyn FlowOf, sagas: &SagaSet, out: &m
                 saga.id,
                 saga.source,
                 step,
-                cx.s(f.service)
+                cx.str(f.service)
             ),
         });
     }

@@ -24,11 +24,12 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::flows::{self, Pending};
+use super::flows;
 use super::insights::{self, FlowOf, Found, SyncOverAsync};
+use super::pending::{Pending, Waiting};
 use super::sagas::{self, Built, SagaIndex, SagaKey, SagaSet};
-use super::{Analysis, AnalysisOptions, Cx, Flow, FlowStatus, SCHEMA, graph, lag, summary};
-use crate::link::facts::NONE;
+use super::{Analysis, AnalysisOptions, Ctx, Flow, FlowStatus, SCHEMA, graph, lag, summary};
+use crate::link::slot::{SagaSlot, TraceSlot};
 use crate::link::{Changes, Linker};
 use crate::model::TraceId;
 
@@ -184,37 +185,37 @@ pub struct UpdateCost {
 struct SagaEntry {
     built: Built,
     /// The trace of the saga's earliest span.
-    first: u32,
-    /// The flow holding `first` when last looked for: its root ([`NONE`] for no flow) and
+    first: Option<TraceSlot>,
+    /// The flow holding `first` when last looked for: its root (`None` for no flow) and
     /// id. Kept while no flow holding `first`, and not that root's flow, is rebuilt.
-    flow: Option<(u32, Option<TraceId>)>,
+    flow: Option<(Option<TraceSlot>, Option<TraceId>)>,
 }
 
 /// The incremental analysis; owned by the engine thread next to its linker.
 #[derive(Default)]
 pub struct LiveAnalysis {
-    flows: FxHashMap<u32, FlowEntry>,
+    flows: FxHashMap<TraceSlot, FlowEntry>,
     order: BTreeMap<FlowKey, Arc<FlowRow>>,
     /// `order` in chunks, as views list it.
     chunks: Chunks<FlowRow>,
     /// Saga slot → where the saga is in `saga_order`.
-    sagas: FxHashMap<u32, SagaKey>,
+    sagas: FxHashMap<SagaSlot, SagaKey>,
     /// The sagas in output order.
     saga_order: BTreeMap<SagaKey, SagaEntry>,
     /// Roots of the flows that wait on a message or a saga: their status moves with the clock.
-    flows_open: FxHashSet<u32>,
+    flows_open: FxHashSet<TraceSlot>,
     /// Slots of the sagas not over yet: their state moves with the clock.
-    sagas_open: FxHashSet<u32>,
+    sagas_open: FxHashSet<SagaSlot>,
     /// The sagas by trace, under their slots; shared with the current update's saga set.
     saga_index: Arc<SagaIndex>,
     /// Roots of the flows removed or rebuilt by the current update.
-    moved_roots: FxHashSet<u32>,
+    moved_roots: FxHashSet<TraceSlot>,
     /// Traces of the flows rebuilt by the current update.
-    moved_members: FxHashSet<u32>,
-    cascades: FxHashMap<u32, String>,
-    sync_over_async: FxHashMap<u32, Vec<SyncOverAsync>>,
+    moved_members: FxHashSet<TraceSlot>,
+    cascades: FxHashMap<TraceSlot, String>,
+    sync_over_async: FxHashMap<TraceSlot, Vec<SyncOverAsync>>,
     /// The oldest pending message per trace at the last update.
-    pending: FxHashMap<u32, (u64, u32, u32)>,
+    pending: FxHashMap<TraceSlot, Waiting>,
     last: Option<AnalysisOptions>,
     cost: UpdateCost,
 }
@@ -247,11 +248,11 @@ impl LiveAnalysis {
 
     fn update_with(
         &mut self,
-        l: &Linker,
+        linker: &Linker,
         changes: Option<Changes>,
         opts: &AnalysisOptions,
     ) -> LiveOutput {
-        let cx = Cx { l, i: l.interner(), opts };
+        let cx = Ctx { linker, interner: linker.interner(), opts };
         let thresholds_moved = self.last.is_none_or(|o| {
             o.stuck_after_ns != opts.stuck_after_ns || o.lag_warn_ns != opts.lag_warn_ns
         });
@@ -265,7 +266,7 @@ impl LiveAnalysis {
                 *self = Self { last: self.last, ..Self::default() };
                 self.flows.reserve(flows);
                 self.sagas.reserve(sagas);
-                (l.trace_slots().collect(), l.saga_slots().collect())
+                (linker.trace_slots().collect(), linker.saga_slots().collect())
             }
         };
         self.cost = UpdateCost { full, ..UpdateCost::default() };
@@ -297,7 +298,7 @@ impl LiveAnalysis {
         let saga_flows = self.saga_flows(&cx);
         let rows = FlowRows::from_chunks(self.chunks.update(&self.order));
         let (graph, lag) = (graph(&cx), lag(&cx));
-        let summary = summary(l, &graph, rows.len(), l.stats().hops);
+        let summary = summary(linker, &graph, rows.len(), linker.stats().hops);
         LiveOutput {
             analysis: Analysis {
                 schema: SCHEMA.to_owned(),
@@ -318,20 +319,19 @@ impl LiveAnalysis {
     /// state changed adds its traces to `traces`: their flows' status may follow.
     fn update_sagas(
         &mut self,
-        cx: &Cx<'_>,
+        cx: &Ctx<'_>,
         pending: &Pending,
-        traces: &mut FxHashSet<u32>,
-        slots: &mut FxHashSet<u32>,
+        traces: &mut FxHashSet<TraceSlot>,
+        slots: &mut FxHashSet<SagaSlot>,
         clock_moved: bool,
     ) -> SagaSet {
-        let l = cx.l;
+        let linker = cx.linker;
         for &t in traces.iter() {
-            if !l.traces[t as usize].live {
+            if !linker.traces[t].live {
                 continue;
             }
-            for &s in &l.traces[t as usize].spans {
-                let slot = l.sp(s).saga_slot;
-                if slot != NONE {
+            for &s in &linker.traces[t].spans {
+                if let Some(slot) = linker.span(s).saga_slot {
                     slots.insert(slot);
                 }
             }
@@ -339,9 +339,9 @@ impl LiveAnalysis {
         if clock_moved {
             slots.extend(self.sagas_open.iter().copied());
         }
-        let mut follow: Vec<u32> = Vec::new();
+        let mut follow: Vec<TraceSlot> = Vec::new();
         for &slot in slots.iter() {
-            let new = l.saga_live(slot).then(|| sagas::of_slot(cx, slot, pending));
+            let new = linker.saga_live(slot).then(|| sagas::of_slot(cx, slot, pending));
             // Rebuilt for the clock and unchanged (an age that reads the same): the entry,
             // its place and its kept flow stay.
             let held = self.sagas.get(&slot).and_then(|key| self.saga_order.get(key));
@@ -371,15 +371,15 @@ impl LiveAnalysis {
             }
             if let Some(n) = new {
                 self.cost.sagas_rebuilt += 1;
-                let first = l.sagas[slot as usize]
+                let first = linker.sagas[slot]
                     .spans
                     .iter()
                     .map(|&s| {
-                        let f = cx.sp(s);
-                        ((f.start, l.traces[f.trace as usize].id.0), f.trace)
+                        let f = cx.span(s);
+                        ((f.start, linker.traces[f.trace].id.0), f.trace)
                     })
                     .min()
-                    .map_or(NONE, |(_, t)| t);
+                    .map(|(_, t)| t);
                 let key = sagas::key_of(&n.0);
                 self.sagas.insert(slot, key.clone());
                 if !n.0.state.is_terminal() {
@@ -389,24 +389,25 @@ impl LiveAnalysis {
                 self.saga_order.insert(key, SagaEntry { built: n, first, flow: None });
             }
         }
-        traces.extend(follow.into_iter().filter(|&t| l.traces[t as usize].live));
+        traces.extend(follow.into_iter().filter(|&t| linker.traces[t].live));
         sagas::listed(self.saga_order.values().map(|e| &e.built), Arc::clone(&self.saga_index))
     }
 
     /// Parallel to the sagas in output order: the flow holding each saga's earliest span.
     /// Looked for again only where this update rebuilt or removed a flow that held it.
-    fn saga_flows(&mut self, cx: &Cx<'_>) -> Vec<Option<TraceId>> {
+    fn saga_flows(&mut self, cx: &Ctx<'_>) -> Vec<Option<TraceId>> {
         let mut out = Vec::with_capacity(self.saga_order.len());
         for entry in self.saga_order.values_mut() {
             let kept = entry.flow.as_ref().filter(|(root, _)| {
-                !self.moved_members.contains(&entry.first) && !self.moved_roots.contains(root)
+                !entry.first.is_some_and(|first| self.moved_members.contains(&first))
+                    && !root.is_some_and(|root| self.moved_roots.contains(&root))
             });
             let id = if let Some((_, id)) = kept {
                 *id
             } else {
-                let found = flow_root(cx, &self.flows, entry.first);
+                let found = entry.first.and_then(|first| flow_root(cx, &self.flows, first));
                 let id = found.map(|(_, e)| e.row.flow.id);
-                entry.flow = Some((found.map_or(NONE, |(r, _)| r), id));
+                entry.flow = Some((found.map(|(r, _)| r), id));
                 id
             };
             out.push(id);
@@ -416,17 +417,17 @@ impl LiveAnalysis {
 
     fn update_flows(
         &mut self,
-        cx: &Cx<'_>,
+        cx: &Ctx<'_>,
         pending: &Pending,
         saga_set: &SagaSet,
-        traces: &FxHashSet<u32>,
+        traces: &FxHashSet<TraceSlot>,
         clock_moved: bool,
     ) {
-        let l = cx.l;
-        let live: Vec<u32> =
-            traces.iter().copied().filter(|&t| l.traces[t as usize].live).collect();
+        let linker = cx.linker;
+        let live: Vec<TraceSlot> =
+            traces.iter().copied().filter(|&t| linker.traces[t].live).collect();
         let mut todo = flows::roots_of(cx, live.iter().copied());
-        let roots: FxHashSet<u32> = todo.iter().copied().collect();
+        let roots: FxHashSet<TraceSlot> = todo.iter().copied().collect();
         // A changed trace that was a root and is no longer (a hop into it, or evicted).
         for t in traces {
             if self.flows.contains_key(t) && !roots.contains(t) {
@@ -436,7 +437,7 @@ impl LiveAnalysis {
         if clock_moved {
             todo.extend(self.flows_open.iter().copied().filter(|r| !roots.contains(r)));
         }
-        let mut done: FxHashSet<u32> = FxHashSet::default();
+        let mut done: FxHashSet<TraceSlot> = FxHashSet::default();
         while let Some(r) = todo.pop() {
             if !done.insert(r) {
                 continue;
@@ -451,12 +452,12 @@ impl LiveAnalysis {
                     self.remove_flow(m);
                 }
             }
-            let in_flow = |t: u32| set.contains(&t);
+            let in_flow = |t: TraceSlot| set.contains(&t);
             let flow = flows::flow(cx, r, &members, &in_flow, pending, saga_set);
             let clock = clock_bound(cx, pending, saga_set, &members, &flow);
             let facts = flow_facts(cx, &members, &in_flow);
-            let start = members.iter().map(|&t| l.traces[t as usize].start).min().unwrap_or(0);
-            let key = (start, l.traces[r as usize].id.0);
+            let start = members.iter().map(|&t| linker.traces[t].start).min().unwrap_or(0);
+            let key = (start, linker.traces[r].id.0);
             self.cost.flows_rebuilt += 1;
             // Rebuilt for the clock and unchanged (an age that reads the same): the row
             // and everything keyed on it stay.
@@ -485,14 +486,14 @@ impl LiveAnalysis {
     }
 
     /// Every flow, from scratch (the first update, or new thresholds).
-    fn build_flows(&mut self, cx: &Cx<'_>, pending: &Pending, saga_set: &SagaSet) {
-        let l = cx.l;
+    fn build_flows(&mut self, cx: &Ctx<'_>, pending: &Pending, saga_set: &SagaSet) {
+        let linker = cx.linker;
         flows::each_flow(cx, &mut |r, members, in_flow| {
             let flow = flows::flow(cx, r, members, in_flow, pending, saga_set);
             let row = Arc::new(FlowRow { flow, facts: flow_facts(cx, members, in_flow) });
             let clock = clock_bound(cx, pending, saga_set, members, &row.flow);
-            let start = members.iter().map(|&t| l.traces[t as usize].start).min().unwrap_or(0);
-            let key = (start, l.traces[r as usize].id.0);
+            let start = members.iter().map(|&t| linker.traces[t].start).min().unwrap_or(0);
+            let key = (start, linker.traces[r].id.0);
             self.order.insert(key, Arc::clone(&row));
             self.chunks.touched.push(key);
             if clock {
@@ -503,7 +504,7 @@ impl LiveAnalysis {
         });
     }
 
-    fn remove_flow(&mut self, root: u32) {
+    fn remove_flow(&mut self, root: TraceSlot) {
         if let Some(e) = self.flows.remove(&root) {
             self.order.remove(&e.key);
             self.chunks.touched.push(e.key);
@@ -514,20 +515,20 @@ impl LiveAnalysis {
 
     /// Re-runs the trace-local detectors where something changed: cascades on the changed
     /// traces; sync over async on them and their neighbours (the round trip spans three).
-    fn update_found(&mut self, cx: &Cx<'_>, traces: &FxHashSet<u32>, full: bool) -> Found {
-        let l = cx.l;
-        let mut near: FxHashSet<u32> = traces.clone();
+    fn update_found(&mut self, cx: &Ctx<'_>, traces: &FxHashSet<TraceSlot>, full: bool) -> Found {
+        let linker = cx.linker;
+        let mut near: FxHashSet<TraceSlot> = traces.clone();
         if !full {
             for &t in traces {
-                let tr = &l.traces[t as usize];
+                let tr = &linker.traces[t];
                 if tr.live {
-                    near.extend(tr.up.iter().chain(tr.down.iter()).map(|(x, _)| *x));
+                    near.extend(tr.up.iter().chain(tr.down.iter()).map(|x| x.trace));
                 }
             }
         }
         for &t in traces {
             self.cascades.remove(&t);
-            if l.traces[t as usize].live
+            if linker.traces[t].live
                 && let Some(d) = insights::cascade_in(cx, t)
             {
                 self.cascades.insert(t, d);
@@ -535,12 +536,12 @@ impl LiveAnalysis {
         }
         for &t in &near {
             self.sync_over_async.remove(&t);
-            if !l.traces[t as usize].live {
+            if !linker.traces[t].live {
                 continue;
             }
-            let produced = l.traces[t as usize].spans.iter().flat_map(|&s| {
-                cx.sp(s).msg.as_deref().into_iter().flat_map(move |m| {
-                    m.hops.iter().copied().filter(move |&h| l.hops[h as usize].producer == s)
+            let produced = linker.traces[t].spans.iter().flat_map(|&s| {
+                cx.span(s).msg.as_deref().into_iter().flat_map(move |m| {
+                    m.hops.iter().copied().filter(move |&h| linker.hops[h].producer == s)
                 })
             });
             let found = insights::sync_over_async_from(cx, produced);
@@ -558,12 +559,12 @@ impl LiveAnalysis {
 /// The flow a trace belongs to, among the held flows: the first (in output order) of the
 /// flows whose root is upstream of it.
 struct LiveFlowOf<'a> {
-    cx: &'a Cx<'a>,
-    flows: &'a FxHashMap<u32, FlowEntry>,
+    cx: &'a Ctx<'a>,
+    flows: &'a FxHashMap<TraceSlot, FlowEntry>,
 }
 
 impl FlowOf for LiveFlowOf<'_> {
-    fn of_trace(&self, t: u32) -> Option<TraceId> {
+    fn of_trace(&self, t: TraceSlot) -> Option<TraceId> {
         flow_root(self.cx, self.flows, t).map(|(_, e)| e.row.flow.id)
     }
 }
@@ -571,14 +572,11 @@ impl FlowOf for LiveFlowOf<'_> {
 /// The flow holding trace `t` (the first in output order of those whose root is upstream of
 /// it), with its root.
 fn flow_root<'a>(
-    cx: &Cx<'_>,
-    flows: &'a FxHashMap<u32, FlowEntry>,
-    t: u32,
-) -> Option<(u32, &'a FlowEntry)> {
-    if t == NONE {
-        return None;
-    }
-    let trace = &cx.l.traces[t as usize];
+    cx: &Ctx<'_>,
+    flows: &'a FxHashMap<TraceSlot, FlowEntry>,
+    t: TraceSlot,
+) -> Option<(TraceSlot, &'a FlowEntry)> {
+    let trace = &cx.linker.traces[t];
     if !trace.live {
         return None;
     }
@@ -593,10 +591,10 @@ fn flow_root<'a>(
 
 /// Whether a flow waits on a message or a saga: its status moves with the clock.
 fn clock_bound(
-    cx: &Cx<'_>,
+    cx: &Ctx<'_>,
     pending: &Pending,
     saga_set: &SagaSet,
-    members: &[u32],
+    members: &[TraceSlot],
     flow: &Flow,
 ) -> bool {
     matches!(flow.status, FlowStatus::Stuck | FlowStatus::InFlight)
@@ -605,14 +603,18 @@ fn clock_bound(
 }
 
 /// The longest queue time and the destinations of the hops within a flow.
-fn flow_facts(cx: &Cx<'_>, members: &[u32], in_flow: &dyn Fn(u32) -> bool) -> FlowFacts {
-    let l = cx.l;
+fn flow_facts(
+    cx: &Ctx<'_>,
+    members: &[TraceSlot],
+    in_flow: &dyn Fn(TraceSlot) -> bool,
+) -> FlowFacts {
+    let linker = cx.linker;
     let mut worst = 0;
     let mut dests: Vec<(&str, &str)> = Vec::new();
     for &t in members {
-        for &h in &l.traces[t as usize].hops_in {
-            let hop = &l.hops[h as usize];
-            if !in_flow(cx.sp(hop.producer).trace) {
+        for &h in &linker.traces[t].hops_in {
+            let hop = &linker.hops[h];
+            if !in_flow(cx.span(hop.producer).trace) {
                 continue;
             }
             worst = worst.max(hop.queue);

@@ -14,6 +14,7 @@
 mod flows;
 mod insights;
 pub mod live;
+mod pending;
 mod sagas;
 pub mod schema;
 pub mod text;
@@ -22,9 +23,11 @@ use std::time::Duration;
 
 use rustc_hash::FxHashSet;
 
-use crate::link::agg::{DestKey, Node, percentile};
-use crate::link::facts::{NONE, SpanFacts};
-use crate::link::{Linker, Via};
+use crate::link::agg::Node;
+use crate::link::destination::DestKey;
+use crate::link::facts::{MsgFacts, SpanFacts};
+use crate::link::slot::{HopSlot, SpanSlot, TraceSlot};
+use crate::link::{Linker, Via, percentile};
 use crate::model::{Interner, Sym};
 pub use schema::*;
 
@@ -77,10 +80,10 @@ const PARALLEL_AFTER: u64 = 100_000;
 
 /// Builds the whole analysis of what `linker` holds.
 pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
-    let cx = Cx { l: linker, i: linker.interner(), opts };
+    let cx = Ctx { linker, interner: linker.interner(), opts };
     let edges = || (hops(&cx), graph(&cx), lag(&cx));
     let story = |walks: &dyn Fn() -> flows::Walks| {
-        let pending = flows::Pending::new(&cx);
+        let pending = pending::Pending::new(&cx);
         let sagas = sagas::build(&cx, &pending);
         let flow_set = flows::build(&cx, walks(), &pending, &sagas);
         let insights = insights::build(&cx, &flow_set, &sagas);
@@ -137,45 +140,46 @@ pub(crate) fn summary(linker: &Linker, graph: &Graph, flows: usize, hops: u64) -
 pub(crate) type SpanKey = (u64, [u8; 16], [u8; 8]);
 
 /// What every part of the analysis reads.
-pub(crate) struct Cx<'a> {
-    pub l: &'a Linker,
-    pub i: &'a Interner,
+pub(crate) struct Ctx<'a> {
+    pub linker: &'a Linker,
+    pub interner: &'a Interner,
     pub opts: &'a AnalysisOptions,
 }
 
-impl Cx<'_> {
-    pub fn s(&self, sym: Sym) -> &'static str {
-        self.i.resolve(sym)
+impl Ctx<'_> {
+    /// Interned text.
+    pub fn str(&self, sym: Sym) -> &'static str {
+        self.interner.resolve(sym)
     }
 
-    pub fn sp(&self, s: u32) -> &SpanFacts {
-        self.l.sp(s)
+    pub fn span(&self, span: SpanSlot) -> &SpanFacts {
+        self.linker.span(span)
     }
 
     /// Interned text, borrowed.
-    pub fn t(&self, sym: Sym) -> Text {
-        Text::Borrowed(self.i.resolve(sym))
+    pub fn text(&self, sym: Sym) -> Text {
+        Text::Borrowed(self.interner.resolve(sym))
     }
 
-    pub fn end(&self, s: u32) -> SpanEnd {
+    pub fn end(&self, s: SpanSlot) -> SpanEnd {
         self.end_at(s, &self.key(s))
     }
 
-    /// [`Cx::end`] of span `s` whose sort key is already known (it holds the ids).
-    pub fn end_at(&self, s: u32, key: &SpanKey) -> SpanEnd {
-        let f = self.sp(s);
+    /// [`Ctx::end`] of span `s` whose sort key is already known (it holds the ids).
+    pub fn end_at(&self, s: SpanSlot, key: &SpanKey) -> SpanEnd {
+        let f = self.span(s);
         SpanEnd {
             trace_id: TraceId(key.1),
             span_id: SpanId(key.2),
-            service: self.t(f.service),
-            name: self.t(f.name),
+            service: self.text(f.service),
+            name: self.text(f.name),
         }
     }
 
     /// Sort key of a span that does not depend on slots or symbols.
-    pub fn key(&self, s: u32) -> SpanKey {
-        let f = self.sp(s);
-        (f.start, self.l.traces[f.trace as usize].id.0, f.span_id.0)
+    pub fn key(&self, s: SpanSlot) -> SpanKey {
+        let f = self.span(s);
+        (f.start, self.linker.traces[f.trace].id.0, f.span_id.0)
     }
 
     /// Time since `t` on the event clock.
@@ -188,16 +192,16 @@ impl Cx<'_> {
     }
 
     pub fn system(&self, s: Sym) -> &'static str {
-        if s == Sym::EMPTY { "unknown" } else { self.s(s) }
+        if s == Sym::EMPTY { "unknown" } else { self.str(s) }
     }
 
     pub fn destination(&self, s: Sym) -> &'static str {
-        if s == Sym::EMPTY { "unknown" } else { self.s(s) }
+        if s == Sym::EMPTY { "unknown" } else { self.str(s) }
     }
 
     fn node_id(&self, n: Node) -> (NodeKind, String) {
         match n {
-            Node::Service(s) => (NodeKind::Service, self.s(s).to_owned()),
+            Node::Service(s) => (NodeKind::Service, self.str(s).to_owned()),
             Node::Destination(d) => (NodeKind::Destination, self.dest_id(d)),
         }
     }
@@ -213,13 +217,13 @@ fn via(v: Via) -> HopVia {
     }
 }
 
-fn hops(cx: &Cx<'_>) -> Vec<Hop> {
-    let l = cx.l;
+fn hops(cx: &Ctx<'_>) -> Vec<Hop> {
+    let linker = cx.linker;
     let conversation = conversation_hops(cx);
     // Sized once: grown by doublings, this list was a large copy onto fresh pages.
     let mut keyed: Vec<(HopKey, HopSource)> =
-        Vec::with_capacity(l.stats().hops as usize + conversation.len());
-    keyed.extend(l.hop_slots().map(|h| linked(cx, h)));
+        Vec::with_capacity(linker.stats().hops as usize + conversation.len());
+    keyed.extend(linker.hop_slots().map(|h| linked(cx, h)));
     keyed.extend(conversation.into_iter().map(|(k, p, c)| (k, HopSource::Conversation(p, c))));
     to_hops(cx, keyed)
 }
@@ -228,22 +232,22 @@ fn hops(cx: &Cx<'_>) -> Vec<Hop> {
 /// [`Analysis::hops`]).
 pub(crate) fn hops_of_traces(linker: &Linker, traces: &[crate::model::TraceId]) -> Vec<Hop> {
     let opts = AnalysisOptions::at_watermark(linker);
-    let cx = Cx { l: linker, i: linker.interner(), opts: &opts };
-    let slots: FxHashSet<u32> = traces.iter().filter_map(|id| linker.trace_of(id)).collect();
+    let cx = Ctx { linker, interner: linker.interner(), opts: &opts };
+    let slots: FxHashSet<TraceSlot> = traces.iter().filter_map(|id| linker.trace_of(id)).collect();
     hops_touching(&cx, &slots)
 }
 
 /// The hops into or out of the traces in `traces` (trace slots), in output order.
-fn hops_touching(cx: &Cx<'_>, traces: &FxHashSet<u32>) -> Vec<Hop> {
-    let l = cx.l;
-    let mut slots: Vec<u32> = Vec::new();
+fn hops_touching(cx: &Ctx<'_>, traces: &FxHashSet<TraceSlot>) -> Vec<Hop> {
+    let linker = cx.linker;
+    let mut slots: Vec<HopSlot> = Vec::new();
     let mut conversation = Vec::new();
     for &t in traces {
-        let tr = &l.traces[t as usize];
+        let tr = &linker.traces[t];
         slots.extend(tr.hops_in.iter().copied());
         for &s in &tr.spans {
-            let Some(m) = cx.sp(s).msg.as_deref() else { continue };
-            slots.extend(m.hops.iter().copied().filter(|&h| l.hops[h as usize].producer == s));
+            let Some(m) = cx.span(s).msg.as_deref() else { continue };
+            slots.extend(m.hops.iter().copied().filter(|&h| linker.hops[h].producer == s));
             if let Some(p) = conversation_partner(cx, s) {
                 conversation.push(((cx.key(p), cx.key(s)), HopSource::Conversation(p, s)));
             }
@@ -257,19 +261,19 @@ fn hops_touching(cx: &Cx<'_>, traces: &FxHashSet<u32>) -> Vec<Hop> {
 }
 
 /// Linked hop `h`, with its output order.
-fn linked(cx: &Cx<'_>, h: u32) -> (HopKey, HopSource) {
-    let hop = &cx.l.hops[h as usize];
+fn linked(cx: &Ctx<'_>, h: HopSlot) -> (HopKey, HopSource) {
+    let hop = &cx.linker.hops[h];
     ((cx.key(hop.producer), cx.key(hop.delivery)), HopSource::Linked(h))
 }
 
-fn to_hops(cx: &Cx<'_>, mut keyed: Vec<(HopKey, HopSource)>) -> Vec<Hop> {
-    let l = cx.l;
+fn to_hops(cx: &Ctx<'_>, mut keyed: Vec<(HopKey, HopSource)>) -> Vec<Hop> {
+    let linker = cx.linker;
     keyed.sort_unstable_by_key(|k| k.0);
     keyed
         .into_iter()
         .map(|((producer, consumer), source)| match source {
             HopSource::Linked(h) => {
-                let hop = &l.hops[h as usize];
+                let hop = &linker.hops[h];
                 let v = Via::best(hop.vias);
                 Hop {
                     producer: cx.end_at(hop.producer, &producer),
@@ -278,7 +282,7 @@ fn to_hops(cx: &Cx<'_>, mut keyed: Vec<(HopKey, HopSource)>) -> Vec<Hop> {
                     confidence: v.confidence(),
                     system: Text::Borrowed(cx.system(hop.dest.system)),
                     destination: Text::Borrowed(cx.destination(hop.dest.destination)),
-                    consumer_group: cx.t(l.agg.subs[hop.sub as usize].key.group),
+                    consumer_group: cx.text(linker.agg.subs[hop.sub].key.group),
                     queue_ns: hop.queue,
                     skew: hop.skew,
                 }
@@ -289,8 +293,8 @@ fn to_hops(cx: &Cx<'_>, mut keyed: Vec<(HopKey, HopSource)>) -> Vec<Hop> {
 }
 
 enum HopSource {
-    Linked(u32),
-    Conversation(u32, u32),
+    Linked(HopSlot),
+    Conversation(SpanSlot, SpanSlot),
 }
 
 type HopKey = (SpanKey, SpanKey);
@@ -298,9 +302,9 @@ type HopKey = (SpanKey, SpanKey);
 /// Weak hops by conversation id, found on demand: a consumer delivery with no other evidence
 /// is paired with the latest producer of the same conversation (and destination, when both
 /// say) that started before it. They never merge flows and do not count in lag.
-fn conversation_hops(cx: &Cx<'_>) -> Vec<(HopKey, u32, u32)> {
+fn conversation_hops(cx: &Ctx<'_>) -> Vec<(HopKey, SpanSlot, SpanSlot)> {
     let mut out = Vec::new();
-    for c in cx.l.conversation_members() {
+    for c in cx.linker.conversation_members() {
         if let Some(p) = conversation_partner(cx, c) {
             out.push(((cx.key(p), cx.key(c)), p, c));
         }
@@ -309,22 +313,23 @@ fn conversation_hops(cx: &Cx<'_>) -> Vec<(HopKey, u32, u32)> {
 }
 
 /// The producer a consumer span `c` is paired with by conversation id, if any.
-fn conversation_partner(cx: &Cx<'_>, c: u32) -> Option<u32> {
-    let l = cx.l;
-    let f = cx.sp(c);
+fn conversation_partner(cx: &Ctx<'_>, c: SpanSlot) -> Option<SpanSlot> {
+    let linker = cx.linker;
+    let f = cx.span(c);
     let m = f.msg.as_deref()?;
-    if m.conversation.is_none() || !l.is_consumer(c) || !m.partners.is_empty() {
+    if m.conversation.is_none() || !linker.is_consumer(c) || !m.partners.is_empty() {
         return None;
     }
-    if f.parent != NONE && l.is_consumer(f.parent) {
+    if f.parent.is_some_and(|parent| linker.is_consumer(parent)) {
         return None;
     }
-    l.conversation_partners(c)
+    linker
+        .conversation_partners(c)
         .into_iter()
         .filter(|&p| {
-            let pf = cx.sp(p);
+            let pf = cx.span(p);
             let pm = pf.msg.as_deref();
-            l.is_producer(p)
+            linker.is_producer(p)
                 && pf.start <= f.start
                 && pm.is_some_and(|pm| {
                     pm.destination == Sym::EMPTY
@@ -335,9 +340,9 @@ fn conversation_partner(cx: &Cx<'_>, c: u32) -> Option<u32> {
         .max_by_key(|&p| cx.key(p))
 }
 
-fn conversation_hop(cx: &Cx<'_>, p: u32, c: u32) -> Hop {
-    let (pf, f) = (cx.sp(p), cx.sp(c));
-    let empty = crate::link::facts::MsgFacts::default();
+fn conversation_hop(cx: &Ctx<'_>, p: SpanSlot, c: SpanSlot) -> Hop {
+    let (pf, f) = (cx.span(p), cx.span(c));
+    let empty = MsgFacts::default();
     let pm = pf.msg.as_deref().unwrap_or(&empty);
     let m = f.msg.as_deref().unwrap_or(&empty);
     let (system, destination) = if pm.destination == Sym::EMPTY {
@@ -353,22 +358,22 @@ fn conversation_hop(cx: &Cx<'_>, p: u32, c: u32) -> Hop {
         confidence: Via::Conversation.confidence(),
         system: Text::Borrowed(cx.system(system)),
         destination: Text::Borrowed(cx.destination(destination)),
-        consumer_group: cx.t(group),
+        consumer_group: cx.text(group),
         queue_ns: f.start.saturating_sub(pf.end),
         skew: f.start < pf.start,
     }
 }
 
-fn graph(cx: &Cx<'_>) -> Graph {
-    let l = cx.l;
-    let mut nodes: Vec<GraphNode> = l
+fn graph(cx: &Ctx<'_>) -> Graph {
+    let linker = cx.linker;
+    let mut nodes: Vec<GraphNode> = linker
         .agg
         .services
         .keys()
-        .map(|s| GraphNode { id: cx.s(*s).to_owned(), kind: NodeKind::Service })
+        .map(|s| GraphNode { id: cx.str(*s).to_owned(), kind: NodeKind::Service })
         .collect();
     let mut edges = Vec::new();
-    for (key, stats) in &l.agg.edges {
+    for (key, stats) in &linker.agg.edges {
         if stats.count == 0 {
             continue;
         }
@@ -397,17 +402,17 @@ fn graph(cx: &Cx<'_>) -> Graph {
     Graph { nodes, edges }
 }
 
-fn lag(cx: &Cx<'_>) -> Vec<Lag> {
-    let l = cx.l;
+fn lag(cx: &Ctx<'_>) -> Vec<Lag> {
+    let linker = cx.linker;
     let opts = cx.opts;
     let mut rows = Vec::new();
-    for sub in &l.agg.subs {
+    for sub in linker.agg.subs.iter() {
         if sub.consumed == 0 {
             continue;
         }
         let sorted = sub.queue.in_order();
         let oldest =
-            sub.unconsumed.iter().map(|&p| cx.sp(p).end).min().map_or(0, |end| cx.age(end));
+            sub.unconsumed.iter().map(|&p| cx.span(p).end).min().map_or(0, |end| cx.age(end));
         let p95 = percentile(&sorted, 95);
         let status = if !sub.unconsumed.is_empty() && oldest > opts.stuck_after_ns {
             LagStatus::Stalled
@@ -416,12 +421,13 @@ fn lag(cx: &Cx<'_>) -> Vec<Lag> {
         } else {
             LagStatus::Ok
         };
-        let mut services: Vec<String> = sub.services.keys().map(|s| cx.s(*s).to_owned()).collect();
+        let mut services: Vec<String> =
+            sub.services.keys().map(|s| cx.str(*s).to_owned()).collect();
         services.sort();
         rows.push(Lag {
             system: cx.system(sub.key.dest.system).to_owned(),
             destination: cx.destination(sub.key.dest.destination).to_owned(),
-            consumer_group: Some(cx.s(sub.key.group).to_owned()),
+            consumer_group: Some(cx.str(sub.key.group).to_owned()),
             consumer_services: services,
             consumed: sub.consumed,
             p50_ns: percentile(&sorted, 50),
@@ -433,13 +439,11 @@ fn lag(cx: &Cx<'_>) -> Vec<Lag> {
             skew: sub.skewed > 0,
         });
     }
-    for (key, dest) in &l.agg.dests {
-        if dest.producers.is_empty()
-            || dest.subs.iter().any(|s| l.agg.subs[*s as usize].consumed > 0)
-        {
+    for (key, dest) in &linker.agg.dests {
+        if dest.producers.is_empty() || dest.subs.iter().any(|s| linker.agg.subs[*s].consumed > 0) {
             continue;
         }
-        let oldest = dest.producers.iter().map(|p| cx.sp(*p).end).min().unwrap_or(0);
+        let oldest = dest.producers.iter().map(|p| cx.span(*p).end).min().unwrap_or(0);
         rows.push(Lag {
             system: cx.system(key.system).to_owned(),
             destination: cx.destination(key.destination).to_owned(),

@@ -18,17 +18,18 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::flows::Pending;
-use super::{Cx, Saga, SagaState, SagaStep, SpanKey, StepKind, StepStatus, human};
+use super::pending::Pending;
+use super::{Ctx, Saga, SagaState, SagaStep, SpanKey, StepKind, StepStatus, human};
 use crate::link::StepKind as LinkStepKind;
-use crate::link::facts::{NONE, is_compensation_name};
+use crate::link::facts::is_compensation_name;
+use crate::link::slot::{SagaSlot, SpanSlot, TraceSlot};
 
 /// The sagas, and what flows and insights need from them.
 pub(crate) struct SagaSet {
     /// In output order ([`SagaKey`]).
     pub sagas: Vec<Arc<Saga>>,
     /// Every compensation step that failed (span slot), with its saga, in output order.
-    pub failed_compensations: Vec<(Arc<Saga>, u32)>,
+    pub failed_compensations: Vec<(Arc<Saga>, SpanSlot)>,
     /// The sagas by trace. Shared with the live analysis, which keeps it from update to
     /// update (see [`SagaIndex`]).
     pub index: Arc<SagaIndex>,
@@ -38,12 +39,12 @@ pub(crate) struct SagaSet {
 /// linker's saga slots, live).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct SagaIndex {
-    by_trace: FxHashMap<u32, Vec<u32>>,
-    sagas: FxHashMap<u32, Arc<Saga>>,
+    by_trace: FxHashMap<TraceSlot, Vec<SagaSlot>>,
+    sagas: FxHashMap<SagaSlot, Arc<Saga>>,
 }
 
 impl SagaIndex {
-    pub fn insert(&mut self, id: u32, saga: &Arc<Saga>, traces: &[u32]) {
+    pub fn insert(&mut self, id: SagaSlot, saga: &Arc<Saga>, traces: &[TraceSlot]) {
         for &t in traces {
             let ids = self.by_trace.entry(t).or_default();
             if !ids.contains(&id) {
@@ -53,7 +54,7 @@ impl SagaIndex {
         self.sagas.insert(id, Arc::clone(saga));
     }
 
-    pub fn remove(&mut self, id: u32, traces: &[u32]) {
+    pub fn remove(&mut self, id: SagaSlot, traces: &[TraceSlot]) {
         for t in traces {
             if let Some(ids) = self.by_trace.get_mut(t) {
                 ids.retain(|&x| x != id);
@@ -65,14 +66,14 @@ impl SagaIndex {
         self.sagas.remove(&id);
     }
 
-    fn in_trace(&self, t: u32) -> impl Iterator<Item = &Arc<Saga>> {
+    fn in_trace(&self, t: TraceSlot) -> impl Iterator<Item = &Arc<Saga>> {
         self.by_trace.get(&t).into_iter().flatten().filter_map(|id| self.sagas.get(id))
     }
 }
 
 impl SagaSet {
     /// The reason of the first stuck saga (in output order) with a span in one of `traces`.
-    pub fn stuck_in(&self, traces: impl Iterator<Item = u32>) -> Option<String> {
+    pub fn stuck_in(&self, traces: impl Iterator<Item = TraceSlot>) -> Option<String> {
         let mut first: Option<&Arc<Saga>> = None;
         for t in traces {
             for saga in self.index.in_trace(t) {
@@ -87,13 +88,13 @@ impl SagaSet {
     }
 
     /// Whether a saga with a span in one of `traces` is not over yet.
-    pub fn running_in(&self, mut traces: impl Iterator<Item = u32>) -> bool {
+    pub fn running_in(&self, mut traces: impl Iterator<Item = TraceSlot>) -> bool {
         traces.any(|t| self.index.in_trace(t).any(|s| !s.state.is_terminal()))
     }
 }
 
 struct Step {
-    span: u32,
+    span: SpanSlot,
     name: String,
     kind: LinkStepKind,
     index: Option<i64>,
@@ -105,17 +106,17 @@ struct Step {
 
 /// One saga as built: the output record, the trace slots it has spans in, and its failed
 /// compensation steps (span slots).
-pub(crate) type Built = (Arc<Saga>, Vec<u32>, Vec<u32>);
+pub(crate) type Built = (Arc<Saga>, Vec<TraceSlot>, Vec<SpanSlot>);
 
-pub(crate) fn build(cx: &Cx<'_>, pending: &Pending) -> SagaSet {
-    let l = cx.l;
-    let built: Vec<Built> = l.saga_slots().map(|slot| of_slot(cx, slot, pending)).collect();
+pub(crate) fn build(cx: &Ctx<'_>, pending: &Pending) -> SagaSet {
+    let linker = cx.linker;
+    let built: Vec<Built> = linker.saga_slots().map(|slot| of_slot(cx, slot, pending)).collect();
     assemble(built)
 }
 
 /// The saga held in linker saga slot `slot`.
-pub(crate) fn of_slot(cx: &Cx<'_>, slot: u32, pending: &Pending) -> Built {
-    let saga = &cx.l.sagas[slot as usize];
+pub(crate) fn of_slot(cx: &Ctx<'_>, slot: SagaSlot, pending: &Pending) -> Built {
+    let saga = &cx.linker.sagas[slot];
     one(cx, saga.source, &saga.id, &saga.spans, pending)
 }
 
@@ -124,7 +125,8 @@ pub(crate) fn assemble(mut built: Vec<Built>) -> SagaSet {
     built.sort_unstable_by(|a, b| saga_key(&a.0).cmp(&saga_key(&b.0)));
     let mut index = SagaIndex::default();
     for (i, (saga, traces, _)) in built.iter().enumerate() {
-        index.insert(i as u32, saga, traces);
+        // Indexed under their position in output order, standing in for a slot.
+        index.insert(SagaSlot::from_index(i), saga, traces);
     }
     listed(built.iter(), Arc::new(index))
 }
@@ -158,21 +160,21 @@ fn saga_key(s: &Saga) -> (u64, &str, &str) {
 
 /// One saga: the output record, its traces, its failed compensation steps.
 fn one(
-    cx: &Cx<'_>,
+    cx: &Ctx<'_>,
     source: crate::link::SagaSource,
     id: &str,
-    spans: &[u32],
+    spans: &[SpanSlot],
     pending: &Pending,
 ) -> Built {
     let mut steps: Vec<Step> = Vec::new();
-    let mut root = NONE;
-    let mut traces: Vec<u32> = Vec::new();
+    let mut root: Option<SpanSlot> = None;
+    let mut traces: Vec<TraceSlot> = Vec::new();
     let mut last_activity = 0;
     let mut explicit: Option<(SpanKey, &str)> = None;
     let mut deadline: Option<u64> = None;
     let mut named: Option<(SpanKey, &str)> = None;
     for &s in spans {
-        let f = cx.sp(s);
+        let f = cx.span(s);
         traces.push(f.trace);
         last_activity = last_activity.max(f.end);
         let key = cx.key(s);
@@ -194,13 +196,13 @@ fn one(
                     named = Some((k, n));
                 }
             }
-            if facts.root && (root == NONE || key < cx.key(root)) {
-                root = s;
+            if facts.root && root.is_none_or(|r| key < cx.key(r)) {
+                root = Some(s);
             }
         }
         let step_name = facts.and_then(|f| f.step_name.as_deref());
         if f.orchestrated_step || step_name.is_some() {
-            let name = step_name.unwrap_or_else(|| cx.s(f.name)).to_owned();
+            let name = step_name.unwrap_or_else(|| cx.str(f.name)).to_owned();
             let kind = facts.and_then(|f| f.kind).unwrap_or_else(|| {
                 if is_compensation_name(&name.to_ascii_lowercase()) {
                     LinkStepKind::Compensation
@@ -233,7 +235,7 @@ fn one(
     });
     let (state, reason) =
         state(cx, &steps, root, explicit.map(|e| e.1), deadline, last_activity, &traces, pending);
-    let failed: Vec<u32> = steps
+    let failed: Vec<SpanSlot> = steps
         .iter()
         .filter(|s| s.kind == LinkStepKind::Compensation && s.error)
         .map(|s| s.span)
@@ -253,7 +255,7 @@ fn one(
                     LinkStepKind::Compensation => StepKind::Compensation,
                     LinkStepKind::Timeout => StepKind::Timeout,
                 },
-                service: cx.t(cx.sp(s.span).service),
+                service: cx.text(cx.span(s.span).service),
                 status: if s.error { StepStatus::Error } else { StepStatus::Ok },
                 start_unix_nano: s.start,
                 end_unix_nano: s.end,
@@ -266,13 +268,13 @@ fn one(
 
 #[expect(clippy::too_many_arguments, reason = "one call site; the inputs are the saga's facts")]
 fn state(
-    cx: &Cx<'_>,
+    cx: &Ctx<'_>,
     steps: &[Step],
-    root: u32,
+    root: Option<SpanSlot>,
     explicit: Option<&str>,
     deadline: Option<u64>,
     last_activity: u64,
-    traces: &[u32],
+    traces: &[TraceSlot],
     pending: &Pending,
 ) -> (SagaState, Option<String>) {
     let stuck_after = cx.opts.stuck_after_ns;
@@ -319,7 +321,7 @@ fn state(
                     Some(format!(
                         "step {} in {} failed {} ago with no compensation after it",
                         f.name,
-                        cx.s(cx.sp(f.span).service),
+                        cx.str(cx.span(f.span).service),
                         human(cx.age(f.end))
                     )),
                 );
@@ -340,15 +342,15 @@ fn state(
         }
         return (SagaState::Compensating, None);
     }
-    if root != NONE {
-        let r = cx.sp(root);
+    if let Some(root) = root {
+        let r = cx.span(root);
         return (if r.is_error() { SagaState::Failed } else { SagaState::Completed }, None);
     }
     if let Some(d) = late_deadline {
         return (SagaState::Stuck, Some(format!("deadline passed {} ago", human(cx.age(d)))));
     }
     if let Some(item) = pending.oldest(cx, traces.iter().copied()) {
-        if cx.age(item.0) > stuck_after {
+        if cx.age(item.end) > stuck_after {
             return (SagaState::Stuck, Some(Pending::reason(cx, item)));
         }
         return (SagaState::Running, None);
@@ -357,7 +359,7 @@ fn state(
         if idle > stuck_after {
             let last = steps.iter().max_by_key(|s| (s.end, cx.key(s.span)));
             let after = last.map_or_else(String::new, |s| {
-                format!(" after {} in {}", s.name, cx.s(cx.sp(s.span).service))
+                format!(" after {} in {}", s.name, cx.str(cx.span(s.span).service))
             });
             return (SagaState::Stuck, Some(format!("no new step for {}{after}", human(idle))));
         }

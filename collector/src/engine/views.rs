@@ -24,6 +24,7 @@ use super::{Msg, StatsSnapshot};
 use crate::analysis::live::{LiveAnalysis, LiveOutput};
 use crate::analysis::{self, Analysis, AnalysisOptions, Flow, Hop, SCHEMA, Summary};
 use crate::link::Linker;
+use crate::link::slot::SubSlot;
 use crate::model::{Interner, KeyValue, LogRecord, Span, SpanId, SpanKind, Sym, TraceId, Value};
 use crate::store::{SpanStore, StoreStats};
 
@@ -334,13 +335,13 @@ fn lag_trends(l: &Linker, a: &Analysis, now: u64) -> Vec<LagTrend> {
     let window = TREND_BUCKET_NS * TREND_BUCKETS as u64;
     let since = now.saturating_sub(window);
     // By subscription slot first (no strings per hop), then named once per subscription.
-    let mut by_slot: FxHashMap<u32, LagTrend> = FxHashMap::default();
+    let mut by_slot: FxHashMap<SubSlot, LagTrend> = FxHashMap::default();
     for h in l.hop_slots() {
-        let hop = &l.hops[h as usize];
+        let hop = &l.hops[h];
         if !hop.live {
             continue;
         }
-        let t = l.sp(hop.delivery).start;
+        let t = l.span(hop.delivery).start;
         if t < since || t > now {
             continue;
         }
@@ -353,7 +354,7 @@ fn lag_trends(l: &Linker, a: &Analysis, now: u64) -> Vec<LagTrend> {
     let by_sub: BTreeMap<(&str, &str, &str), LagTrend> = by_slot
         .into_iter()
         .map(|(sub, trend)| {
-            let key = l.agg.subs[sub as usize].key;
+            let key = l.agg.subs[sub].key;
             let name = (
                 sym_or_unknown(i, key.dest.system),
                 sym_or_unknown(i, key.dest.destination),

@@ -3,62 +3,62 @@
 
 use super::Linker;
 use super::agg::{EdgeKind, Node};
-use super::facts::{CONSUMER, DERIVED, NONE, PRODUCER};
+use super::facts::{CONSUMER, DERIVED, PRODUCER};
 use super::hop::Via;
-use super::saga::remove_item;
+use super::slot::SpanSlot;
 use crate::model::SpanKind;
 
 impl Linker {
-    pub(super) fn derive(&mut self, s: u32) {
-        self.spans[s as usize].flags |= DERIVED;
-        self.saga_join(s);
-        let p = self.sp(s).parent;
-        if p != NONE && self.sp(p).is(DERIVED) {
-            self.relation(p, s, true);
+    pub(super) fn derive(&mut self, span: SpanSlot) {
+        self.spans[span].flags |= DERIVED;
+        self.saga_join(span);
+        if let Some(parent) = self.span(span).parent
+            && self.span(parent).is(DERIVED)
+        {
+            self.relation(parent, span, true);
         }
-        let mut c = self.sp(s).first_child;
-        while c != NONE {
-            let next = self.sp(c).next_sibling;
-            if self.sp(c).is(DERIVED) {
-                self.relation(s, c, true);
+        let mut child = self.span(span).first_child;
+        while let Some(c) = child {
+            child = self.span(c).next_sibling;
+            if self.span(c).is(DERIVED) {
+                self.relation(span, c, true);
             }
-            c = next;
         }
-        if self.sp(s).is(PRODUCER) {
-            self.derive_producer(s);
+        if self.span(span).is(PRODUCER) {
+            self.derive_producer(span);
         }
-        if self.sp(s).is(CONSUMER) {
-            self.derive_consumer(s);
+        if self.span(span).is(CONSUMER) {
+            self.derive_consumer(span);
         }
     }
 
-    pub(super) fn underive(&mut self, s: u32) {
-        self.spans[s as usize].flags &= !DERIVED;
-        if self.sp(s).is(PRODUCER) {
-            self.underive_producer(s);
+    pub(super) fn underive(&mut self, span: SpanSlot) {
+        self.spans[span].flags &= !DERIVED;
+        if self.span(span).is(PRODUCER) {
+            self.underive_producer(span);
         }
-        if self.sp(s).is(CONSUMER) {
-            self.underive_consumer(s);
+        if self.span(span).is(CONSUMER) {
+            self.underive_consumer(span);
         }
-        let p = self.sp(s).parent;
-        if p != NONE && self.sp(p).is(DERIVED) {
-            self.relation(p, s, false);
+        if let Some(parent) = self.span(span).parent
+            && self.span(parent).is(DERIVED)
+        {
+            self.relation(parent, span, false);
         }
-        let mut c = self.sp(s).first_child;
-        while c != NONE {
-            let next = self.sp(c).next_sibling;
-            if self.sp(c).is(DERIVED) {
-                self.relation(s, c, false);
+        let mut child = self.span(span).first_child;
+        while let Some(c) = child {
+            child = self.span(c).next_sibling;
+            if self.span(c).is(DERIVED) {
+                self.relation(span, c, false);
             }
-            c = next;
         }
-        self.saga_leave(s);
+        self.saga_leave(span);
     }
 
     /// Applies (`add`) or retracts what a parent → child pair contributes: a parent hop, a
     /// call between services, an orchestrated saga step.
-    fn relation(&mut self, p: u32, c: u32, add: bool) {
-        let (pf, cf) = (self.sp(p), self.sp(c));
+    fn relation(&mut self, parent: SpanSlot, child: SpanSlot, add: bool) {
+        let (pf, cf) = (self.span(parent), self.span(child));
         let hop = pf.is(PRODUCER) && cf.is(CONSUMER);
         let call = !hop
             && pf.service != cf.service
@@ -67,14 +67,13 @@ impl Linker {
         let error = pf.is_error() || cf.is_error();
         let (from, to) = (Node::Service(pf.service), Node::Service(cf.service));
         let consumer_under_consumer = cf.is(CONSUMER) && pf.is(CONSUMER);
-        let root_saga = pf.saga.as_ref().is_some_and(|f| f.root).then_some(pf.saga_slot);
+        let root_saga = if pf.saga.as_ref().is_some_and(|f| f.root) { pf.saga_slot } else { None };
         let own_key = cf.saga.as_ref().is_some_and(|f| f.key.is_some());
-        let child_slot = cf.saga_slot;
         if hop {
             if add {
-                self.add_evidence(p, c, Via::Parent.bit());
+                self.add_evidence(parent, child, Via::Parent.bit());
             } else {
-                self.drop_evidence(p, c);
+                self.drop_evidence(parent, child);
             }
         } else if call {
             let e = self.agg.edge(from, to, EdgeKind::Call);
@@ -90,24 +89,12 @@ impl Linker {
         }
         // A consumer under a consumer: the child's delivery status depends on its parent.
         if consumer_under_consumer {
-            self.refresh_orphan(c);
+            self.refresh_orphan(child);
         }
-        if let Some(slot) = root_saga
-            && slot != NONE
+        if let Some(saga) = root_saga
             && !own_key
         {
-            self.touch_saga(slot);
-            if add {
-                self.sagas[slot as usize].spans.push(c);
-                let cf = &mut self.spans[c as usize];
-                cf.saga_slot = slot;
-                cf.orchestrated_step = true;
-            } else if child_slot == slot {
-                remove_item(&mut self.sagas[slot as usize].spans, c);
-                let cf = &mut self.spans[c as usize];
-                cf.saga_slot = NONE;
-                cf.orchestrated_step = false;
-            }
+            self.orchestrated_step(saga, child, add);
         }
     }
 }

@@ -2,10 +2,9 @@
 //! graph, lag and sagas read, extracted once when the span arrives.
 
 use super::few::Few;
+use super::slot::{HopSlot, SagaSlot, SpanSlot, TraceSlot};
+use super::subscription::Reached;
 use crate::model::{Interner, MessagingOp, Span, SpanId, SpanKind, Sym, TraceId, Value};
-
-/// Sentinel for "no slot".
-pub(crate) const NONE: u32 = u32::MAX;
 
 /// The span is the producing side of a hop (kind PRODUCER, or operation create/send).
 pub(crate) const PRODUCER: u8 = 1;
@@ -15,19 +14,21 @@ pub(crate) const CONSUMER: u8 = 1 << 1;
 pub(crate) const ERROR: u8 = 1 << 2;
 /// The span's derived state (index entries, matches, contributions) is applied.
 pub(crate) const DERIVED: u8 = 1 << 3;
+/// The record is free: its trace was evicted and the slot waits for reuse.
+pub(crate) const FREED: u8 = 1 << 4;
 
 /// One span as the linker sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct SpanFacts {
     /// Slot of the span's trace.
-    pub trace: u32,
+    pub trace: TraceSlot,
     pub span_id: SpanId,
     pub parent_id: Option<SpanId>,
-    /// Slot of the parent once it has arrived, else [`NONE`].
-    pub parent: u32,
+    /// Slot of the parent once it has arrived.
+    pub parent: Option<SpanSlot>,
     /// First child (slot), children chained through `next_sibling`.
-    pub first_child: u32,
-    pub next_sibling: u32,
+    pub first_child: Option<SpanSlot>,
+    pub next_sibling: Option<SpanSlot>,
     pub service: Sym,
     pub name: Sym,
     pub kind: SpanKind,
@@ -36,11 +37,14 @@ pub(crate) struct SpanFacts {
     pub end: u64,
     pub msg: Option<Box<MsgFacts>>,
     pub saga: Option<Box<SagaFacts>>,
-    /// Slot of the saga this span belongs to, else [`NONE`].
-    pub saga_slot: u32,
+    /// Slot of the saga this span belongs to.
+    pub saga_slot: Option<SagaSlot>,
     /// Whether this span counts as an orchestrated step of its parent's saga.
     pub orchestrated_step: bool,
 }
+
+const _: () = assert!(size_of::<SpanFacts>() == 80);
+const _: () = assert!(size_of::<Partner>() == 8);
 
 impl SpanFacts {
     pub fn is(&self, flag: u8) -> bool {
@@ -71,17 +75,25 @@ pub(crate) struct MsgFacts {
     /// Contexts the span links to (consumer side only).
     pub links: Few<(TraceId, SpanId), 1>,
     /// Spans on the other side with evidence of a hop to or from this one, and (on the
-    /// consumer side) the evidence: a mask of [`super::Via::bit`].
-    pub partners: Few<(u32, u8), 2>,
+    /// consumer side) the evidence.
+    pub partners: Few<Partner, 2>,
     /// Producer side: the subscriptions this message reached, and with how many hops
     /// (more than one: a duplicate delivery).
-    pub subs: Few<(u32, u32), 2>,
+    pub subs: Few<Reached, 2>,
     /// Hops this span is the producer or the delivery of.
-    pub hops: Few<u32, 2>,
+    pub hops: Few<HopSlot, 2>,
     /// Whether this consumer counts in the graph as a delivery with no hop.
     pub orphan: bool,
     /// Producer side: position in its destination's producer list.
     pub dest_pos: u32,
+}
+
+/// A span on the other side of a hop, and the evidence of the hop from this one (on the
+/// consumer side; 0 on the producer side): a mask of [`super::Via::bit`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Partner {
+    pub span: SpanSlot,
+    pub vias: u8,
 }
 
 /// A span's message ids: almost always none or one, kept without a list then.
@@ -304,7 +316,7 @@ fn text(v: &Value) -> Option<Box<str>> {
 /// are left for the linker to fill in.
 pub(crate) fn extract(
     span: &Span,
-    trace: u32,
+    trace: TraceSlot,
     keys: &LinkKeys,
     names: &mut Vec<Option<NameClass>>,
     interner: &Interner,
@@ -366,9 +378,9 @@ pub(crate) fn extract(
         trace,
         span_id: span.span_id,
         parent_id: span.parent_span_id,
-        parent: NONE,
-        first_child: NONE,
-        next_sibling: NONE,
+        parent: None,
+        first_child: None,
+        next_sibling: None,
         service: span.service(),
         name: span.name,
         kind: span.kind,
@@ -377,7 +389,7 @@ pub(crate) fn extract(
         end: span.end_unix_nano.max(span.start_unix_nano),
         msg,
         saga: saga_facts(span, class, keys, interner),
-        saga_slot: NONE,
+        saga_slot: None,
         orchestrated_step: false,
     }
 }

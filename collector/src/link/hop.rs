@@ -3,10 +3,13 @@
 //! evidence comes and goes, with what each contributes to the aggregates (graph edges,
 //! subscriptions, the trace graph).
 
-use super::agg::{Aggregates, DestKey, EdgeKind, Node, SubKey};
-use super::facts::NONE;
-use super::facts::{CONSUMER, DERIVED, PRODUCER};
+use super::agg::{Aggregates, EdgeKind, Node};
+use super::destination::DestKey;
+use super::facts::{CONSUMER, DERIVED, PRODUCER, Partner};
 use super::few::Few;
+use super::slot::{HopSlot, SpanSlot, SubSlot, TraceSlot};
+use super::subscription::{Duplicate, Reached, SubKey};
+use super::trace::TraceHops;
 use super::{Linker, MAX_DEPTH};
 use crate::model::{SpanId, Sym, TraceId};
 
@@ -63,8 +66,8 @@ impl Via {
 /// what the linker derived from the pair.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HopFacts {
-    pub producer: u32,
-    pub delivery: u32,
+    pub producer: SpanSlot,
+    pub delivery: SpanSlot,
     /// Ways the hop was found (a mask of [`Via::bit`]).
     pub vias: u8,
     /// The delivery or a consumer span folded under it is an error.
@@ -74,71 +77,73 @@ pub(crate) struct HopFacts {
     /// The consumer started before the producer did: the hosts' clocks disagree.
     pub skew: bool,
     pub dest: DestKey,
-    /// Index of the subscription in [`Aggregates::subs`].
-    pub sub: u32,
+    pub sub: SubSlot,
     pub live: bool,
 }
 
-fn bump<const N: usize>(list: &mut Few<(u32, u32), N>, t: u32, add: bool) {
-    if let Some(i) = list.iter().position(|(x, _)| *x == t) {
+const _: () = assert!(size_of::<HopFacts>() == 32);
+
+/// Counts one hop more (`add`) or less between a trace and `trace`.
+fn bump<const N: usize>(list: &mut Few<TraceHops, N>, trace: TraceSlot, add: bool) {
+    if let Some(i) = list.iter().position(|x| x.trace == trace) {
         let entry = &mut list.as_mut_slice()[i];
         if add {
-            entry.1 += 1;
+            entry.hops += 1;
         } else {
-            entry.1 -= 1;
-            if entry.1 == 0 {
+            entry.hops -= 1;
+            if entry.hops == 0 {
                 list.swap_remove(i);
             }
         }
     } else if add {
-        list.push((t, 1));
+        list.push(TraceHops { trace, hops: 1 });
     }
 }
 
 impl Linker {
     #[expect(clippy::many_single_char_names, reason = "slot, facts, messaging, destination")]
-    pub(super) fn derive_producer(&mut self, s: u32) {
-        let f = self.sp(s);
+    pub(super) fn derive_producer(&mut self, s: SpanSlot) {
+        let f = self.span(s);
         let m = self.msg(s);
         let dest = DestKey { system: m.system, destination: m.destination };
         let (service, error) = (f.service, f.is_error());
-        let (tid, sid) = (self.traces[f.trace as usize].id, f.span_id);
+        let (tid, sid) = (self.traces[f.trace].id, f.span_id);
         let e = self.agg.edge(Node::Service(service), Node::Destination(dest), EdgeKind::Emit);
         e.count += 1;
         e.errors += u64::from(error);
-        let m = self.spans[s as usize].msg.as_deref_mut().expect("producer facts");
+        let m = self.spans[s].msg.as_deref_mut().expect("producer facts");
         let Aggregates { dests, subs, .. } = &mut self.agg;
         let d = dests.entry(dest).or_default();
         m.dest_pos = d.producers.len() as u32;
         d.producers.push(s);
         let reached = &m.subs;
         for &sub in &d.subs {
-            if subs[sub as usize].consumed > 0 && !reached.iter().any(|(x, _)| *x == sub) {
-                subs[sub as usize].unconsumed.insert(s);
+            if subs[sub].consumed > 0 && !reached.iter().any(|r| r.sub == sub) {
+                subs[sub].unconsumed.insert(s);
             }
         }
         self.index(s, true);
         // Evidence: consumers already indexed under the same keys, and links pointing here.
         if let Some(waiters) = self.links_to.get(&(tid, sid)).cloned() {
             for &c in &waiters {
-                if self.sp(c).is(DERIVED) {
+                if self.span(c).is(DERIVED) {
                     self.add_evidence(s, c, Via::Link.bit());
                 }
             }
         }
-        for &(other, via) in &self.index_matches(s) {
-            if self.sp(other).is(CONSUMER) {
-                self.add_evidence(s, other, via);
+        for &Partner { span: other, vias } in &self.index_matches(s) {
+            if self.span(other).is(CONSUMER) {
+                self.add_evidence(s, other, vias);
             }
         }
     }
 
-    pub(super) fn underive_producer(&mut self, s: u32) {
-        let partners: Few<u32, 4> = self.msg(s).partners.iter().map(|(c, _)| *c).collect();
+    pub(super) fn underive_producer(&mut self, s: SpanSlot) {
+        let partners: Few<SpanSlot, 4> = self.msg(s).partners.iter().map(|c| c.span).collect();
         for &c in &partners {
             self.drop_evidence(s, c);
         }
-        let f = self.sp(s);
+        let f = self.span(s);
         let m = self.msg(s);
         let dest = DestKey { system: m.system, destination: m.destination };
         let (service, error) = (f.service, f.is_error());
@@ -150,7 +155,7 @@ impl Linker {
             d.producers.swap_remove(pos);
             let moved = d.producers.get(pos).copied();
             for &sub in &d.subs {
-                self.agg.subs[sub as usize].unconsumed.remove(&s);
+                self.agg.subs[sub].unconsumed.remove(&s);
             }
             if let Some(moved) = moved {
                 self.msg_mut(moved).dest_pos = pos as u32;
@@ -159,28 +164,28 @@ impl Linker {
         self.index(s, false);
     }
 
-    pub(super) fn derive_consumer(&mut self, s: u32) {
+    pub(super) fn derive_consumer(&mut self, s: SpanSlot) {
         self.index(s, true);
         for k in 0..self.msg(s).links.len() {
             let key = self.msg(s).links[k];
             self.links_to.entry(key).or_default().push(s);
             if let Some(target) = self.find(key.0, key.1)
-                && self.sp(target).is(DERIVED)
-                && self.sp(target).is(PRODUCER)
+                && self.span(target).is(DERIVED)
+                && self.span(target).is(PRODUCER)
             {
                 self.add_evidence(target, s, Via::Link.bit());
             }
         }
-        for &(other, via) in &self.index_matches(s) {
-            if self.sp(other).is(PRODUCER) {
-                self.add_evidence(other, s, via);
+        for &Partner { span: other, vias } in &self.index_matches(s) {
+            if self.span(other).is(PRODUCER) {
+                self.add_evidence(other, s, vias);
             }
         }
         self.refresh_orphan(s);
     }
 
-    pub(super) fn underive_consumer(&mut self, s: u32) {
-        let partners: Few<u32, 4> = self.msg(s).partners.iter().map(|(p, _)| *p).collect();
+    pub(super) fn underive_consumer(&mut self, s: SpanSlot) {
+        let partners: Few<SpanSlot, 4> = self.msg(s).partners.iter().map(|p| p.span).collect();
         for &p in &partners {
             self.drop_evidence(p, s);
         }
@@ -199,113 +204,116 @@ impl Linker {
 
     /// The evidence of a hop from `p` to consumer span `c` (a mask of [`Via::bit`]; 0: none).
     /// Kept on the consumer side, whose list is short (a batch consumer's is its batch).
-    fn vias(&self, p: u32, c: u32) -> u8 {
-        self.sp(c)
+    fn vias(&self, p: SpanSlot, c: SpanSlot) -> u8 {
+        self.span(c)
             .msg
             .as_deref()
-            .and_then(|m| m.partners.iter().find(|(x, _)| *x == p))
-            .map_or(0, |(_, v)| *v)
+            .and_then(|m| m.partners.iter().find(|x| x.span == p))
+            .map_or(0, |x| x.vias)
     }
 
-    pub(super) fn add_evidence(&mut self, p: u32, c: u32, vias: u8) {
+    pub(super) fn add_evidence(&mut self, p: SpanSlot, c: SpanSlot, vias: u8) {
         let old = self.vias(p, c);
         if old | vias == old {
             return;
         }
         if old == 0 {
-            self.msg_mut(p).partners.push((c, 0));
-            self.msg_mut(c).partners.push((p, vias));
+            self.msg_mut(p).partners.push(Partner { span: c, vias: 0 });
+            self.msg_mut(c).partners.push(Partner { span: p, vias });
             self.refresh_orphan(c);
         } else if let Some(entry) =
-            self.msg_mut(c).partners.as_mut_slice().iter_mut().find(|(x, _)| *x == p)
+            self.msg_mut(c).partners.as_mut_slice().iter_mut().find(|x| x.span == p)
         {
-            entry.1 |= vias;
+            entry.vias |= vias;
         }
         self.refresh(p, c);
     }
 
-    pub(super) fn drop_evidence(&mut self, p: u32, c: u32) {
-        if !self.msg_mut(c).partners.remove_first(|(x, _)| *x == p) {
+    pub(super) fn drop_evidence(&mut self, p: SpanSlot, c: SpanSlot) {
+        if !self.msg_mut(c).partners.remove_first(|x| x.span == p) {
             return;
         }
-        self.msg_mut(p).partners.remove_first(|(x, _)| *x == c);
+        self.msg_mut(p).partners.remove_first(|x| x.span == c);
         self.refresh(p, c);
         self.refresh_orphan(c);
     }
 
-    fn matched(&self, p: u32, c: u32) -> bool {
+    fn matched(&self, p: SpanSlot, c: SpanSlot) -> bool {
         self.vias(p, c) != 0
     }
 
     /// The hop from `p` delivered at `d`, found on `d`'s short list.
-    fn hop_of(&self, p: u32, d: u32) -> Option<u32> {
-        let m = self.sp(d).msg.as_deref()?;
+    fn hop_of(&self, p: SpanSlot, d: SpanSlot) -> Option<HopSlot> {
+        let m = self.span(d).msg.as_deref()?;
         m.hops.iter().copied().find(|&h| {
-            let hop = &self.hops[h as usize];
+            let hop = &self.hops[h];
             hop.producer == p && hop.delivery == d
         })
     }
 
-    /// Whether `c`'s parent is a derived consumer span with evidence from `p` (so `c`'s
+    /// `c`'s parent, if it is a derived consumer span with evidence from `p` (so `c`'s
     /// evidence folds into the parent's hop).
-    fn folded(&self, p: u32, c: u32) -> bool {
-        let par = self.sp(c).parent;
-        par != NONE && self.sp(par).is(DERIVED) && self.sp(par).is(CONSUMER) && self.matched(p, par)
+    fn folded_into(&self, p: SpanSlot, c: SpanSlot) -> Option<SpanSlot> {
+        let par = self.span(c).parent?;
+        (self.span(par).is(DERIVED) && self.span(par).is(CONSUMER) && self.matched(p, par))
+            .then_some(par)
+    }
+
+    /// Whether `c`'s evidence from `p` folds into its parent's hop.
+    fn folded(&self, p: SpanSlot, c: SpanSlot) -> bool {
+        self.folded_into(p, c).is_some()
     }
 
     /// Brings the hops of producer `p` around consumer `c` in line with the evidence.
-    fn refresh(&mut self, p: u32, c: u32) {
+    fn refresh(&mut self, p: SpanSlot, c: SpanSlot) {
         self.sync_hop(p, c);
         let mut a = c;
         for _ in 0..MAX_DEPTH {
-            if !self.folded(p, a) {
-                break;
-            }
-            a = self.sp(a).parent;
+            let Some(parent) = self.folded_into(p, a) else { break };
+            a = parent;
         }
         if a != c {
             self.sync_hop(p, a);
         }
-        let mut y = self.sp(c).first_child;
-        while y != NONE {
-            let next = self.sp(y).next_sibling;
+        let mut child = self.span(c).first_child;
+        while let Some(y) = child {
+            child = self.span(y).next_sibling;
             if self.matched(p, y) {
                 self.sync_hop(p, y);
             }
-            y = next;
         }
     }
 
     /// What hop (p, d) should be: its evidence and consumer error, or `None` when `d` is not
     /// a delivery of `p` (no evidence, or folded into its parent).
-    fn desired(&self, p: u32, d: u32) -> Option<(u8, bool)> {
-        if !self.matched(p, d) || !self.sp(d).is(DERIVED) || self.folded(p, d) {
+    fn desired(&self, p: SpanSlot, d: SpanSlot) -> Option<(u8, bool)> {
+        if !self.matched(p, d) || !self.span(d).is(DERIVED) || self.folded(p, d) {
             return None;
         }
         let (mut vias, mut error) = (0, false);
-        let mut stack: Few<u32, 8> = Few::default();
+        let mut stack: Few<SpanSlot, 8> = Few::default();
         stack.push(d);
         let mut seen = 0;
         while let Some(x) = stack.pop() {
             seen += 1;
             vias |= self.vias(p, x);
-            error |= self.sp(x).is_error();
+            error |= self.span(x).is_error();
             if seen > MAX_DEPTH {
                 break;
             }
-            let mut y = self.sp(x).first_child;
-            while y != NONE {
-                let yf = self.sp(y);
+            let mut child = self.span(x).first_child;
+            while let Some(y) = child {
+                let yf = self.span(y);
                 if yf.is(CONSUMER) && yf.is(DERIVED) && self.matched(p, y) {
                     stack.push(y);
                 }
-                y = yf.next_sibling;
+                child = yf.next_sibling;
             }
         }
         Some((vias, error))
     }
 
-    fn sync_hop(&mut self, p: u32, d: u32) {
+    fn sync_hop(&mut self, p: SpanSlot, d: SpanSlot) {
         let want = self.desired(p, d);
         let have = self.hop_of(p, d);
         match (have, want) {
@@ -316,14 +324,14 @@ impl Linker {
             }
             (Some(h), None) => {
                 self.contribute(h, false);
-                self.hops[h as usize].live = false;
-                self.free_hops.push(h);
+                self.hops[h].live = false;
+                self.hops.release(h);
             }
             (Some(h), Some((vias, error))) => {
-                let hop = &mut self.hops[h as usize];
+                let hop = &mut self.hops[h];
                 if hop.consumer_error != error {
                     self.contribute(h, false);
-                    let hop = &mut self.hops[h as usize];
+                    let hop = &mut self.hops[h];
                     hop.vias = vias;
                     hop.consumer_error = error;
                     self.contribute(h, true);
@@ -331,7 +339,7 @@ impl Linker {
                     // What a hop contributes does not depend on how it was found: more (or
                     // less) evidence of the same hop only changes the record.
                     hop.vias = vias;
-                    let (pt, dt) = (self.sp(p).trace, self.sp(d).trace);
+                    let (pt, dt) = (self.span(p).trace, self.span(d).trace);
                     self.touch_trace(pt);
                     self.touch_trace(dt);
                 }
@@ -339,8 +347,8 @@ impl Linker {
         }
     }
 
-    fn new_hop(&mut self, p: u32, d: u32, vias: u8, consumer_error: bool) -> u32 {
-        let (pf, df) = (self.sp(p), self.sp(d));
+    fn new_hop(&mut self, p: SpanSlot, d: SpanSlot, vias: u8, consumer_error: bool) -> HopSlot {
+        let (pf, df) = (self.span(p), self.span(d));
         let (pm, dm) = (self.msg(p), self.msg(d));
         let dest = if pm.destination == Sym::EMPTY {
             DestKey { system: dm.system, destination: dm.destination }
@@ -362,20 +370,14 @@ impl Linker {
             sub,
             live: true,
         };
-        if let Some(h) = self.free_hops.pop() {
-            self.hops[h as usize] = hop;
-            h
-        } else {
-            self.hops.push(hop);
-            (self.hops.len() - 1) as u32
-        }
+        self.hops.insert(hop)
     }
 
     /// Applies (`add`) or retracts everything hop `h` contributes.
-    fn contribute(&mut self, h: u32, add: bool) {
-        let hop = self.hops[h as usize];
+    fn contribute(&mut self, h: HopSlot, add: bool) {
+        let hop = self.hops[h];
         let (p, d) = (hop.producer, hop.delivery);
-        let (pf, df) = (self.sp(p), self.sp(d));
+        let (pf, df) = (self.span(p), self.span(d));
         let (p_service, d_service) = (pf.service, df.service);
         let (pt, dt) = (pf.trace, df.trace);
         let dest_node = Node::Destination(hop.dest);
@@ -400,16 +402,16 @@ impl Linker {
         self.touch_trace(pt);
         self.touch_trace(dt);
         if pt != dt {
-            bump(&mut self.traces[dt as usize].up, pt, add);
-            bump(&mut self.traces[pt as usize].down, dt, add);
+            bump(&mut self.traces[dt].up, pt, add);
+            bump(&mut self.traces[pt].down, dt, add);
         }
         if add {
-            self.traces[dt as usize].hops_in.push(h);
+            self.traces[dt].hops_in.push(h);
             self.msg_mut(p).hops.push(h);
             self.msg_mut(d).hops.push(h);
             self.stats.hops += 1;
         } else {
-            self.traces[dt as usize].hops_in.remove_item(h);
+            self.traces[dt].hops_in.remove_item(h);
             self.msg_mut(p).hops.remove_item(h);
             self.msg_mut(d).hops.remove_item(h);
             self.stats.hops -= 1;
@@ -420,11 +422,11 @@ impl Linker {
     /// A consumer-side span that is a delivery (not under another consumer span) with no
     /// evidence of any producer still shows in the graph, as a consume edge from its own
     /// destination.
-    pub(super) fn refresh_orphan(&mut self, c: u32) {
-        let f = self.sp(c);
+    pub(super) fn refresh_orphan(&mut self, c: SpanSlot) {
+        let f = self.span(c);
         let Some(m) = f.msg.as_deref() else { return };
-        let par = f.parent;
-        let under_consumer = par != NONE && self.sp(par).is(DERIVED) && self.sp(par).is(CONSUMER);
+        let under_consumer =
+            f.parent.is_some_and(|par| self.span(par).is(DERIVED) && self.span(par).is(CONSUMER));
         let want = f.is(DERIVED) && f.is(CONSUMER) && m.partners.is_empty() && !under_consumer;
         if want == m.orphan {
             return;
@@ -443,42 +445,42 @@ impl Linker {
     }
 
     /// Hops from producer `p` to subscription `sub` held now.
-    fn pair(&self, p: u32, sub: u32) -> u32 {
-        self.sp(p)
+    fn pair(&self, p: SpanSlot, sub: SubSlot) -> u32 {
+        self.span(p)
             .msg
             .as_deref()
-            .and_then(|m| m.subs.iter().find(|(x, _)| *x == sub))
-            .map_or(0, |(_, n)| *n)
+            .and_then(|m| m.subs.iter().find(|r| r.sub == sub))
+            .map_or(0, |r| r.hops)
     }
 
     fn contribute_sub(&mut self, hop: &HopFacts, d_service: Sym, add: bool) {
         let si = hop.sub;
         let p = hop.producer;
         if add {
-            if self.agg.subs[si as usize].consumed == 0 {
+            if self.agg.subs[si].consumed == 0 {
                 // The subscription starts counting: every producer of its destination that
                 // it has not consumed is unconsumed.
-                let producers: Vec<u32> =
+                let producers: Vec<SpanSlot> =
                     self.agg.dests.get(&hop.dest).map(|d| d.producers.clone()).unwrap_or_default();
                 for q in producers {
                     if self.pair(q, si) == 0 {
-                        self.agg.subs[si as usize].unconsumed.insert(q);
+                        self.agg.subs[si].unconsumed.insert(q);
                     }
                 }
             }
             let reached = &mut self.msg_mut(p).subs;
-            let n = if let Some(entry) = reached.as_mut_slice().iter_mut().find(|(x, _)| *x == si) {
-                entry.1 += 1;
-                entry.1
+            let n = if let Some(entry) = reached.as_mut_slice().iter_mut().find(|r| r.sub == si) {
+                entry.hops += 1;
+                entry.hops
             } else {
-                reached.push((si, 1));
+                reached.push(Reached { sub: si, hops: 1 });
                 1
             };
             if n == 2 {
-                self.agg.dups.insert((p, si));
+                self.agg.dups.insert(Duplicate { producer: p, sub: si });
             }
             let first = n == 1;
-            let sub = &mut self.agg.subs[si as usize];
+            let sub = &mut self.agg.subs[si];
             if first {
                 sub.unconsumed.remove(&p);
             }
@@ -488,20 +490,20 @@ impl Linker {
             *sub.services.entry(d_service).or_default() += 1;
         } else {
             let reached = &mut self.msg_mut(p).subs;
-            let n = reached.iter().find(|(x, _)| *x == si).map_or(0, |(_, n)| *n);
+            let n = reached.iter().find(|r| r.sub == si).map_or(0, |r| r.hops);
             if n > 1 {
-                if let Some(entry) = reached.as_mut_slice().iter_mut().find(|(x, _)| *x == si) {
-                    entry.1 -= 1;
+                if let Some(entry) = reached.as_mut_slice().iter_mut().find(|r| r.sub == si) {
+                    entry.hops -= 1;
                 }
             } else {
-                reached.remove_first(|(x, _)| *x == si);
+                reached.remove_first(|r| r.sub == si);
             }
             if n == 2 {
-                self.agg.dups.remove(&(p, si));
+                self.agg.dups.remove(&Duplicate { producer: p, sub: si });
             }
             let last = n <= 1;
-            let p_derived = self.sp(p).is(DERIVED);
-            let sub = &mut self.agg.subs[si as usize];
+            let p_derived = self.span(p).is(DERIVED);
+            let sub = &mut self.agg.subs[si];
             sub.consumed -= 1;
             sub.queue.remove(hop.queue);
             sub.skewed -= u64::from(hop.skew);

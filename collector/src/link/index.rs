@@ -7,9 +7,10 @@ use std::hash::{Hash, Hasher};
 use rustc_hash::{FxHashMap, FxHasher};
 
 use super::Linker;
-use super::facts::DERIVED;
+use super::facts::{DERIVED, Partner};
 use super::few::Few;
 use super::hop::Via;
+use super::slot::SpanSlot;
 use crate::model::Sym;
 
 fn hash_str(s: &str) -> u64 {
@@ -19,7 +20,7 @@ fn hash_str(s: &str) -> u64 {
 }
 
 impl Linker {
-    /// Adds (or removes) `s` under its message ids, offset and conversation id.
+    /// Adds (or removes) `span` under its message ids, offset and conversation id.
     ///
     /// A message id or offset names one message: a handful of spans share it (its producer,
     /// a resend, one consumer per subscription, redeliveries). Past [`MAX_SHARING`] spans
@@ -27,51 +28,51 @@ impl Linker {
     /// topic, a load generator replaying requests), and further spans are not indexed under
     /// it, so each arriving span stays O(1) instead of scanning an ever longer list; they
     /// still link through parents and span links.
-    pub(super) fn index(&mut self, s: u32, add: bool) {
-        let Some(m) = self.spans[s as usize].msg.as_deref() else { return };
+    pub(super) fn index(&mut self, span: SpanSlot, add: bool) {
+        let Some(m) = self.spans[span].msg.as_deref() else { return };
         let edit = |cap: usize| {
-            move |v: &mut Few<u32, 2>| {
+            move |v: &mut Few<SpanSlot, 2>| {
                 if add {
-                    if v.len() < cap && !v.contains(&s) {
-                        v.push(s);
+                    if v.len() < cap && !v.contains(&span) {
+                        v.push(span);
                     }
                 } else {
-                    v.remove_item(s);
+                    v.remove_item(span);
                 }
             }
         };
         for id in m.ids.iter() {
             edit_index(&mut self.by_id, hash_str(id), edit(MAX_SHARING));
         }
-        if let (Some(p), Some(o)) = (m.partition, m.offset)
+        if let (Some(p), Some(other)) = (m.partition, m.offset)
             && m.destination != Sym::EMPTY
         {
-            edit_index(&mut self.by_offset, (m.destination, p, o), edit(MAX_SHARING));
+            edit_index(&mut self.by_offset, (m.destination, p, other), edit(MAX_SHARING));
         }
         if let Some(c) = m.conversation.as_deref() {
             edit_index(&mut self.by_conversation, hash_str(c), edit(MAX_CONVERSATION));
         }
     }
 
-    /// Derived spans sharing a message id or an offset with `s`, and how.
-    pub(super) fn index_matches(&self, s: u32) -> Few<(u32, u8), 4> {
-        let m = self.msg(s);
-        let mut out: Few<(u32, u8), 4> = Few::default();
-        let mut push = |o: u32, via: Via| {
-            if let Some((_, v)) = out.as_mut_slice().iter_mut().find(|(x, _)| *x == o) {
-                *v |= via.bit();
+    /// Derived spans sharing a message id or an offset with `span`, and how.
+    pub(super) fn index_matches(&self, span: SpanSlot) -> Few<Partner, 4> {
+        let m = self.msg(span);
+        let mut out: Few<Partner, 4> = Few::default();
+        let mut push = |other: SpanSlot, via: Via| {
+            if let Some(p) = out.as_mut_slice().iter_mut().find(|p| p.span == other) {
+                p.vias |= via.bit();
             } else {
-                out.push((o, via.bit()));
+                out.push(Partner { span: other, vias: via.bit() });
             }
         };
         for id in m.ids.iter() {
             if let Some(v) = self.by_id.get(&hash_str(id)) {
-                for &o in v {
-                    if o != s
-                        && self.sp(o).is(DERIVED)
-                        && self.sp(o).msg.as_ref().is_some_and(|om| om.ids.contains(id))
+                for &other in v {
+                    if other != span
+                        && self.span(other).is(DERIVED)
+                        && self.span(other).msg.as_ref().is_some_and(|om| om.ids.contains(id))
                     {
-                        push(o, Via::MessageId);
+                        push(other, Via::MessageId);
                     }
                 }
             }
@@ -80,27 +81,31 @@ impl Linker {
             && m.destination != Sym::EMPTY
             && let Some(v) = self.by_offset.get(&(m.destination, p, off))
         {
-            for &o in v {
-                if o != s && self.sp(o).is(DERIVED) {
-                    push(o, Via::Offset);
+            for &other in v {
+                if other != span && self.span(other).is(DERIVED) {
+                    push(other, Via::Offset);
                 }
             }
         }
         out
     }
 
-    /// Producer and consumer spans sharing `s`'s conversation id (for weak hops).
-    pub(crate) fn conversation_partners(&self, s: u32) -> Vec<u32> {
-        let Some(m) = self.sp(s).msg.as_deref() else { return Vec::new() };
+    /// Producer and consumer spans sharing `span`'s conversation id (for weak hops).
+    pub(crate) fn conversation_partners(&self, span: SpanSlot) -> Vec<SpanSlot> {
+        let Some(m) = self.span(span).msg.as_deref() else { return Vec::new() };
         let Some(conv) = m.conversation.as_deref() else { return Vec::new() };
         self.by_conversation
             .get(&hash_str(conv))
             .map(|v| {
                 v.iter()
                     .copied()
-                    .filter(|&o| {
-                        o != s
-                            && self.sp(o).msg.as_ref().and_then(|om| om.conversation.as_deref())
+                    .filter(|&other| {
+                        other != span
+                            && self
+                                .span(other)
+                                .msg
+                                .as_ref()
+                                .and_then(|om| om.conversation.as_deref())
                                 == Some(conv)
                     })
                     .collect()
@@ -109,8 +114,8 @@ impl Linker {
     }
 
     /// Messaging spans carrying a conversation id.
-    pub(crate) fn conversation_members(&self) -> Vec<u32> {
-        let mut v: Vec<u32> = self.by_conversation.values().flatten().copied().collect();
+    pub(crate) fn conversation_members(&self) -> Vec<SpanSlot> {
+        let mut v: Vec<SpanSlot> = self.by_conversation.values().flatten().copied().collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -123,9 +128,9 @@ const MAX_SHARING: usize = 64;
 const MAX_CONVERSATION: usize = 1024;
 
 fn edit_index<K: Hash + Eq + Copy>(
-    map: &mut FxHashMap<K, Few<u32, 2>>,
+    map: &mut FxHashMap<K, Few<SpanSlot, 2>>,
     key: K,
-    edit: impl Fn(&mut Few<u32, 2>),
+    edit: impl Fn(&mut Few<SpanSlot, 2>),
 ) {
     // One probe of the table whatever the outcome (a key emptied is removed through its entry).
     match map.entry(key) {

@@ -21,9 +21,10 @@ use std::mem::size_of;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::facts::{MsgFacts, NONE, SagaFacts, SpanFacts};
+use super::facts::{FREED, MsgFacts, SagaFacts, SpanFacts};
 use super::few::Few;
-use super::{Linker, SagaSlot, TraceFacts};
+use super::slot::{Slab, Slot};
+use super::{Linker, SagaInstance, TraceFacts};
 
 /// Records measured per estimate, per kind of record.
 const SAMPLE: usize = 64;
@@ -38,6 +39,12 @@ fn vec_bytes<T>(v: &Vec<T>) -> usize {
 /// kept for reuse). The rest of its capacity was never touched, so it takes no memory yet.
 fn table_vec_bytes<T>(v: &Vec<T>) -> usize {
     if v.capacity() == 0 { 0 } else { v.len() * size_of::<T>() + ALLOC_OVERHEAD }
+}
+
+/// A slab: its records (as [`table_vec_bytes`]) and its free list.
+fn slab_bytes<K: Slot, T>(slab: &Slab<K, T>) -> usize {
+    let (items, free) = slab.vecs();
+    table_vec_bytes(items) + table_vec_bytes(free)
 }
 
 /// hashbrown's table: a power-of-two number of buckets, at most 7/8 full, one control byte per
@@ -161,7 +168,7 @@ fn trace_heap(t: &TraceFacts) -> usize {
         + few_bytes(&t.pending)
 }
 
-fn saga_slot_heap(s: &SagaSlot) -> usize {
+fn saga_instance_heap(s: &SagaInstance) -> usize {
     // The id is held twice: in the slot and as the key of `saga_index`.
     2 * str_bytes(&s.id) + vec_bytes(&s.spans)
 }
@@ -172,28 +179,25 @@ impl Linker {
     /// undercount of its top-level tables. Costs O(`SAMPLE`), not O(spans).
     pub(crate) fn estimated_bytes(&self) -> u64 {
         let tables = table_vec_bytes(&self.names)
-            + table_vec_bytes(&self.spans)
-            + table_vec_bytes(&self.free_spans)
-            + table_vec_bytes(&self.traces)
-            + table_vec_bytes(&self.free_traces)
+            + slab_bytes(&self.spans)
+            + slab_bytes(&self.traces)
             + self.trace_index.maps().into_iter().map(map_bytes).sum::<usize>()
             + map_bytes(&self.links_to)
             + map_bytes(&self.by_id)
             + map_bytes(&self.by_offset)
             + map_bytes(&self.by_conversation)
-            + table_vec_bytes(&self.hops)
-            + table_vec_bytes(&self.free_hops)
-            + table_vec_bytes(&self.sagas)
-            + table_vec_bytes(&self.free_sagas)
+            + slab_bytes(&self.hops)
+            + slab_bytes(&self.sagas)
             + map_bytes(&self.saga_index);
         let index_lists = sum_sampled(self.links_to.values(), self.links_to.len(), few_bytes)
             + sum_sampled(self.by_id.values(), self.by_id.len(), few_bytes)
             + sum_sampled(self.by_offset.values(), self.by_offset.len(), few_bytes)
             + sum_sampled(self.by_conversation.values(), self.by_conversation.len(), few_bytes);
         let stats = self.stats();
-        let spans = scaled_mean(&self.spans, stats.spans, |f| f.trace != NONE, span_heap);
-        let traces = scaled_mean(&self.traces, stats.traces, |t| t.live, trace_heap);
-        let sagas = scaled_mean(&self.sagas, self.sagas.len() as u64, |_| true, saga_slot_heap);
+        let spans = scaled_mean(self.spans.vecs().0, stats.spans, |f| !f.is(FREED), span_heap);
+        let traces = scaled_mean(self.traces.vecs().0, stats.traces, |t| t.live, trace_heap);
+        let sagas =
+            scaled_mean(self.sagas.vecs().0, self.sagas.len() as u64, |_| true, saga_instance_heap);
         let agg = &self.agg;
         let aggregates = map_bytes(&agg.services)
             + map_bytes(&agg.edges)
@@ -202,7 +206,7 @@ impl Linker {
             + sum_sampled(agg.dests.values(), agg.dests.len(), |d| {
                 vec_bytes(&d.producers) + vec_bytes(&d.subs)
             })
-            + table_vec_bytes(&agg.subs)
+            + slab_bytes(&agg.subs)
             + sum_sampled(agg.subs.iter(), agg.subs.len(), |s| {
                 samples_bytes(s.consumed) + map_bytes(&s.services) + set_bytes(&s.unconsumed)
             })

@@ -25,13 +25,17 @@
 
 pub(crate) mod agg;
 mod derive;
+pub(crate) mod destination;
 pub(crate) mod facts;
 mod few;
 pub(crate) mod hop;
 mod index;
 mod memory;
 mod saga;
+mod samples;
+pub(crate) mod slot;
 mod staged;
+pub(crate) mod subscription;
 pub mod synth;
 mod trace;
 
@@ -41,13 +45,15 @@ use rustc_hash::FxHashMap;
 
 use crate::model::{Interner, Span, SpanId, Sym, TraceId};
 use agg::Aggregates;
-use facts::{CONSUMER, LinkKeys, MsgFacts, NONE, NameClass, PRODUCER, SpanFacts};
+use facts::{CONSUMER, LinkKeys, MsgFacts, NameClass, PRODUCER, SpanFacts};
 pub use facts::{SagaSource, StepKind};
 use few::Few;
 pub(crate) use hop::HopFacts;
 pub use hop::Via;
-pub(crate) use saga::SagaSlot;
-pub(crate) use trace::TraceFacts;
+pub(crate) use saga::SagaInstance;
+pub(crate) use samples::percentile;
+use slot::{HopSlot, SagaSlot, Slab, SpanSlot, TraceSlot};
+pub(crate) use trace::{TraceFacts, TraceHops};
 
 /// Counters of the linker.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -70,25 +76,21 @@ pub struct Linker {
     keys: LinkKeys,
     /// What each span name says, by symbol index (filled on first sight).
     names: Vec<Option<NameClass>>,
-    pub(crate) spans: Vec<SpanFacts>,
-    free_spans: Vec<u32>,
-    pub(crate) traces: Vec<TraceFacts>,
-    free_traces: Vec<u32>,
-    trace_index: staged::Staged<TraceId, u32>,
+    pub(crate) spans: Slab<SpanSlot, SpanFacts>,
+    pub(crate) traces: Slab<TraceSlot, TraceFacts>,
+    trace_index: staged::Staged<TraceId, TraceSlot>,
     /// The trace of the last span added (spans of one trace tend to come together).
-    last_trace: Option<(TraceId, u32)>,
+    last_trace: Option<(TraceId, TraceSlot)>,
     /// Consumer spans by the contexts they link to.
-    links_to: FxHashMap<(TraceId, SpanId), Few<u32, 1>>,
+    links_to: FxHashMap<(TraceId, SpanId), Few<SpanSlot, 1>>,
     /// Messaging spans by a hash of each of their message ids (verified on match).
-    by_id: FxHashMap<u64, Few<u32, 2>>,
-    by_offset: FxHashMap<(Sym, i64, i64), Few<u32, 2>>,
-    by_conversation: FxHashMap<u64, Few<u32, 2>>,
-    pub(crate) hops: Vec<HopFacts>,
-    free_hops: Vec<u32>,
+    by_id: FxHashMap<u64, Few<SpanSlot, 2>>,
+    by_offset: FxHashMap<(Sym, i64, i64), Few<SpanSlot, 2>>,
+    by_conversation: FxHashMap<u64, Few<SpanSlot, 2>>,
+    pub(crate) hops: Slab<HopSlot, HopFacts>,
     pub(crate) agg: Aggregates,
-    pub(crate) sagas: Vec<SagaSlot>,
-    free_sagas: Vec<u32>,
-    saga_index: FxHashMap<(SagaSource, Box<str>), u32>,
+    pub(crate) sagas: Slab<SagaSlot, SagaInstance>,
+    saga_index: FxHashMap<(SagaSource, Box<str>), SagaSlot>,
     watermark: u64,
     stats: LinkStats,
     /// What changed since last taken, when tracked ([`Linker::track_changes`]).
@@ -100,8 +102,8 @@ pub struct Linker {
 /// joining or leaving the saga. Incremental analyses recompute from these only.
 #[derive(Debug, Default)]
 pub(crate) struct Changes {
-    pub traces: rustc_hash::FxHashSet<u32>,
-    pub sagas: rustc_hash::FxHashSet<u32>,
+    pub traces: rustc_hash::FxHashSet<TraceSlot>,
+    pub sagas: rustc_hash::FxHashSet<SagaSlot>,
 }
 
 impl std::fmt::Debug for Linker {
@@ -125,21 +127,17 @@ impl Linker {
             interner,
             keys,
             names: Vec::new(),
-            spans: Vec::new(),
-            free_spans: Vec::new(),
-            traces: Vec::new(),
-            free_traces: Vec::new(),
+            spans: Slab::default(),
+            traces: Slab::default(),
             trace_index: staged::Staged::default(),
             last_trace: None,
             links_to: FxHashMap::default(),
             by_id: FxHashMap::default(),
             by_offset: FxHashMap::default(),
             by_conversation: FxHashMap::default(),
-            hops: Vec::new(),
-            free_hops: Vec::new(),
+            hops: Slab::default(),
             agg: Aggregates::default(),
-            sagas: Vec::new(),
-            free_sagas: Vec::new(),
+            sagas: Slab::default(),
             saga_index: FxHashMap::default(),
             watermark: 0,
             stats: LinkStats::default(),
@@ -175,13 +173,13 @@ impl Linker {
         self.agg.settle();
     }
 
-    fn touch_trace(&mut self, t: u32) {
+    fn touch_trace(&mut self, trace: TraceSlot) {
         if let Some(c) = &mut self.changes {
-            c.traces.insert(t);
+            c.traces.insert(trace);
         }
     }
 
-    fn touch_saga(&mut self, slot: u32) {
+    fn touch_saga(&mut self, slot: SagaSlot) {
         if let Some(c) = &mut self.changes {
             c.sagas.insert(slot);
         }
@@ -208,9 +206,8 @@ impl Linker {
     /// counts the records written, not the room. Best effort: nothing is reserved if the
     /// address space is refused.
     pub fn reserve(&mut self, spans: usize) {
-        let _ = self.spans.try_reserve_exact(spans.saturating_sub(self.spans.len()));
-        let traces = spans / SPANS_PER_TRACE_ROOM;
-        let _ = self.traces.try_reserve_exact(traces.saturating_sub(self.traces.len()));
+        self.spans.try_reserve_total(spans);
+        self.traces.try_reserve_total(spans / SPANS_PER_TRACE_ROOM);
     }
 
     /// Links every span of a batch.
@@ -219,8 +216,8 @@ impl Linker {
         // Grow the slabs once for the batch rather than by doublings (each a large copy onto
         // fresh pages).
         let n = spans.size_hint().0;
-        self.spans.reserve(n.saturating_sub(self.free_spans.len()));
-        self.traces.reserve((n / SPANS_PER_TRACE_ROOM).saturating_sub(self.free_traces.len()));
+        self.spans.reserve(n);
+        self.traces.reserve(n / SPANS_PER_TRACE_ROOM);
         self.trace_index.reserve(n / 4);
         for span in spans {
             self.add(span);
@@ -231,85 +228,84 @@ impl Linker {
     /// (an exact resend changes nothing and never adds a hop).
     pub fn add(&mut self, span: &Span) {
         self.watermark = self.watermark.max(span.end_unix_nano).max(span.start_unix_nano);
-        let t = self.trace_slot(span.trace_id);
-        self.touch_trace(t);
-        if let Some(s) = self.traces[t as usize].find(span.span_id, &self.spans) {
+        let trace = self.trace_slot(span.trace_id);
+        self.touch_trace(trace);
+        if let Some(held) = self.traces[trace].find(span.span_id, &self.spans) {
             self.stats.duplicates += 1;
-            self.merge(s, span);
+            self.merge(held, span);
             return;
         }
-        let mut facts = facts::extract(span, t, &self.keys, &mut self.names, &self.interner);
+        let mut facts = facts::extract(span, trace, &self.keys, &mut self.names, &self.interner);
         if facts.parent_id == Some(span.span_id) {
             facts.parent_id = None;
         }
         let parent_id = facts.parent_id;
-        let s = self.alloc_span(facts);
+        let slot = self.spans.insert(facts);
         self.stats.spans += 1;
         if let Some(pid) = parent_id {
-            self.place_under(t, s, pid);
+            self.place_under(trace, slot, pid);
         }
-        self.trace_add_span(t, s, span.span_id);
-        let mut c = self.traces[t as usize].take_waiting(span.span_id);
-        while c != NONE {
-            let next = self.spans[c as usize].next_sibling;
-            self.attach(c, s);
-            c = next;
+        self.trace_add_span(trace, slot, span.span_id);
+        let mut child = self.traces[trace].take_waiting(span.span_id);
+        while let Some(c) = child {
+            child = self.spans[c].next_sibling;
+            self.attach(c, slot);
         }
-        self.derive(s);
+        self.derive(slot);
     }
 
-    pub(crate) fn sp(&self, s: u32) -> &SpanFacts {
-        &self.spans[s as usize]
+    pub(crate) fn span(&self, span: SpanSlot) -> &SpanFacts {
+        &self.spans[span]
     }
 
-    fn msg(&self, s: u32) -> &MsgFacts {
-        self.spans[s as usize].msg.as_deref().expect("messaging spans have messaging facts")
+    fn msg(&self, span: SpanSlot) -> &MsgFacts {
+        self.spans[span].msg.as_deref().expect("messaging spans have messaging facts")
     }
 
-    fn msg_mut(&mut self, s: u32) -> &mut MsgFacts {
-        self.spans[s as usize].msg.as_deref_mut().expect("messaging spans have messaging facts")
+    fn msg_mut(&mut self, span: SpanSlot) -> &mut MsgFacts {
+        self.spans[span].msg.as_deref_mut().expect("messaging spans have messaging facts")
     }
 
     /// The children of `s`, collected (the list is short and callers mutate as they go).
-    pub(crate) fn children(&self, s: u32) -> Vec<u32> {
+    pub(crate) fn children(&self, span: SpanSlot) -> Vec<SpanSlot> {
         let mut out = Vec::new();
-        let mut c = self.sp(s).first_child;
-        while c != NONE {
+        let mut child = self.span(span).first_child;
+        while let Some(c) = child {
             out.push(c);
-            c = self.sp(c).next_sibling;
+            child = self.span(c).next_sibling;
         }
         out
     }
 
     /// The slot of a held span.
-    pub(crate) fn find(&self, trace: TraceId, span: SpanId) -> Option<u32> {
+    pub(crate) fn find(&self, trace: TraceId, span: SpanId) -> Option<SpanSlot> {
         let t = *self.trace_index.get(&trace)?;
-        self.traces[t as usize].find(span, &self.spans)
+        self.traces[t].find(span, &self.spans)
     }
 
     /// Live trace slots.
-    pub(crate) fn trace_slots(&self) -> impl Iterator<Item = u32> + '_ {
+    pub(crate) fn trace_slots(&self) -> impl Iterator<Item = TraceSlot> + '_ {
         // In slot order (≈ arrival order), which reads the slab front to back; the index's
         // order would visit the slab at random.
-        (0..self.traces.len() as u32).filter(|&t| self.traces[t as usize].live)
+        self.traces.slots().filter(|&t| self.traces[t].live)
     }
 
     /// The slot of held trace `id`.
-    pub(crate) fn trace_of(&self, id: &TraceId) -> Option<u32> {
+    pub(crate) fn trace_of(&self, id: &TraceId) -> Option<TraceSlot> {
         self.trace_index.get(id).copied()
     }
 
     /// Live hop slots.
-    pub(crate) fn hop_slots(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..self.hops.len() as u32).filter(|&h| self.hops[h as usize].live)
+    pub(crate) fn hop_slots(&self) -> impl Iterator<Item = HopSlot> + '_ {
+        self.hops.slots().filter(|&h| self.hops[h].live)
     }
 
     /// Whether span `s` is derived and producer-side / consumer-side.
-    pub(crate) fn is_producer(&self, s: u32) -> bool {
-        self.sp(s).is(PRODUCER)
+    pub(crate) fn is_producer(&self, span: SpanSlot) -> bool {
+        self.span(span).is(PRODUCER)
     }
 
-    pub(crate) fn is_consumer(&self, s: u32) -> bool {
-        self.sp(s).is(CONSUMER)
+    pub(crate) fn is_consumer(&self, span: SpanSlot) -> bool {
+        self.span(span).is(CONSUMER)
     }
 }

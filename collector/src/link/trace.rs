@@ -4,75 +4,82 @@
 use rustc_hash::FxHashMap;
 
 use super::Linker;
-use super::facts::{self, CONSUMER, DERIVED, ERROR, NONE, PRODUCER, SpanFacts};
+use super::facts::{self, CONSUMER, DERIVED, ERROR, FREED, PRODUCER, SpanFacts};
 use super::few::Few;
+use super::slot::{HopSlot, Slab, SpanSlot, TraceSlot};
 use crate::model::{Span, SpanId, Sym, TraceId};
+
+/// Hops between this trace and another one, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TraceHops {
+    pub trace: TraceSlot,
+    pub hops: u32,
+}
 
 /// Per-trace facts, maintained as spans arrive.
 #[derive(Debug, Clone)]
 pub(crate) struct TraceFacts {
     pub id: TraceId,
-    pub spans: Few<u32, 4>,
+    pub spans: Few<SpanSlot, 4>,
     pub start: u64,
     pub end: u64,
     pub errors: u32,
-    /// The trace's root span (no parent; the earliest if several), else [`NONE`].
-    pub root: u32,
+    /// The trace's root span (no parent; the earliest if several).
+    pub root: Option<SpanSlot>,
     /// Distinct services of the trace's spans.
     pub services: Few<Sym, 4>,
     /// Hops whose delivery is in this trace.
-    pub hops_in: Few<u32, 2>,
+    pub hops_in: Few<HopSlot, 2>,
     /// Traces with hops into this one, and how many.
-    pub up: Few<(u32, u32), 1>,
+    pub up: Few<TraceHops, 1>,
     /// Traces this one has hops into, and how many.
-    pub down: Few<(u32, u32), 2>,
+    pub down: Few<TraceHops, 2>,
     pub live: bool,
     /// Span id → slot, built once the trace grows past [`INDEX_AFTER`] spans.
-    pub(super) index: Option<Box<FxHashMap<SpanId, u32>>>,
+    pub(super) index: Option<Box<FxHashMap<SpanId, SpanSlot>>>,
     /// Children whose parent has not arrived: (parent id, first child), the rest of the
     /// children chained through `next_sibling`. Short: the spans still open, roughly.
-    pub(super) pending: Few<(SpanId, u32), 2>,
+    pub(super) pending: Few<(SpanId, SpanSlot), 2>,
 }
+
+const _: () = assert!(size_of::<TraceFacts>() == 232);
 
 /// Traces are searched linearly up to this many spans, through a hash index beyond.
 const INDEX_AFTER: usize = 24;
 
 impl TraceFacts {
     /// The slot of span `id` of this trace; `spans` are the linker's span records.
-    pub(super) fn find(&self, id: SpanId, spans: &[SpanFacts]) -> Option<u32> {
+    pub(super) fn find(&self, id: SpanId, spans: &Slab<SpanSlot, SpanFacts>) -> Option<SpanSlot> {
         match &self.index {
             Some(index) => index.get(&id).copied(),
-            None => self.spans.iter().copied().find(|&s| spans[s as usize].span_id == id),
+            None => self.spans.iter().copied().find(|&s| spans[s].span_id == id),
         }
     }
 
-    fn push(&mut self, id: SpanId, s: u32, spans: &[SpanFacts]) {
-        self.spans.push(s);
+    fn push(&mut self, id: SpanId, span: SpanSlot, spans: &Slab<SpanSlot, SpanFacts>) {
+        self.spans.push(span);
         if let Some(index) = &mut self.index {
-            index.insert(id, s);
+            index.insert(id, span);
         } else if self.spans.len() > INDEX_AFTER {
-            self.index = Some(Box::new(
-                self.spans.iter().map(|&x| (spans[x as usize].span_id, x)).collect(),
-            ));
+            self.index =
+                Some(Box::new(self.spans.iter().map(|&x| (spans[x].span_id, x)).collect()));
         }
     }
 
     /// Adds `child` to the children waiting for `parent`; returns the previous first child.
-    fn wait_for(&mut self, parent: SpanId, child: u32) -> u32 {
+    fn wait_for(&mut self, parent: SpanId, child: SpanSlot) -> Option<SpanSlot> {
         if let Some(entry) = self.pending.as_mut_slice().iter_mut().find(|(p, _)| *p == parent) {
-            std::mem::replace(&mut entry.1, child)
+            Some(std::mem::replace(&mut entry.1, child))
         } else {
             self.pending.push((parent, child));
-            NONE
+            None
         }
     }
 
     /// Takes the children waiting for `parent` (the first; the rest are chained).
-    pub(super) fn take_waiting(&mut self, parent: SpanId) -> u32 {
-        match self.pending.iter().position(|(p, _)| *p == parent) {
-            Some(i) => self.pending.swap_remove(i).1,
-            None => NONE,
-        }
+    pub(super) fn take_waiting(&mut self, parent: SpanId) -> Option<SpanSlot> {
+        let i = self.pending.iter().position(|(p, _)| *p == parent)?;
+        Some(self.pending.swap_remove(i).1)
     }
 }
 
@@ -80,16 +87,16 @@ impl Linker {
     /// Forgets evicted traces: their spans, index entries, hops and contributions.
     pub fn evict(&mut self, traces: &[TraceId]) {
         for id in traces {
-            let Some(t) = self.trace_index.remove(id) else { continue };
-            self.touch_trace(t);
-            let spans = std::mem::take(&mut self.traces[t as usize].spans);
-            for &s in &spans {
-                if self.sp(s).is(DERIVED) {
-                    self.underive(s);
+            let Some(slot) = self.trace_index.remove(id) else { continue };
+            self.touch_trace(slot);
+            let spans = std::mem::take(&mut self.traces[slot].spans);
+            for &span in &spans {
+                if self.span(span).is(DERIVED) {
+                    self.underive(span);
                 }
             }
-            for &s in &spans {
-                let f = &self.spans[s as usize];
+            for &span in &spans {
+                let f = &self.spans[span];
                 let service = f.service;
                 let error = f.is_error();
                 if let Some(n) = self.agg.services.get_mut(&service) {
@@ -101,37 +108,37 @@ impl Linker {
                 if error {
                     self.agg.errors -= 1;
                 }
-                let f = &mut self.spans[s as usize];
-                f.trace = NONE;
+                let f = &mut self.spans[span];
+                f.flags |= FREED;
                 f.msg = None;
                 f.saga = None;
-                self.free_spans.push(s);
+                self.spans.release(span);
                 self.stats.spans -= 1;
             }
-            let trace = &mut self.traces[t as usize];
+            let trace = &mut self.traces[slot];
             trace.live = false;
             trace.hops_in = Few::default();
             trace.services = Few::default();
             trace.index = None;
             trace.pending = Few::default();
-            if self.last_trace.is_some_and(|(_, l)| l == t) {
+            if self.last_trace.is_some_and(|(_, last)| last == slot) {
                 self.last_trace = None;
             }
-            self.free_traces.push(t);
+            self.traces.release(slot);
             self.stats.traces -= 1;
             self.stats.evicted_traces += 1;
         }
     }
 
-    pub(super) fn trace_slot(&mut self, id: TraceId) -> u32 {
-        if let Some((last, t)) = self.last_trace
+    pub(super) fn trace_slot(&mut self, id: TraceId) -> TraceSlot {
+        if let Some((last, slot)) = self.last_trace
             && last == id
         {
-            return t;
+            return slot;
         }
-        if let Some(&t) = self.trace_index.get(&id) {
-            self.last_trace = Some((id, t));
-            return t;
+        if let Some(&slot) = self.trace_index.get(&id) {
+            self.last_trace = Some((id, slot));
+            return slot;
         }
         let trace = TraceFacts {
             id,
@@ -139,7 +146,7 @@ impl Linker {
             start: u64::MAX,
             end: 0,
             errors: 0,
-            root: NONE,
+            root: None,
             services: Few::default(),
             hops_in: Few::default(),
             up: Few::default(),
@@ -148,32 +155,16 @@ impl Linker {
             index: None,
             pending: Few::default(),
         };
-        let t = if let Some(t) = self.free_traces.pop() {
-            self.traces[t as usize] = trace;
-            t
-        } else {
-            self.traces.push(trace);
-            (self.traces.len() - 1) as u32
-        };
-        self.trace_index.insert_new(id, t);
-        self.last_trace = Some((id, t));
+        let slot = self.traces.insert(trace);
+        self.trace_index.insert_new(id, slot);
+        self.last_trace = Some((id, slot));
         self.stats.traces += 1;
-        t
-    }
-
-    pub(super) fn alloc_span(&mut self, facts: SpanFacts) -> u32 {
-        if let Some(s) = self.free_spans.pop() {
-            self.spans[s as usize] = facts;
-            s
-        } else {
-            self.spans.push(facts);
-            (self.spans.len() - 1) as u32
-        }
+        slot
     }
 
     /// Structural per-trace facts of a new span.
-    pub(super) fn trace_add_span(&mut self, t: u32, s: u32, id: SpanId) {
-        let f = &self.spans[s as usize];
+    pub(super) fn trace_add_span(&mut self, trace: TraceSlot, span: SpanSlot, id: SpanId) {
+        let f = &self.spans[span];
         let (service, error) = (f.service, f.is_error());
         *self.agg.services.entry(service).or_default() += 1;
         if error {
@@ -181,68 +172,65 @@ impl Linker {
         }
         let is_root = f.parent_id.is_none();
         let key = (f.start, f.span_id);
-        let trace = &mut self.traces[t as usize];
-        trace.push(id, s, &self.spans);
-        if !trace.services.contains(&service) {
-            trace.services.push(service);
+        let record = &mut self.traces[trace];
+        record.push(id, span, &self.spans);
+        if !record.services.contains(&service) {
+            record.services.push(service);
         }
-        self.refresh_trace_times(t, s, is_root, key, error);
+        self.refresh_trace_times(trace, span, is_root, key, error);
     }
 
     fn refresh_trace_times(
         &mut self,
-        t: u32,
-        s: u32,
+        trace: TraceSlot,
+        span: SpanSlot,
         is_root: bool,
         key: (u64, SpanId),
         error: bool,
     ) {
-        let f = &self.spans[s as usize];
+        let f = &self.spans[span];
         let (start, end) = (f.start, f.end);
-        let better_root = is_root && {
-            let r = self.traces[t as usize].root;
-            r == NONE || {
-                let rf = &self.spans[r as usize];
+        let better_root = is_root
+            && self.traces[trace].root.is_none_or(|root| {
+                let rf = &self.spans[root];
                 key < (rf.start, rf.span_id)
-            }
-        };
-        let trace = &mut self.traces[t as usize];
-        trace.start = trace.start.min(start);
-        trace.end = trace.end.max(end);
+            });
+        let record = &mut self.traces[trace];
+        record.start = record.start.min(start);
+        record.end = record.end.max(end);
         if error {
-            trace.errors += 1;
+            record.errors += 1;
         }
         if better_root {
-            trace.root = s;
+            record.root = Some(span);
         }
     }
 
-    /// Attaches `s` under its parent if it has arrived, else makes it wait for it.
-    pub(super) fn place_under(&mut self, t: u32, s: u32, parent_id: SpanId) {
-        if let Some(p) = self.traces[t as usize].find(parent_id, &self.spans) {
-            self.attach(s, p);
+    /// Attaches `span` under its parent if it has arrived, else makes it wait for it.
+    pub(super) fn place_under(&mut self, trace: TraceSlot, span: SpanSlot, parent_id: SpanId) {
+        if let Some(parent) = self.traces[trace].find(parent_id, &self.spans) {
+            self.attach(span, parent);
         } else {
-            let next = self.traces[t as usize].wait_for(parent_id, s);
-            self.spans[s as usize].next_sibling = next;
+            let next = self.traces[trace].wait_for(parent_id, span);
+            self.spans[span].next_sibling = next;
         }
     }
 
-    pub(super) fn attach(&mut self, child: u32, parent: u32) {
-        let head = self.spans[parent as usize].first_child;
-        let c = &mut self.spans[child as usize];
-        c.parent = parent;
+    pub(super) fn attach(&mut self, child: SpanSlot, parent: SpanSlot) {
+        let head = self.spans[parent].first_child;
+        let c = &mut self.spans[child];
+        c.parent = Some(parent);
         c.next_sibling = head;
-        self.spans[parent as usize].first_child = child;
+        self.spans[parent].first_child = Some(child);
     }
 
     /// A resend of a held span: fills in what the held record lacks (commutatively: earliest
     /// start, latest end, error if either says so, union of ids and links), and re-derives
     /// the span if anything changed.
-    #[expect(clippy::many_single_char_names, reason = "slots: span, trace; facts: old, new")]
-    pub(super) fn merge(&mut self, s: u32, span: &Span) {
-        let t = self.sp(s).trace;
-        let new = facts::extract(span, t, &self.keys, &mut self.names, &self.interner);
-        let old = self.sp(s);
+    pub(super) fn merge(&mut self, held: SpanSlot, span: &Span) {
+        let trace = self.span(held).trace;
+        let new = facts::extract(span, trace, &self.keys, &mut self.names, &self.interner);
+        let old = self.span(held);
         let start = if old.start == 0 { new.start } else { old.start.min(new.start.max(1)) };
         let end = old.end.max(new.end);
         let flags = old.flags | (new.flags & ERROR);
@@ -265,10 +253,10 @@ impl Linker {
         {
             return;
         }
-        self.underive(s);
-        let was_error = self.sp(s).is_error();
+        self.underive(held);
+        let was_error = self.span(held).is_error();
         {
-            let f = &mut self.spans[s as usize];
+            let f = &mut self.spans[held];
             f.start = start;
             f.end = end;
             f.flags = (f.flags & !ERROR) | (flags & ERROR);
@@ -297,28 +285,28 @@ impl Linker {
             self.agg.errors += 1;
         }
         if parent_changed && let Some(pid) = new.parent_id.filter(|p| *p != span.span_id) {
-            self.spans[s as usize].parent_id = Some(pid);
-            self.place_under(t, s, pid);
+            self.spans[held].parent_id = Some(pid);
+            self.place_under(trace, held, pid);
         }
-        self.recompute_trace(t);
-        self.derive(s);
+        self.recompute_trace(trace);
+        self.derive(held);
     }
 
     /// Recomputes a trace's times, errors and root from its spans (after a merge).
-    fn recompute_trace(&mut self, t: u32) {
-        let spans = std::mem::take(&mut self.traces[t as usize].spans);
+    fn recompute_trace(&mut self, trace: TraceSlot) {
+        let spans = std::mem::take(&mut self.traces[trace].spans);
         {
-            let trace = &mut self.traces[t as usize];
-            trace.start = u64::MAX;
-            trace.end = 0;
-            trace.errors = 0;
-            trace.root = NONE;
+            let record = &mut self.traces[trace];
+            record.start = u64::MAX;
+            record.end = 0;
+            record.errors = 0;
+            record.root = None;
         }
-        for &s in &spans {
-            let f = &self.spans[s as usize];
+        for &span in &spans {
+            let f = &self.spans[span];
             let (is_root, key, error) = (f.parent_id.is_none(), (f.start, f.span_id), f.is_error());
-            self.refresh_trace_times(t, s, is_root, key, error);
+            self.refresh_trace_times(trace, span, is_root, key, error);
         }
-        self.traces[t as usize].spans = spans;
+        self.traces[trace].spans = spans;
     }
 }
