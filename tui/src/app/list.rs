@@ -34,11 +34,6 @@ impl ListPos {
         }
         self.fit(len, page);
     }
-
-    /// The selected row's place among the rows shown.
-    pub fn on_screen(&self) -> usize {
-        self.selected - self.offset
-    }
 }
 
 /// A list screen other than Flows: an order over the view's rows and a selection kept by key.
@@ -76,16 +71,6 @@ impl ListState {
     /// The selected row: an index into the view's list.
     pub fn selected(&self) -> Option<usize> {
         self.order.get(self.pos.selected).map(|&r| r as usize)
-    }
-
-    /// The rows on screen, `page` of them from the first shown: indexes into the view's list.
-    pub fn visible(&self, page: usize) -> impl Iterator<Item = usize> + '_ {
-        self.order.iter().skip(self.pos.offset).take(page).map(|&r| r as usize)
-    }
-
-    /// The selected row's place among the rows shown, if there are rows.
-    pub fn selected_on_screen(&self) -> Option<usize> {
-        (!self.order.is_empty()).then(|| self.pos.on_screen())
     }
 }
 
