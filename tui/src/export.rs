@@ -23,8 +23,8 @@ use hopscope_collector::link::Linker;
 use hopscope_collector::model::Interner;
 use hopscope_collector::store::SpanStore;
 
-use crate::app::export::{self as render, ExportFormat};
 use crate::cli::parse_duration;
+use crate::flow_export::{self as render, ExportFormat};
 
 /// Exit status for unusable input, an unknown or an ambiguous flow id.
 const UNUSABLE: u8 = 2;

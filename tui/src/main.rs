@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use hopscope::{analyze, app, cli, demo, export, replay, serve};
+use hopscope::{analyze, cli, demo, export, live, replay, serve};
 
 /// mimalloc: ingest allocates and frees millions of small objects across threads, where
 /// glibc's allocator spent ~40% of the collector's CPU (perf, under loadgen).
@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        None => runtime.block_on(app::live(cli.live)),
+        None => runtime.block_on(live::run(cli.live)),
         Some(cli::Command::Serve(args)) => runtime.block_on(serve::run(args)),
         Some(cli::Command::Replay(args)) => runtime.block_on(replay::run(args)),
         Some(cli::Command::Demo(args)) => runtime.block_on(demo::run(args)),

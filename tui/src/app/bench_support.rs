@@ -14,8 +14,10 @@ use hopscope_collector::link::Linker;
 use hopscope_collector::model::Interner;
 use hopscope_collector::store::SpanStore;
 
-use super::state::{Context, Mode, Msg, State, update};
+use super::msg::Msg;
+use super::state::{Context, Mode, State};
 use super::theme::Theme;
+use super::update::update;
 
 /// What the engine holds after taking in `spans` generated spans: flows of six spans (a sync
 /// chain and two linked consumers), always the same for the same size (fixed seed).

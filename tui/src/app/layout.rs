@@ -1,5 +1,7 @@
-//! Where things are on screen, as plain geometry: shared by the widgets (to draw) and by
-//! `update` (to page, keep the selection in view and hit-test mouse clicks), so both agree.
+//! Where things are on screen, as plain geometry: shared by the widgets and view-models (to
+//! draw) and by `update` (to page, keep the selection in view and hit-test mouse clicks), so
+//! both agree: the frame's areas, tables, the detail's and the Sagas screen's panes, the
+//! Flows columns and the tabs.
 //!
 //! ```text
 //! ┌──────────────────────────────────────────────────────────────────────────────┐
@@ -14,6 +16,9 @@
 //! ```
 
 use ratatui::layout::Rect;
+
+use super::flows::FlowColumn;
+use super::screen::{Screen, Totals, tabs};
 
 /// Wide enough to put the span pane beside the timeline.
 pub const WIDE: u16 = 150;
@@ -69,4 +74,54 @@ pub fn list_rows(area: Rect) -> usize {
 /// Whether (x, y) is inside `r`.
 pub fn contains(r: Rect, x: u16, y: u16) -> bool {
     x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height
+}
+
+/// Rows of the span pane in `area` (after its title row).
+pub fn span_pane_page(area: Rect) -> usize {
+    usize::from(area.height.saturating_sub(1))
+}
+
+/// Flow columns shown at `width`, each with its width; the root column takes the rest.
+pub fn flow_columns(width: u16) -> Vec<(FlowColumn, u16)> {
+    let wide = width >= 120;
+    let mut cols = vec![(FlowColumn::Status, 11), (FlowColumn::Root, 0)];
+    cols.push((FlowColumn::Start, if wide { 12 } else { 8 }));
+    cols.push((FlowColumn::Duration, 8));
+    if wide {
+        cols.push((FlowColumn::Traces, 6));
+        cols.push((FlowColumn::Services, 4));
+    }
+    cols.push((FlowColumn::Hops, 4));
+    cols.push((FlowColumn::Queue, if wide { 11 } else { 7 }));
+    let fixed: u16 = cols.iter().map(|(_, w)| *w + 1).sum();
+    cols[1].1 = width.saturating_sub(fixed).max(8);
+    cols
+}
+
+/// The Flows column at `x` in a body `width` wide.
+pub fn flow_column_at(width: u16, x: u16) -> Option<FlowColumn> {
+    let mut at = 0;
+    for (c, w) in flow_columns(width) {
+        if x >= at && x < at + w + 1 {
+            return Some(c);
+        }
+        at += w + 1;
+    }
+    None
+}
+
+/// Blank columns before the first tab.
+pub const TAB_PAD: usize = 1;
+
+/// The screen whose tab is at column `x`, the tabs badged with `totals`.
+pub fn tab_at(totals: &Totals, x: u16) -> Option<Screen> {
+    let mut at = TAB_PAD;
+    for tab in tabs(totals) {
+        let w = tab.width();
+        if (at..at + w).contains(&usize::from(x)) {
+            return Some(tab.screen);
+        }
+        at += w + 1;
+    }
+    None
 }

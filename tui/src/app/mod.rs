@@ -1,6 +1,11 @@
-//! The terminal UI: state and its pure `update` ([`state`]), view-models built from it
-//! ([`vm`]), widgets drawing them ([`widgets`]), and here the terminal loop, the only part
-//! that does I/O (terminal events, engine requests, export files).
+//! The terminal UI, one module per screen: [`flows`], [`graph`], [`sagas`], [`lag`],
+//! [`insights`], the flow [`detail`] opened over them, and the [`help`] overlay; each holds
+//! its state, its keys and its view-model (and its widget where it draws something of its
+//! own). Around them: what they share ([`state`]), the one transition ([`update`]), the one
+//! key-binding table ([`keys`]), the chrome and the frame ([`chrome`]), the geometry
+//! ([`layout`]), the view-model building blocks ([`vm`]) and shared widgets ([`widgets`]).
+//! Here: the terminal loop, the only part that does I/O (terminal events, engine requests,
+//! export files).
 //!
 //! ```text
 //!  hopscope replay shop.jsonl │ ✓ instant │ 0 spans/s │ 51 spans 8 flows │ mem …   event clock 2023-11-14 22:14:21 UTC
@@ -12,21 +17,30 @@
 //!  ↑↓ select  Enter open  / filter  s/S sort  e/E export  p pause  q quit
 //! ```
 //!
-//! Data flows one way: the engine publishes `Arc<View>`s; [`state::update`] takes each one
-//! (and every key, click and resize) and derives the orders the screens show; [`vm::frame`]
-//! builds plain view-models for what fits on screen; widgets draw them. Drawing happens
+//! Data flows one way: the engine publishes `Arc<View>`s; [`update::update`] takes each one
+//! (and every key, click and resize) and derives the orders the screens show;
+//! [`chrome::frame`] builds plain view-models for what fits on screen; widgets draw them. Drawing happens
 //! only when something changed; the loop sleeps in `poll` otherwise.
 
 pub mod bench_support;
-pub(crate) mod export;
+mod chrome;
+pub(crate) mod detail;
 mod filter;
-mod fmt;
+mod flows;
+pub(crate) mod fmt;
 mod graph;
 mod help;
+mod insights;
+mod keys;
+mod lag;
 mod layout;
+mod list;
+pub mod msg;
+mod sagas;
+mod screen;
 pub mod state;
 mod theme;
-mod timeline;
+pub mod update;
 mod vm;
 mod widgets;
 
@@ -40,21 +54,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use hopscope_collector::engine::views::{ClockMode, ViewConfig, ViewHandle, ViewRequest};
+use hopscope_collector::engine::views::{ViewConfig, ViewHandle, ViewRequest};
 use ratatui::Frame;
 use ratatui::crossterm::event::{
     self, DisableMouseCapture, EnableMouseCapture, Event, MouseEventKind,
 };
 use ratatui::crossterm::execute;
 
+use self::msg::{Intent, Msg};
+use self::state::State;
 pub use self::state::{Context, Mode};
-use self::state::{Intent, Msg, State, update};
 pub use self::theme::Theme;
-use crate::replay::ReplayControl;
+use self::update::update;
+use crate::replay::control::ReplayControl;
 
 /// Draws the whole frame from the state. Reads only; changes nothing.
 pub fn render(state: &State, frame: &mut Frame<'_>) {
-    let vm = vm::frame(state);
+    let vm = chrome::frame(state);
     frame.render_widget(&vm, frame.area());
 }
 
@@ -62,7 +78,7 @@ pub fn render(state: &State, frame: &mut Frame<'_>) {
 /// terminal frame. Reads only.
 pub fn render_to_buffer(state: &State, buf: &mut ratatui::buffer::Buffer) {
     use ratatui::widgets::Widget;
-    let vm = vm::frame(state);
+    let vm = chrome::frame(state);
     (&vm).render(buf.area, buf);
 }
 
@@ -225,33 +241,4 @@ pub async fn show_until(
     // terminal before returning.
     stop.store(true, Ordering::Relaxed);
     ui.await.context("the terminal UI thread failed")?
-}
-
-/// `hopscope` with no subcommand: the collector and the TUI over what it receives.
-pub async fn live(args: crate::cli::LiveArgs) -> Result<std::process::ExitCode> {
-    require_terminal("run `hopscope serve` for the collector without a terminal UI")?;
-    let serve_args = crate::cli::ServeArgs {
-        collector: args.collector.clone(),
-        record: args.record.clone(),
-        stats_interval: None,
-    };
-    let settings = crate::config::serve(&serve_args)?;
-    let collector =
-        crate::serve::Collector::start(&settings.collector, settings.record.clone()).await?;
-    let mode = Mode::Live {
-        grpc: collector.receivers.grpc_addr.to_string(),
-        http: collector.receivers.http_addr.to_string(),
-    };
-    let config = ViewConfig {
-        clock: ClockMode::Live,
-        stuck_after: args.stuck_after.unwrap_or(hopscope_collector::analysis::DEFAULT_STUCK_AFTER),
-        ..ViewConfig::default()
-    };
-    let shown = show(mode, collector.engine.views(), None, config).await;
-    let summary = collector.stop().await?;
-    shown?;
-    if let Some(path) = &settings.record {
-        eprintln!("hopscope: recorded {} spans to {}", summary.stats.recorded, path.display());
-    }
-    Ok(std::process::ExitCode::SUCCESS)
 }

@@ -24,13 +24,15 @@ use ratatui::crossterm::event::{
 };
 
 use super::bench_support;
+use super::chrome::BodyVm;
+use super::detail::timeline::RowKind;
+use super::msg::{Intent, Msg};
 use super::render;
-use super::state::{
-    Context, Intent, Mode, Msg, ReplayCommand, ReplayStatus, Screen, State, update,
-};
+use super::screen::Screen;
+use super::state::{Context, Mode, State};
 use super::theme::Theme;
-use super::timeline::RowKind;
-use super::vm::BodyVm;
+use super::update::update;
+use crate::replay::control::{ReplayCommand, ReplayStatus};
 
 pub fn fixture_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/app/fixtures/shop.otlp.jsonl")
@@ -343,7 +345,7 @@ fn sorting_cycles_and_reverses() {
     // A click on a column header sorts by it.
     let header_y = 2;
     let x = (0..200)
-        .find(|&x| super::vm::flow_column_at(200, x) == Some(super::state::FlowColumn::Hops))
+        .find(|&x| super::layout::flow_column_at(200, x) == Some(super::flows::FlowColumn::Hops))
         .unwrap();
     let click = MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
@@ -352,7 +354,7 @@ fn sorting_cycles_and_reverses() {
         modifiers: KeyModifiers::NONE,
     };
     send(&mut s, &mut e, Msg::Mouse(click));
-    assert_eq!(s.flows.sort, super::state::FlowColumn::Hops);
+    assert_eq!(s.flows.sort, super::flows::FlowColumn::Hops);
 }
 
 #[test]
@@ -634,7 +636,7 @@ fn mouse_selects_opens_and_scrolls() {
     send(&mut s, &mut e, wheel);
     assert_eq!(s.flows.pos.selected, 5);
     // The tab bar.
-    let x = (0..80).find(|&x| super::vm::tab_at(&s, x) == Some(Screen::Lag)).unwrap();
+    let x = (0..80).find(|&x| super::layout::tab_at(&s.totals, x) == Some(Screen::Lag)).unwrap();
     send(&mut s, &mut e, click(1, x));
     assert_eq!(s.screen, Screen::Lag);
 }
@@ -702,7 +704,7 @@ fn no_color_still_marks_status() {
 
 /// The Flows body of a frame: its table, its row count, and the segments it holds.
 fn flows_table(state: &State) -> (usize, usize) {
-    let vm = super::vm::frame(state);
+    let vm = super::chrome::frame(state);
     let BodyVm::Table(table) = vm.body else { panic!("the Flows screen draws a table") };
     let segs = table.rows.iter().flatten().map(Vec::len).sum();
     (table.rows.len(), segs)
@@ -740,7 +742,7 @@ fn flows_frame_holds_only_the_visible_rows() {
     // Each row is one segment per cell, two for the root (service, name) and a third when it
     // lists the other services: the segments drawn depend on the page, not on how many flows
     // are behind it.
-    let columns = super::vm::frame(&bench_support::flows_state(&small, w, h));
+    let columns = super::chrome::frame(&bench_support::flows_state(&small, w, h));
     let BodyVm::Table(table) = columns.body else { panic!("the Flows screen draws a table") };
     let bound = page * (table.columns.len() + 2);
     assert!(at_top.iter().all(|&segs| segs >= page && segs <= bound), "{at_top:?} vs {bound}");
@@ -858,9 +860,9 @@ fn span_pane_scrolls_and_resets_with_the_selection() {
     let (mut s, mut e) = checkout_detail(80, 24);
     select_span(&mut s, &mut e, "payments", "orders process");
     let pane = |s: &State| s.detail.as_ref().unwrap().pane_scroll;
-    let len = super::vm::span_pane_len(s.detail.as_ref().unwrap());
+    let len = super::detail::vm::span_pane_len(s.detail.as_ref().unwrap());
     let page =
-        super::vm::span_pane_page(super::layout::detail(super::layout::areas(80, 24).body).1);
+        super::layout::span_pane_page(super::layout::detail(super::layout::areas(80, 24).body).1);
     assert!(len > page, "the span needs more than the pane: {len} lines, {page} rows");
     let before = text(&s);
     assert!(before.contains("more · J/K scroll"), "{before}");
@@ -917,8 +919,8 @@ fn graph_draws_edges_that_close_a_cycle() {
         "{:?}",
         g.edges
     );
-    let vm = super::vm::frame(&s);
-    let BodyVm::Graph(super::vm::GraphVm::Diagram(d)) = vm.body else {
+    let vm = super::chrome::frame(&s);
+    let BodyVm::Graph(super::graph::vm::GraphVm::Diagram(d)) = vm.body else {
         panic!("the diagram fits at 200x50")
     };
     let back: Vec<_> = d.arrows.iter().filter(|a| a.back.is_some()).collect();

@@ -1,9 +1,15 @@
-//! The `?` help: every key the TUI handles, grouped by where it works; laid out for the body
-//! it covers (descriptions wrapped, two columns when there is room), and scrolled when it
-//! does not fit. Pure geometry and text, shared by `update` (to bound the scroll) and the
-//! view-model (to draw), so both agree.
+//! The `?` help: every key the TUI handles, grouped by where it works, as the key-binding
+//! table ([`super::keys`]) lists them; laid out for the body it covers (descriptions wrapped,
+//! two columns when there is room), and scrolled when it does not fit. The layout is pure
+//! geometry and text, shared by its keys (to bound the scroll) and its view-model ([`vm`]),
+//! so both agree.
+
+pub mod vm;
 
 use ratatui::layout::Rect;
+
+use super::keys::{self, Action};
+use super::msg::Intent;
 
 /// A group of keys and what each does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,88 +18,44 @@ pub struct Section {
     pub entries: Vec<(&'static str, &'static str)>,
 }
 
-/// Every key, by where it works. Keep in step with `state::on_key` and its helpers.
+/// Every key, by where it works: the key-binding table's rows, section by section (the
+/// Replay section only in a replay).
 pub fn sections(replay: bool) -> Vec<Section> {
-    let mut out = vec![Section {
-        title: "Everywhere",
-        entries: vec![
-            ("1 … 5  Tab  Shift-Tab", "screens: Flows, Graph, Sagas, Lag, Insights"),
-            ("↑ ↓  j k", "move the selection"),
-            ("PgUp PgDn  Ctrl-b Ctrl-f", "a page up, down"),
-            ("Ctrl-u Ctrl-d", "half a page up, down"),
-            ("g G  Home End", "the first, the last row"),
-            (
-                "Enter  →  l",
-                "open: a flow's detail, a saga's or an insight's flow, a node's or a subscription's flows",
-            ),
-            (
-                "mouse",
-                "click selects, a second click opens; the wheel scrolls; click a tab to switch screens, a column title to sort by it",
-            ),
-            ("p", "pause the view (ingest goes on); again: resume"),
-            ("c", "clear everything stored"),
-            ("e  E", "export the selected flow to a file: Mermaid sequence diagram, JSON"),
-            ("?", "this help"),
-            ("q  Ctrl-C", "quit"),
-        ],
-    }];
-    if replay {
-        out.push(Section {
-            title: "Replay",
-            entries: vec![
-                ("space", "pause or resume the replay"),
-                ("+  -", "replay faster, slower"),
-                ("r", "restart: seek to the start and replay the files again"),
-            ],
-        });
+    let mut out: Vec<Section> = Vec::new();
+    for (section, keys, what) in keys::help_entries(replay) {
+        match out.last_mut() {
+            Some(last) if last.title == section.title() => last.entries.push((keys, what)),
+            _ => out.push(Section { title: section.title(), entries: vec![(keys, what)] }),
+        }
     }
-    out.push(Section {
-        title: "Flows",
-        entries: vec![
-            (
-                "/",
-                "filter: error stuck ok in_flight · >500ms <2s · service:X op:X dest:X · key=value · words",
-            ),
-            ("Esc", "clear the filter"),
-            ("s  S", "sort by the next column; reverse the order"),
-        ],
-    });
-    out.push(Section {
-        title: "Typing a filter",
-        entries: vec![
-            ("Enter", "keep the filter"),
-            ("Esc", "undo: back to the filter from before"),
-            ("Backspace  Ctrl-u", "delete a character, everything"),
-        ],
-    });
-    out.push(Section {
-        title: "Flow detail",
-        entries: vec![
-            ("← h  → l", "fold, unfold a subtree (← on a folded span goes to its parent)"),
-            ("Enter", "toggle a subtree, or follow the selected link"),
-            ("s", "sequence diagram: a column per service, calls solid, events dashed"),
-            ("n  N", "select the next, previous link or backlink of the span"),
-            ("J K  Shift-↓ ↑", "scroll the span pane (attributes, events, logs, links)"),
-            ("e  E", "export this flow: Mermaid, JSON"),
-            ("Esc  Backspace", "back: drop the link selection, the previous flow, the list"),
-        ],
-    });
-    out.push(Section {
-        title: "Graph, Sagas, Lag, Insights",
-        entries: vec![
-            ("v", "Graph: the diagram or a list of nodes and their edges"),
-            ("Enter", "Graph: the node's flows · Lag: the flows through the destination"),
-            ("Enter", "Sagas: the flow holding the saga · Insights: the flow it names"),
-        ],
-    });
-    out.push(Section {
-        title: "This help",
-        entries: vec![
-            ("↑ ↓  j k  PgUp PgDn  g G", "scroll it"),
-            ("any other key, a click", "close it (q quits)"),
-        ],
-    });
     out
+}
+
+/// The help's keys: motion scrolls it, `q` quits, any other key closes it.
+pub fn on_key(
+    action: Option<Action>,
+    open: &mut bool,
+    scroll: &mut usize,
+    body: Rect,
+    replay: bool,
+) -> Option<Intent> {
+    match action {
+        Some(Action::Quit) => Some(Intent::Quit),
+        Some(Action::Move(motion)) => {
+            let l = layout(body, replay);
+            let max = l.max_scroll();
+            *scroll = match motion.delta(l.page) {
+                isize::MIN => 0,
+                isize::MAX => max,
+                d => (*scroll).min(max).saturating_add_signed(d).min(max),
+            };
+            None
+        }
+        _ => {
+            *open = false;
+            None
+        }
+    }
 }
 
 /// A row of the help as drawn.

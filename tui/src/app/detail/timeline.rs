@@ -452,7 +452,7 @@ pub fn sequence(detail: &FlowDetail) -> Sequence {
                 "{} {} ({})",
                 hop.system,
                 hop.destination,
-                super::fmt::dur(hop.queue_ns)
+                crate::app::fmt::dur(hop.queue_ns)
             ),
             event: true,
             error: c.is_some_and(|c| spans[c].error),

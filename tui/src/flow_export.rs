@@ -1,6 +1,6 @@
-//! What `e` / `E` write: the selected flow as a Mermaid sequence diagram or as JSON. Built
-//! here as text (pure); the main loop writes the file and reports where. `hopscope export`
-//! writes the same, and a Graphviz digraph ([`dot`]).
+//! A flow rendered as a file: a Mermaid sequence diagram, JSON, or a Graphviz digraph
+//! ([`dot`]). Pure text, shared by the TUI's `e` / `E` keys (the main loop writes the file and
+//! reports where) and by `hopscope export`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -9,9 +9,16 @@ use hopscope_collector::analysis::{SpanId, TraceId};
 use hopscope_collector::engine::views::{DetailSpan, FlowDetail};
 use serde_json::{Value, json};
 
-use super::fmt;
-use super::state::Export;
-use super::timeline;
+use crate::app::detail::timeline;
+use crate::app::fmt;
+
+/// A file to write for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// A file name (no directory): the main loop picks where.
+    pub file_name: String,
+    pub contents: String,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {

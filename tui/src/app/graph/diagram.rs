@@ -10,12 +10,51 @@
 
 use std::collections::BTreeMap;
 
-use hopscope_collector::analysis::{EdgeKind, NodeKind};
+use hopscope_collector::analysis::{EdgeKind, GraphEdge, NodeKind};
 use ratatui::layout::Rect;
 
-use super::state::State;
-use super::theme::Tone;
-use super::vm::{self, ArrowVm, BoxVm, DiagramVm, Seg};
+use crate::app::fmt;
+use crate::app::state::State;
+use crate::app::theme::{Theme, Tone};
+use crate::app::vm::{Line, Seg};
+
+use super::edge_label;
+
+/// A layered diagram: columns of boxes, edges drawn between them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiagramVm {
+    pub theme: Theme,
+    pub boxes: Vec<BoxVm>,
+    pub arrows: Vec<ArrowVm>,
+    pub legend: Line,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoxVm {
+    pub x: u16,
+    pub y: u16,
+    pub width: u16,
+    pub height: u16,
+    pub label: String,
+    pub destination: bool,
+    pub selected: bool,
+    pub tone: Tone,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArrowVm {
+    /// From the cell right of a box's border (x, y) to the cell left of another's.
+    pub from: (u16, u16),
+    pub to: (u16, u16),
+    /// The column its vertical segment runs in.
+    pub lane: u16,
+    pub label: String,
+    pub dashed: bool,
+    pub tone: Tone,
+    /// An edge back to an earlier column (closing a cycle): the lane it leaves its source
+    /// by, and the row under the boxes it runs back along; `lane` is the one it enters by.
+    pub back: Option<(u16, u16)>,
+}
 
 /// Least room between columns for lanes and labels.
 const MIN_GAP: u16 = 12;
@@ -144,7 +183,7 @@ pub fn diagram(state: &State, area: Rect) -> Option<DiagramVm> {
         .map(|c| c.iter().map(|&v| label_of(v).chars().count() as u16 + 4).max().unwrap_or(4))
         .collect();
     let labels: Vec<String> =
-        drawn.iter().map(|(_, _, e)| vm::edge_text(state, &g.edges[*e])).collect();
+        drawn.iter().map(|(_, _, e)| edge_text(state, &g.edges[*e])).collect();
     let longest = labels.iter().map(|l| l.chars().count() as u16).max().unwrap_or(0);
     let boxes_w: u16 = col_width.iter().sum::<u16>() + 1;
     let gaps = (columns as u16).saturating_sub(1);
@@ -177,7 +216,7 @@ pub fn diagram(state: &State, area: Rect) -> Option<DiagramVm> {
         left += col_width[c] + out_extra[c] + gap + in_extra.get(c + 1).copied().unwrap_or(0);
     }
 
-    let selected = state.graph.order.get(state.graph.pos.selected).map(|&i| i as usize);
+    let selected = state.graph.list.selected();
     let mut next_out = vec![0u16; g.nodes.len()];
     let mut next_in = vec![0u16; g.nodes.len()];
     let mut lanes: BTreeMap<usize, u16> = BTreeMap::new();
@@ -237,7 +276,7 @@ pub fn diagram(state: &State, area: Rect) -> Option<DiagramVm> {
             from,
             to,
             lane: in_lane,
-            label: format!("↩ {}", vm::edge_text(state, &g.edges[e])),
+            label: format!("↩ {}", edge_text(state, &g.edges[e])),
             dashed: g.edges[e].kind != EdgeKind::Call,
             tone: tone_of(e),
             back: Some((out_lane, bottom + k as u16)),
@@ -273,8 +312,13 @@ pub fn diagram(state: &State, area: Rect) -> Option<DiagramVm> {
     Some(DiagramVm { theme: state.ctx.theme, boxes, arrows, legend })
 }
 
+/// An edge's label in the diagram: compact.
+fn edge_text(state: &State, e: &GraphEdge) -> String {
+    edge_label(e.kind, e.count, e.errors, e.p95_ns, state.totals.data_seconds, true)
+}
+
 fn vm_label(id: &str) -> String {
-    super::fmt::fit(id, MAX_LABEL)
+    fmt::fit(id, MAX_LABEL)
 }
 
 #[cfg(test)]

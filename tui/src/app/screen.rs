@@ -1,0 +1,120 @@
+//! The screens in tab order, and what their tabs say: each tab's label and its badge (what
+//! needs a look there), from counts taken over the whole view when it arrives.
+
+use hopscope_collector::analysis::{FlowStatus, LagStatus, SagaState};
+use hopscope_collector::engine::views::View;
+
+use super::theme::Tone;
+use super::vm::Seg;
+
+/// The screens, in tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Screen {
+    Flows,
+    Graph,
+    Sagas,
+    Lag,
+    Insights,
+}
+
+impl Screen {
+    pub const ALL: [Screen; 5] =
+        [Screen::Flows, Screen::Graph, Screen::Sagas, Screen::Lag, Screen::Insights];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Flows => "Flows",
+            Screen::Graph => "Graph",
+            Screen::Sagas => "Sagas",
+            Screen::Lag => "Lag",
+            Screen::Insights => "Insights",
+        }
+    }
+
+    /// Its place in the tab order.
+    pub fn index(self) -> usize {
+        Screen::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+
+    /// The next screen in tab order, or the previous one (`forward` false), wrapping.
+    pub fn cycle(self, forward: bool) -> Screen {
+        let n = Screen::ALL.len();
+        Screen::ALL[(self.index() + if forward { 1 } else { n - 1 }) % n]
+    }
+}
+
+/// Counts over the whole view, taken when it arrives (so a frame never scans the flows).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Totals {
+    /// Flows in error or stuck.
+    pub failed_flows: usize,
+    /// Sagas stuck or failed.
+    pub failed_sagas: usize,
+    /// Subscriptions stalled or warning.
+    pub lagging: usize,
+    pub insights: usize,
+    /// From the first flow's start to the event clock: what graph rates divide by.
+    pub data_seconds: f64,
+}
+
+impl Totals {
+    pub fn of(view: &View) -> Self {
+        let a = &view.analysis;
+        let flows = || view.flows.iter().map(|r| &r.flow);
+        let start = flows().map(|f| f.start_unix_nano).min().unwrap_or(0);
+        let end = flows().map(|f| f.end_unix_nano).max().unwrap_or(0);
+        Self {
+            failed_flows: flows()
+                .filter(|f| matches!(f.status, FlowStatus::Error | FlowStatus::Stuck))
+                .count(),
+            failed_sagas: a
+                .sagas
+                .iter()
+                .filter(|x| matches!(x.state, SagaState::Stuck | SagaState::Failed))
+                .count(),
+            lagging: a
+                .lag
+                .iter()
+                .filter(|l| matches!(l.status, LagStatus::Stalled | LagStatus::Warn))
+                .count(),
+            insights: a.insights.len(),
+            data_seconds: view.clock.now_unix_nano.max(end).saturating_sub(start) as f64 / 1e9,
+        }
+    }
+}
+
+/// One tab: its screen, its label and its badge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tab {
+    pub screen: Screen,
+    pub label: String,
+    pub badge: Option<Seg>,
+}
+
+impl Tab {
+    /// Columns it takes, label and badge.
+    pub fn width(&self) -> usize {
+        self.label.chars().count() + self.badge.as_ref().map_or(0, |b| b.text.chars().count())
+    }
+}
+
+/// Every tab, in order.
+pub fn tabs(totals: &Totals) -> Vec<Tab> {
+    let count = |n: usize, symbol: &str, tone: Tone| {
+        (n > 0).then(|| Seg::new(format!("{symbol}{n} "), tone))
+    };
+    Screen::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &screen)| {
+            let badge = match screen {
+                Screen::Flows => count(totals.failed_flows, "✗", Tone::Bad),
+                Screen::Graph => None,
+                Screen::Sagas => count(totals.failed_sagas, "⚠", Tone::Warn),
+                Screen::Lag => count(totals.lagging, "⚠", Tone::Warn),
+                Screen::Insights => count(totals.insights, "", Tone::Accent),
+            };
+            Tab { screen, label: format!(" {} {} ", i + 1, screen.title()), badge }
+        })
+        .collect()
+}
