@@ -4,15 +4,15 @@
 //! A large recording keeps the report readable: past [`LIMIT`] flows (or sagas, or
 //! insights), the ones that need a look come first (stuck, error, in flight; sagas not
 //! completed) and the rest are counted, not listed; `--format json` has everything.
+//!
+//! Durations, counts and column widths come from the formatting kit ([`crate::format`]), as
+//! on the TUI's screens.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::{Analysis, Flow, FlowStatus, Hop, HopVia, SagaState, Severity, TraceId, human};
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+use crate::format::{pad, plural, width};
 
 /// Renders the whole report.
 pub fn render(a: &Analysis) -> String {
@@ -158,17 +158,17 @@ fn lag(a: &Analysis, out: &mut String) {
         .collect();
     let header =
         ["DESTINATION", "GROUP", "CONSUMED", "P50", "P95", "MAX", "UNCONSUMED", "OLDEST", "STATUS"];
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    // Columns measured in terminal cells, so a CJK name keeps the table aligned.
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(width(cell));
         }
     }
     let line = |cells: Vec<&str>, out: &mut String| {
         let mut l = String::from(" ");
         for (cell, w) in cells.iter().zip(&widths) {
-            let pad = w.saturating_sub(cell.chars().count());
-            let _ = write!(l, " {cell}{}", " ".repeat(pad));
+            let _ = write!(l, " {}", pad(cell, *w));
         }
         let _ = writeln!(out, "{}", l.trim_end());
     };
