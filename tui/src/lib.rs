@@ -1,7 +1,8 @@
 //! `hopscope`: see how a request travels through sync calls and async events.
 //!
 //! This crate holds the command line ([`cli`]), configuration precedence ([`config`]), the
-//! modes ([`serve`], [`replay`], [`demo`], [`analyze`], [`export`]) and the terminal UI ([`app`]). The
+//! modes ([`serve`], [`replay`], [`demo`], [`analyze`], [`export`]), the offline pipeline
+//! those over recordings share ([`offline`]) and the terminal UI ([`app`]). The
 //! `hopscope` binary (`main.rs`) only parses the command line and runs one of them; the
 //! library exists so benches can reach the UI. Everything that is not a terminal lives in
 //! `hopscope-collector`.
@@ -12,5 +13,6 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod export;
+pub mod offline;
 pub mod replay;
 pub mod serve;
