@@ -269,4 +269,33 @@ mod tests {
         let first = text.lines().find(|l| l.contains("caller waited")).unwrap_or_default();
         assert!(first.contains("STUCK") || first.contains("ERROR"), "{first}");
     }
+
+    #[test]
+    fn lag_columns_line_up_in_terminal_cells() {
+        use crate::analysis::{Lag, LagStatus};
+        use crate::format::width;
+        let linker = Linker::new(Arc::new(Interner::new()));
+        let mut a = analyze(&linker, &AnalysisOptions::at_watermark(&linker));
+        let row = |group: &str| Lag {
+            system: "kafka".to_owned(),
+            destination: "orders".to_owned(),
+            consumer_group: Some(group.to_owned()),
+            consumer_services: vec![],
+            consumed: 3,
+            p50_ns: 1_000_000,
+            p95_ns: 2_000_000,
+            max_ns: 3_000_000,
+            unconsumed: 0,
+            oldest_unconsumed_age_ns: 0,
+            status: LagStatus::Ok,
+            skew: false,
+        };
+        a.lag = vec![row("注文サービス"), row("billing")];
+        let text = super::render(&a);
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains("kafka:orders")).collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        // The CONSUMED column starts at the same cell on both rows.
+        let cells_before_3 = |l: &str| width(&l[..l.find(" 3 ").unwrap_or(0)]);
+        assert_eq!(cells_before_3(lines[0]), cells_before_3(lines[1]), "{text}");
+    }
 }
