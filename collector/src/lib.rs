@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod engine;
 pub mod fake;
+pub mod format;
 pub mod formats;
 pub mod ingest;
 pub mod link;
