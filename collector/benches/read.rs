@@ -1,5 +1,5 @@
 //! Streaming read of trace files, through `formats::read::read_paths_with`: file → detect →
-//! decode → compact model (`read_decode`; protobuf through `ingest::wire`, straight into the
+//! decode → compact model (`read_decode`; protobuf through `otlp::wire`, straight into the
 //! model), and the same plus insertion into the span store
 //! (`read_decode_store`), for OTLP JSON lines and length-prefixed OTLP protobuf.
 //!
@@ -26,9 +26,9 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, Throughput};
 use hopscope_collector::fake::Generator;
 use hopscope_collector::formats::read::{ProgressMode, ReadOptions, read_paths_with};
-use hopscope_collector::ingest::convert::Decoder;
-use hopscope_collector::ingest::json::encode_traces_data;
 use hopscope_collector::model::Interner;
+use hopscope_collector::otlp::convert::Decoder;
+use hopscope_collector::otlp::json::encode_traces_data;
 use hopscope_collector::store::SpanStore;
 use opentelemetry_proto::tonic::trace::v1::TracesData;
 use prost::Message;

@@ -473,7 +473,7 @@ pub fn read_recording(path: &Path) -> Vec<RecordedSpan> {
     let mut spans = Vec::new();
     for (i, line) in text.lines().enumerate() {
         assert!(!line.trim().is_empty(), "{}:{}: empty line", path.display(), i + 1);
-        let req = hopscope_collector::ingest::json::decode_traces(line.as_bytes())
+        let req = hopscope_collector::otlp::json::decode_traces(line.as_bytes())
             .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), i + 1));
         for rs in req.resource_spans {
             let service = rs

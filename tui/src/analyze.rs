@@ -17,9 +17,9 @@ use hopscope_collector::analysis::{
     Analysis, AnalysisOptions, FlowStatus, LagStatus, SagaState, analyze, human, text,
 };
 use hopscope_collector::formats::read::{ReadReport, read_paths};
-use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::link::Linker;
 use hopscope_collector::model::{Interner, Span};
+use hopscope_collector::otlp::convert::Decoder;
 
 use crate::cli::parse_duration;
 

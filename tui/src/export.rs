@@ -18,9 +18,9 @@ use clap::{Args, ValueEnum};
 use hopscope_collector::analysis::live::{FlowRow, LiveAnalysis};
 use hopscope_collector::analysis::{AnalysisOptions, DEFAULT_STUCK_AFTER, Flow, TraceId};
 use hopscope_collector::engine::views::{self, DetailTarget};
-use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::link::Linker;
 use hopscope_collector::model::Interner;
+use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::store::SpanStore;
 
 use crate::cli::parse_duration;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use hopscope_collector::formats::read::{ProgressMode, ReadOptions, read_paths_with};
-use hopscope_collector::ingest::convert::Decoder;
+use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::model::{Interner, Span};
 
 /// The process-wide decoder.

@@ -946,7 +946,7 @@ mod tests {
 
     use super::*;
     use crate::formats::read::{ProgressMode, ReadOptions, read_paths_with};
-    use crate::ingest::convert::Decoder;
+    use crate::otlp::convert::Decoder;
 
     fn fixture() -> (SpanStore, Linker) {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -1092,7 +1092,7 @@ mod engine_tests {
     #[test]
     fn clear_empties_the_store_and_the_next_view() {
         use crate::fake::Generator;
-        use crate::ingest::convert::Decoder;
+        use crate::otlp::convert::Decoder;
         let interner = Arc::new(Interner::new());
         let engine = Engine::start(&EngineConfig::default(), Arc::clone(&interner)).unwrap();
         let mut views = engine.views();
@@ -1125,7 +1125,7 @@ mod engine_tests {
     #[test]
     fn ingest_clear_drops_what_was_queued_before_it() {
         use crate::fake::Generator;
-        use crate::ingest::convert::Decoder;
+        use crate::otlp::convert::Decoder;
         let interner = Arc::new(Interner::new());
         let engine = Engine::start(&EngineConfig::default(), Arc::clone(&interner)).unwrap();
         let mut generator = Generator::new(5, 1_700_000_000_000_000_000);
@@ -1148,7 +1148,7 @@ mod engine_tests {
     /// `examples/view_latency.rs` and BENCHMARKS.md.
     fn an_arriving_span_reaches_a_view_without_more_arriving() {
         use crate::fake::Generator;
-        use crate::ingest::convert::Decoder;
+        use crate::otlp::convert::Decoder;
         let interner = Arc::new(Interner::new());
         let engine = Engine::start(&EngineConfig::default(), Arc::clone(&interner)).unwrap();
         let decoder = Decoder::new(interner);

@@ -52,9 +52,9 @@ use super::detect::{HEAD_LEN, Sniff, sniff};
 use super::progress::Progress;
 pub use super::progress::ProgressMode;
 use super::{jaeger, otlp_json, otlp_proto, zipkin};
-use crate::ingest::convert::{DecodedSpans, Decoder};
-use crate::ingest::wire;
 use crate::model::Span;
+use crate::otlp::convert::{DecodedSpans, Decoder};
+use crate::otlp::wire;
 
 /// At most this many problems, and this many notes, are kept in a report (all skipped
 /// records are counted).

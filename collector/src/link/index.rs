@@ -158,7 +158,7 @@ mod tests {
 
     use super::*;
     use crate::fake::Generator;
-    use crate::ingest::convert::Decoder;
+    use crate::otlp::convert::Decoder;
     use crate::model::Interner;
 
     /// Replayed traffic: the same message ids and offsets on thousands of unrelated spans.

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use hopscope_collector::formats::read::{
     ProgressMode, ReadError, ReadOptions, ReadReport, read_paths_with,
 };
-use hopscope_collector::ingest::convert::Decoder;
-use hopscope_collector::ingest::json::decode_traces;
 use hopscope_collector::model::{Interner, Span};
+use hopscope_collector::otlp::convert::Decoder;
+use hopscope_collector::otlp::json::decode_traces;
 use opentelemetry_proto::tonic::trace::v1::TracesData;
 use prost::Message;
 

@@ -13,9 +13,9 @@ use hopscope_collector::engine::views::{
     self, ClockMode, DetailTarget, EventClock, Sources, View, ViewConfig, ViewRequest, Wants,
 };
 use hopscope_collector::formats::read::{ProgressMode, ReadOptions, read_paths_with};
-use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::link::Linker;
 use hopscope_collector::model::{Interner, LogRecord, Resource, Scope, Value};
+use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::store::SpanStore;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use hopscope_collector::engine::Ingest;
 use hopscope_collector::formats::read::{ProgressMode, ReadOptions, ReadReport, read_paths_with};
-use hopscope_collector::ingest::convert::Decoder;
+use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::model::Span;
 
 /// Where a replay stands, as the feeder reports it.
