@@ -14,4 +14,5 @@ mod otlp_proto;
 mod progress;
 pub mod read;
 pub mod record;
+mod sink;
 pub mod zipkin;

@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 
 use super::detect::MAX_MESSAGE;
 use super::json_stream::{LineCounter, newlines, reason, start_line};
-use super::read::{At, Sink};
+use super::sink::{At, Sink};
 use crate::otlp::json::{self, JsonError};
 
 /// Spans decoded together from a JSON document.

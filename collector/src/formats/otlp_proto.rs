@@ -15,7 +15,7 @@
 use std::io::{self, Read};
 
 use super::detect::MAX_MESSAGE;
-use super::read::{At, Sink};
+use super::sink::{At, Sink};
 use crate::otlp::json;
 
 /// Bytes reserved up front for a message; larger ones grow as they are read, so a corrupt
