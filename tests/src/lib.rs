@@ -500,11 +500,7 @@ pub fn read_recording(path: &Path) -> Vec<RecordedSpan> {
 
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        write!(s, "{b:02x}").expect("writing to a String cannot fail");
-        s
-    })
+    hopscope_collector::model::hex::encode(bytes)
 }
 
 /// The value of attribute `key` in `attrs`.

@@ -13,6 +13,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, TracesData};
 
+use crate::model::hex;
+
 /// Writes `data` as one compact OTLP/JSON document (no trailing newline), the way the
 /// OpenTelemetry Collector's file exporter does: lowerCamelCase keys, lowercase hex ids,
 /// 64-bit integers as strings, enums as integers, fields at their default value omitted
@@ -340,15 +342,10 @@ pub(super) fn write_f64(out: &mut Vec<u8>, v: f64) {
     }
 }
 
-const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
-
 fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() * 2 + 2);
     out.push(b'"');
-    for &b in bytes {
-        out.push(HEX_LOWER[usize::from(b >> 4)]);
-        out.push(HEX_LOWER[usize::from(b & 0x0f)]);
-    }
+    hex::push(out, bytes);
     out.push(b'"');
 }
 
@@ -374,8 +371,7 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
         out.extend_from_slice(&bytes[start..i]);
         if short.is_empty() {
             out.extend_from_slice(b"\\u00");
-            out.push(HEX_LOWER[usize::from(b >> 4)]);
-            out.push(HEX_LOWER[usize::from(b & 0x0f)]);
+            out.extend_from_slice(&hex::digits_of(b));
         } else {
             out.extend_from_slice(short);
         }

@@ -15,6 +15,8 @@ use serde::de::{
     self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor,
 };
 
+use crate::model::hex;
+
 /// A protobuf message decoded field by field from a JSON object.
 pub(super) trait Message: Default {
     /// The fields this decoder knows; keys it does not know are skipped.
@@ -394,32 +396,13 @@ impl Visitor<'_> for F64Seed {
     }
 }
 
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Decodes a hex id leniently (see [`decode_traces`] for the rules).
+/// Decodes a hex id leniently (see [`super::decode_traces`] for the rules).
 fn decode_hex_id(s: &str) -> Vec<u8> {
-    let raw = s.as_bytes();
-    if raw.len().is_multiple_of(2) {
-        let mut out = Vec::with_capacity(raw.len() / 2);
-        for pair in raw.chunks_exact(2) {
-            let (Some(hi), Some(lo)) = (hex_digit(pair[0]), hex_digit(pair[1])) else {
-                break;
-            };
-            out.push(hi << 4 | lo);
-        }
-        if out.len() * 2 == raw.len() {
-            return out;
-        }
+    if let Ok(bytes) = hex::decode(s) {
+        return bytes;
     }
     // Malformed: keep the raw bytes, at an odd length so that no id validation accepts them.
-    let mut out = raw.to_vec();
+    let mut out = s.as_bytes().to_vec();
     if out.len().is_multiple_of(2) {
         out.push(0);
     }
