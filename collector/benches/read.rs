@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput};
 use hopscope_collector::fake::Generator;
-use hopscope_collector::formats::read::{ProgressMode, ReadOptions, read_paths_with};
+use hopscope_collector::formats::read::{ReadOptions, read_paths_with};
 use hopscope_collector::model::Interner;
 use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::otlp::json::encode_traces_data;
@@ -89,7 +89,7 @@ fn read(
     decoder: &Decoder,
     sink: &mut dyn FnMut(Vec<hopscope_collector::model::Span>),
 ) -> u64 {
-    let options = ReadOptions { progress: ProgressMode::Never };
+    let options = ReadOptions::default();
     let report = read_paths_with(&[path.to_owned()], decoder, options, sink).expect("read");
     assert_eq!(report.skipped, 0, "{:?}", report.problems);
     report.spans

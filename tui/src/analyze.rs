@@ -16,7 +16,7 @@ use clap::{Args, ValueEnum};
 use hopscope_collector::analysis::{
     Analysis, AnalysisOptions, FlowStatus, LagStatus, SagaState, analyze, human, text,
 };
-use hopscope_collector::formats::read::{ReadReport, read_paths};
+use hopscope_collector::formats::read::ReadReport;
 use hopscope_collector::link::Linker;
 use hopscope_collector::model::{Interner, Span};
 use hopscope_collector::otlp::convert::Decoder;
@@ -215,7 +215,7 @@ pub(crate) fn read_recordings(
     what: &str,
     take: &mut dyn FnMut(Vec<Span>),
 ) -> Result<ReadReport, ExitCode> {
-    let report = match read_paths(files, decoder, take) {
+    let report = match crate::progress::read_paths(files, decoder, take) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("hopscope: {e}");

@@ -945,7 +945,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::formats::read::{ProgressMode, ReadOptions, read_paths_with};
+    use crate::formats::read::{ReadOptions, read_paths_with};
     use crate::otlp::convert::Decoder;
 
     fn fixture() -> (SpanStore, Linker) {
@@ -955,7 +955,7 @@ mod tests {
         let decoder = Decoder::new(Arc::clone(&interner));
         let mut store = SpanStore::new(1 << 30);
         let mut linker = Linker::new(interner);
-        let options = ReadOptions { progress: ProgressMode::Never };
+        let options = ReadOptions::default();
         read_paths_with(&[path], &decoder, options, &mut |spans| {
             linker.add_all(&spans);
             for s in spans {

@@ -11,7 +11,6 @@ mod jaeger;
 mod json_stream;
 mod otlp_json;
 mod otlp_proto;
-mod progress;
 pub mod read;
 pub mod record;
 mod sink;

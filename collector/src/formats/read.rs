@@ -25,8 +25,9 @@
 //! and reports; protobuf messages are handed on still encoded and decoded straight into the
 //! model by [`wire`], without OTLP structs in between. Both sides run on the caller's
 //! thread (a reading thread was measured: it was slower, memory allocated on one thread and
-//! freed on the other costing more than the overlap gained). On a terminal, a read longer
-//! than a second shows its progress (bytes, spans, rate) on stderr, a few times a second.
+//! freed on the other costing more than the overlap gained). The library draws nothing:
+//! how far a read has got (file, bytes, spans, time) goes to the caller's
+//! [`ReadOptions::on_progress`] after every record, and the binary draws its progress line.
 //!
 //! # Bad input
 //!
@@ -44,11 +45,10 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 pub use super::detect::{Compression, Format};
 use super::detect::{HEAD_LEN, Sniff, sniff};
-use super::progress::Progress;
-pub use super::progress::ProgressMode;
 pub use super::sink::ReadError;
 use super::sink::{At, Counted, Event, Sink};
 use super::{jaeger, otlp_json, otlp_proto, zipkin};
@@ -140,16 +140,40 @@ impl ReadReport {
     }
 }
 
+/// How far a read has got: what [`ReadOptions::on_progress`] is told.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadProgress<'a> {
+    /// The file being read, as given (`<stdin>` for `-`).
+    pub file: &'a str,
+    /// Bytes read so far, over every file, as stored (compressed bytes for compressed files).
+    pub bytes: u64,
+    /// Valid spans handed on so far.
+    pub spans: u64,
+    /// Time since the read started.
+    pub elapsed: Duration,
+}
+
 /// How to read.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ReadOptions {
-    /// Progress on stderr for long reads.
-    pub progress: ProgressMode,
+#[derive(Default)]
+pub struct ReadOptions<'a> {
+    /// Told how far the read has got after every record decoded: often, so it must be cheap
+    /// (a progress line throttles its own drawing). `None`: nobody is told, and nothing is
+    /// measured.
+    pub on_progress: Option<&'a mut dyn FnMut(&ReadProgress<'_>)>,
+}
+
+impl fmt::Debug for ReadOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadOptions")
+            .field("on_progress", &self.on_progress.as_ref().map(|_| "FnMut"))
+            .finish()
+    }
 }
 
 /// Reads every file in `paths` in order, handing each record's spans to `on_spans`. `-` is
 /// stdin; a directory is read as its files (not its subdirectories, not hidden files) in
-/// name order, which is the order of rotated files. Shows progress on a terminal.
+/// name order, which is the order of rotated files. Reports no progress (see
+/// [`read_paths_with`]).
 ///
 /// Fails only when a path (file or directory) cannot be opened; what was read before stays
 /// handed on. Every other problem is in the report; nothing at all read is
@@ -170,9 +194,11 @@ pub fn read_paths_with(
     on_spans: &mut dyn FnMut(Vec<Span>),
 ) -> Result<ReadReport, ReadError> {
     let mut report = ReadReport::default();
-    let mut consumer = Consumer::new(decoder, &mut report, on_spans, options.progress);
+    // Shortens the callback's trait-object lifetime to the read's (not a coercion site
+    // inside the `Option`).
+    let on_progress = options.on_progress.map(|f| f as &mut dyn FnMut(&ReadProgress<'_>));
+    let mut consumer = Consumer::new(decoder, &mut report, on_spans, on_progress);
     read_all(paths, &mut Sink::new(&mut |event: Event<'_>| consumer.handle(event)));
-    consumer.progress.finish();
     match consumer.failed.take() {
         Some(e) => Err(e),
         None => Ok(report),
@@ -294,7 +320,7 @@ fn read_stream(sink: &mut Sink<'_>, mut input: Box<dyn Read + '_>, layers: usize
 }
 
 /// Reads OTLP JSON lines (one `TracesData` or `ExportTraceServiceRequest` per line) from
-/// `input`, whatever its content looks like, into `report`. No progress is shown.
+/// `input`, whatever its content looks like, into `report`. No progress is reported.
 pub fn read_jsonl(
     input: impl BufRead,
     name: &Path,
@@ -302,7 +328,7 @@ pub fn read_jsonl(
     report: &mut ReadReport,
     on_spans: &mut dyn FnMut(Vec<Span>),
 ) -> Result<(), ReadError> {
-    let mut consumer = Consumer::new(decoder, report, on_spans, ProgressMode::Never);
+    let mut consumer = Consumer::new(decoder, report, on_spans, None);
     let mut handle = |event: Event<'_>| consumer.handle(event);
     let mut sink = Sink::new(&mut handle);
     let counter = Rc::new(Cell::new(0));
@@ -314,12 +340,14 @@ pub fn read_jsonl(
 }
 
 /// The decoding side: turns OTLP into the model, hands spans on, counts, reports problems
-/// with the current file's name, updates the progress line.
+/// with the current file's name, tells how far it has got.
 struct Consumer<'a> {
     decoder: &'a Decoder,
     report: &'a mut ReadReport,
     on_spans: &'a mut dyn FnMut(Vec<Span>),
-    progress: Progress,
+    on_progress: Option<&'a mut dyn FnMut(&ReadProgress<'_>)>,
+    /// When the read started.
+    started: Instant,
     /// The file being read.
     source: SourceReport,
     /// Bytes read of the current file so far.
@@ -333,13 +361,14 @@ impl<'a> Consumer<'a> {
         decoder: &'a Decoder,
         report: &'a mut ReadReport,
         on_spans: &'a mut dyn FnMut(Vec<Span>),
-        progress: ProgressMode,
+        on_progress: Option<&'a mut dyn FnMut(&ReadProgress<'_>)>,
     ) -> Self {
         Self {
             decoder,
             report,
             on_spans,
-            progress: Progress::new(progress),
+            on_progress,
+            started: Instant::now(),
             source: SourceReport::default(),
             bytes: Rc::new(Cell::new(0)),
             failed: None,
@@ -406,11 +435,14 @@ impl<'a> Consumer<'a> {
         if !decoded.spans.is_empty() {
             (self.on_spans)(decoded.spans);
         }
-        self.progress.update(
-            &self.source.name,
-            self.report.bytes + self.bytes.get(),
-            self.report.spans,
-        );
+        if let Some(on_progress) = self.on_progress.as_mut() {
+            on_progress(&ReadProgress {
+                file: &self.source.name,
+                bytes: self.report.bytes + self.bytes.get(),
+                spans: self.report.spans,
+                elapsed: self.started.elapsed(),
+            });
+        }
     }
 
     fn note(&mut self, at: At, what: &str) {

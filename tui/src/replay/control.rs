@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use hopscope_collector::engine::Ingest;
-use hopscope_collector::formats::read::{ProgressMode, ReadOptions, ReadReport, read_paths_with};
+use hopscope_collector::formats::read::{ReadOptions, ReadReport, read_paths_with};
 use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::model::Span;
 
@@ -258,7 +258,7 @@ pub fn feed(
     control: &ReplayControl,
 ) -> Result<ReadReport> {
     let generation = control.generation();
-    let options = ReadOptions { progress: ProgressMode::Never };
+    let options = ReadOptions::default();
     let report = read_paths_with(paths, decoder, options, &mut |spans: Vec<Span>| {
         if control.abandoned(generation) || spans.is_empty() {
             return;
