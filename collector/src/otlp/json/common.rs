@@ -29,10 +29,10 @@ impl Message for Resource {
 
     fn set<'de, A: MapAccess<'de>>(
         &mut self,
-        f: ResourceField,
+        field: ResourceField,
         map: &mut A,
     ) -> Result<(), A::Error> {
-        match f {
+        match field {
             ResourceField::Attributes => map.next_value_seed(Repeated(&mut self.attributes))?,
             ResourceField::DroppedAttributes => {
                 self.dropped_attributes_count =
@@ -61,10 +61,10 @@ impl Message for EntityRef {
 
     fn set<'de, A: MapAccess<'de>>(
         &mut self,
-        f: EntityRefField,
+        field: EntityRefField,
         map: &mut A,
     ) -> Result<(), A::Error> {
-        match f {
+        match field {
             EntityRefField::SchemaUrl => {
                 self.schema_url = map.next_value_seed(StrSeed("schemaUrl"))?;
             }
@@ -93,8 +93,12 @@ impl Message for InstrumentationScope {
         ScopeField::from_key(key)
     }
 
-    fn set<'de, A: MapAccess<'de>>(&mut self, f: ScopeField, map: &mut A) -> Result<(), A::Error> {
-        match f {
+    fn set<'de, A: MapAccess<'de>>(
+        &mut self,
+        field: ScopeField,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match field {
             ScopeField::Name => self.name = map.next_value_seed(StrSeed("name"))?,
             ScopeField::Version => self.version = map.next_value_seed(StrSeed("version"))?,
             ScopeField::Attributes => map.next_value_seed(Repeated(&mut self.attributes))?,
@@ -123,10 +127,10 @@ impl Message for KeyValue {
 
     fn set<'de, A: MapAccess<'de>>(
         &mut self,
-        f: KeyValueField,
+        field: KeyValueField,
         map: &mut A,
     ) -> Result<(), A::Error> {
-        match f {
+        match field {
             KeyValueField::Key => self.key = map.next_value_seed(StrSeed("key"))?,
             KeyValueField::Value => self.value = optional(map)?,
             KeyValueField::KeyStrindex => {
@@ -158,11 +162,11 @@ impl Message for AnyValue {
 
     fn set<'de, A: MapAccess<'de>>(
         &mut self,
-        f: AnyValueField,
+        field: AnyValueField,
         map: &mut A,
     ) -> Result<(), A::Error> {
         // `null` for a member means "not this member": the value stays as it was.
-        let value = match f {
+        let value = match field {
             AnyValueField::String => {
                 map.next_value_seed(Nullable(StrSeed("stringValue")))?.map(Value::StringValue)
             }
@@ -201,8 +205,12 @@ impl Message for ArrayValue {
         ValuesField::from_key(key)
     }
 
-    fn set<'de, A: MapAccess<'de>>(&mut self, f: ValuesField, map: &mut A) -> Result<(), A::Error> {
-        match f {
+    fn set<'de, A: MapAccess<'de>>(
+        &mut self,
+        field: ValuesField,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match field {
             ValuesField::Values => map.next_value_seed(Repeated(&mut self.values)),
         }
     }
@@ -216,8 +224,12 @@ impl Message for KeyValueList {
         ValuesField::from_key(key)
     }
 
-    fn set<'de, A: MapAccess<'de>>(&mut self, f: ValuesField, map: &mut A) -> Result<(), A::Error> {
-        match f {
+    fn set<'de, A: MapAccess<'de>>(
+        &mut self,
+        field: ValuesField,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match field {
             ValuesField::Values => map.next_value_seed(Repeated(&mut self.values)),
         }
     }

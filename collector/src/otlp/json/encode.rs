@@ -25,9 +25,9 @@ use crate::model::hex;
 /// status or attribute value is written as `{}` so that [`decode_traces`] gives back
 /// exactly `data.resource_spans`.
 pub fn encode_traces_data(data: &TracesData, out: &mut Vec<u8>) {
-    let mut o = Obj::open(out);
-    o.list("resourceSpans", &data.resource_spans, write_resource_spans);
-    o.close();
+    let mut object = JsonObject::open(out);
+    object.list("resourceSpans", &data.resource_spans, write_resource_spans);
+    object.close();
 }
 
 /// Writes an `ExportTraceServiceResponse`: `{}` when nothing was rejected and there is no
@@ -51,30 +51,30 @@ pub fn encode_metrics_response(rejected_data_points: i64, error_message: &str, o
 /// Writes a `google.rpc.Status`: `{"code":3,"message":"..."}` (`message` omitted if empty;
 /// `code` always written).
 pub fn encode_status(code: i32, message: &str, out: &mut Vec<u8>) {
-    let mut o = Obj::open(out);
-    write_i64(o.key("code"), i64::from(code));
-    o.str("message", message);
-    o.close();
+    let mut object = JsonObject::open(out);
+    write_i64(object.key("code"), i64::from(code));
+    object.str("message", message);
+    object.close();
 }
 
 fn write_partial_success(count_key: &str, rejected: i64, message: &str, out: &mut Vec<u8>) {
-    let mut o = Obj::open(out);
+    let mut object = JsonObject::open(out);
     if rejected != 0 || !message.is_empty() {
-        let mut p = Obj::open(o.key("partialSuccess"));
-        p.i64_string(count_key, rejected);
-        p.str("errorMessage", message);
-        p.close();
+        let mut partial = JsonObject::open(object.key("partialSuccess"));
+        partial.i64_string(count_key, rejected);
+        partial.str("errorMessage", message);
+        partial.close();
     }
-    o.close();
+    object.close();
 }
 
 /// A JSON object being written: keeps track of the commas.
-struct Obj<'a> {
+struct JsonObject<'a> {
     out: &'a mut Vec<u8>,
     first: bool,
 }
 
-impl<'a> Obj<'a> {
+impl<'a> JsonObject<'a> {
     fn open(out: &'a mut Vec<u8>) -> Self {
         out.push(b'{');
         Self { out, first: true }
@@ -162,141 +162,141 @@ fn write_array<T>(out: &mut Vec<u8>, items: &[T], write: fn(&mut Vec<u8>, &T)) {
     out.push(b']');
 }
 
-fn write_resource_spans(out: &mut Vec<u8>, rs: &ResourceSpans) {
-    let mut o = Obj::open(out);
-    o.message("resource", rs.resource.as_ref(), write_resource);
-    o.list("scopeSpans", &rs.scope_spans, write_scope_spans);
-    o.str("schemaUrl", &rs.schema_url);
-    o.close();
+fn write_resource_spans(out: &mut Vec<u8>, resource_spans: &ResourceSpans) {
+    let mut object = JsonObject::open(out);
+    object.message("resource", resource_spans.resource.as_ref(), write_resource);
+    object.list("scopeSpans", &resource_spans.scope_spans, write_scope_spans);
+    object.str("schemaUrl", &resource_spans.schema_url);
+    object.close();
 }
 
-fn write_resource(out: &mut Vec<u8>, r: &Resource) {
-    let mut o = Obj::open(out);
-    o.list("attributes", &r.attributes, write_key_value);
-    o.u32("droppedAttributesCount", r.dropped_attributes_count);
-    o.list("entityRefs", &r.entity_refs, write_entity_ref);
-    o.close();
+fn write_resource(out: &mut Vec<u8>, resource: &Resource) {
+    let mut object = JsonObject::open(out);
+    object.list("attributes", &resource.attributes, write_key_value);
+    object.u32("droppedAttributesCount", resource.dropped_attributes_count);
+    object.list("entityRefs", &resource.entity_refs, write_entity_ref);
+    object.close();
 }
 
-fn write_entity_ref(out: &mut Vec<u8>, e: &EntityRef) {
-    let mut o = Obj::open(out);
-    o.str("schemaUrl", &e.schema_url);
-    o.str("type", &e.r#type);
-    o.list("idKeys", &e.id_keys, |out, s| write_str(out, s));
-    o.list("descriptionKeys", &e.description_keys, |out, s| write_str(out, s));
-    o.close();
+fn write_entity_ref(out: &mut Vec<u8>, entity_ref: &EntityRef) {
+    let mut object = JsonObject::open(out);
+    object.str("schemaUrl", &entity_ref.schema_url);
+    object.str("type", &entity_ref.r#type);
+    object.list("idKeys", &entity_ref.id_keys, |out, s| write_str(out, s));
+    object.list("descriptionKeys", &entity_ref.description_keys, |out, s| write_str(out, s));
+    object.close();
 }
 
-fn write_scope_spans(out: &mut Vec<u8>, ss: &ScopeSpans) {
-    let mut o = Obj::open(out);
-    o.message("scope", ss.scope.as_ref(), write_scope);
-    o.list("spans", &ss.spans, write_span);
-    o.str("schemaUrl", &ss.schema_url);
-    o.close();
+fn write_scope_spans(out: &mut Vec<u8>, scope_spans: &ScopeSpans) {
+    let mut object = JsonObject::open(out);
+    object.message("scope", scope_spans.scope.as_ref(), write_scope);
+    object.list("spans", &scope_spans.spans, write_span);
+    object.str("schemaUrl", &scope_spans.schema_url);
+    object.close();
 }
 
-fn write_scope(out: &mut Vec<u8>, s: &InstrumentationScope) {
-    let mut o = Obj::open(out);
-    o.str("name", &s.name);
-    o.str("version", &s.version);
-    o.list("attributes", &s.attributes, write_key_value);
-    o.u32("droppedAttributesCount", s.dropped_attributes_count);
-    o.close();
+fn write_scope(out: &mut Vec<u8>, scope: &InstrumentationScope) {
+    let mut object = JsonObject::open(out);
+    object.str("name", &scope.name);
+    object.str("version", &scope.version);
+    object.list("attributes", &scope.attributes, write_key_value);
+    object.u32("droppedAttributesCount", scope.dropped_attributes_count);
+    object.close();
 }
 
-fn write_span(out: &mut Vec<u8>, s: &Span) {
-    let mut o = Obj::open(out);
-    o.hex("traceId", &s.trace_id);
-    o.hex("spanId", &s.span_id);
-    o.str("traceState", &s.trace_state);
-    o.hex("parentSpanId", &s.parent_span_id);
-    o.u32("flags", s.flags);
-    o.str("name", &s.name);
-    o.i32("kind", s.kind);
-    o.u64_string("startTimeUnixNano", s.start_time_unix_nano);
-    o.u64_string("endTimeUnixNano", s.end_time_unix_nano);
-    o.list("attributes", &s.attributes, write_key_value);
-    o.u32("droppedAttributesCount", s.dropped_attributes_count);
-    o.list("events", &s.events, write_event);
-    o.u32("droppedEventsCount", s.dropped_events_count);
-    o.list("links", &s.links, write_link);
-    o.u32("droppedLinksCount", s.dropped_links_count);
-    o.message("status", s.status.as_ref(), write_status);
-    o.close();
+fn write_span(out: &mut Vec<u8>, span: &Span) {
+    let mut object = JsonObject::open(out);
+    object.hex("traceId", &span.trace_id);
+    object.hex("spanId", &span.span_id);
+    object.str("traceState", &span.trace_state);
+    object.hex("parentSpanId", &span.parent_span_id);
+    object.u32("flags", span.flags);
+    object.str("name", &span.name);
+    object.i32("kind", span.kind);
+    object.u64_string("startTimeUnixNano", span.start_time_unix_nano);
+    object.u64_string("endTimeUnixNano", span.end_time_unix_nano);
+    object.list("attributes", &span.attributes, write_key_value);
+    object.u32("droppedAttributesCount", span.dropped_attributes_count);
+    object.list("events", &span.events, write_event);
+    object.u32("droppedEventsCount", span.dropped_events_count);
+    object.list("links", &span.links, write_link);
+    object.u32("droppedLinksCount", span.dropped_links_count);
+    object.message("status", span.status.as_ref(), write_status);
+    object.close();
 }
 
-fn write_event(out: &mut Vec<u8>, e: &Event) {
-    let mut o = Obj::open(out);
-    o.u64_string("timeUnixNano", e.time_unix_nano);
-    o.str("name", &e.name);
-    o.list("attributes", &e.attributes, write_key_value);
-    o.u32("droppedAttributesCount", e.dropped_attributes_count);
-    o.close();
+fn write_event(out: &mut Vec<u8>, event: &Event) {
+    let mut object = JsonObject::open(out);
+    object.u64_string("timeUnixNano", event.time_unix_nano);
+    object.str("name", &event.name);
+    object.list("attributes", &event.attributes, write_key_value);
+    object.u32("droppedAttributesCount", event.dropped_attributes_count);
+    object.close();
 }
 
-fn write_link(out: &mut Vec<u8>, l: &Link) {
-    let mut o = Obj::open(out);
-    o.hex("traceId", &l.trace_id);
-    o.hex("spanId", &l.span_id);
-    o.str("traceState", &l.trace_state);
-    o.list("attributes", &l.attributes, write_key_value);
-    o.u32("droppedAttributesCount", l.dropped_attributes_count);
-    o.u32("flags", l.flags);
-    o.close();
+fn write_link(out: &mut Vec<u8>, link: &Link) {
+    let mut object = JsonObject::open(out);
+    object.hex("traceId", &link.trace_id);
+    object.hex("spanId", &link.span_id);
+    object.str("traceState", &link.trace_state);
+    object.list("attributes", &link.attributes, write_key_value);
+    object.u32("droppedAttributesCount", link.dropped_attributes_count);
+    object.u32("flags", link.flags);
+    object.close();
 }
 
-fn write_status(out: &mut Vec<u8>, s: &Status) {
-    let mut o = Obj::open(out);
-    o.str("message", &s.message);
-    o.i32("code", s.code);
-    o.close();
+fn write_status(out: &mut Vec<u8>, status: &Status) {
+    let mut object = JsonObject::open(out);
+    object.str("message", &status.message);
+    object.i32("code", status.code);
+    object.close();
 }
 
-fn write_key_value(out: &mut Vec<u8>, kv: &KeyValue) {
-    let mut o = Obj::open(out);
+fn write_key_value(out: &mut Vec<u8>, key_value: &KeyValue) {
+    let mut object = JsonObject::open(out);
     // `key` is written even when empty, as the Collector does: readers expect it.
-    write_str(o.key("key"), &kv.key);
-    o.message("value", kv.value.as_ref(), write_any_value);
-    o.i32("keyStrindex", kv.key_strindex);
-    o.close();
+    write_str(object.key("key"), &key_value.key);
+    object.message("value", key_value.value.as_ref(), write_any_value);
+    object.i32("keyStrindex", key_value.key_strindex);
+    object.close();
 }
 
-fn write_any_value(out: &mut Vec<u8>, v: &AnyValue) {
-    let mut o = Obj::open(out);
-    match &v.value {
+fn write_any_value(out: &mut Vec<u8>, value: &AnyValue) {
+    let mut object = JsonObject::open(out);
+    match &value.value {
         None => {}
-        Some(Value::StringValue(s)) => write_str(o.key("stringValue"), s),
-        Some(Value::BoolValue(b)) => {
-            o.key("boolValue").extend_from_slice(if *b { b"true" } else { b"false" });
+        Some(Value::StringValue(text)) => write_str(object.key("stringValue"), text),
+        Some(Value::BoolValue(flag)) => {
+            object.key("boolValue").extend_from_slice(if *flag { b"true" } else { b"false" });
         }
-        Some(Value::IntValue(i)) => {
-            let out = o.key("intValue");
+        Some(Value::IntValue(number)) => {
+            let out = object.key("intValue");
             out.push(b'"');
-            write_i64(out, *i);
+            write_i64(out, *number);
             out.push(b'"');
         }
-        Some(Value::DoubleValue(d)) => write_f64(o.key("doubleValue"), *d),
-        Some(Value::ArrayValue(a)) => {
-            let mut inner = Obj::open(o.key("arrayValue"));
-            inner.list("values", &a.values, write_any_value);
+        Some(Value::DoubleValue(number)) => write_f64(object.key("doubleValue"), *number),
+        Some(Value::ArrayValue(array)) => {
+            let mut inner = JsonObject::open(object.key("arrayValue"));
+            inner.list("values", &array.values, write_any_value);
             inner.close();
         }
-        Some(Value::KvlistValue(kv)) => {
-            let mut inner = Obj::open(o.key("kvlistValue"));
-            inner.list("values", &kv.values, write_key_value);
+        Some(Value::KvlistValue(list)) => {
+            let mut inner = JsonObject::open(object.key("kvlistValue"));
+            inner.list("values", &list.values, write_key_value);
             inner.close();
         }
-        Some(Value::BytesValue(b)) => {
-            let out = o.key("bytesValue");
+        Some(Value::BytesValue(bytes)) => {
+            let out = object.key("bytesValue");
             out.push(b'"');
-            out.extend_from_slice(STANDARD.encode(b).as_bytes());
+            out.extend_from_slice(STANDARD.encode(bytes).as_bytes());
             out.push(b'"');
         }
-        Some(Value::StringValueStrindex(i)) => {
-            write_i64(o.key("stringValueStrindex"), i64::from(*i));
+        Some(Value::StringValueStrindex(index)) => {
+            write_i64(object.key("stringValueStrindex"), i64::from(*index));
         }
     }
-    o.close();
+    object.close();
 }
 
 fn write_u64(out: &mut Vec<u8>, mut n: u64) {

@@ -19,8 +19,12 @@ impl Message for ExportLogsServiceRequest {
         LogsField::from_key(key)
     }
 
-    fn set<'de, A: MapAccess<'de>>(&mut self, f: LogsField, map: &mut A) -> Result<(), A::Error> {
-        match f {
+    fn set<'de, A: MapAccess<'de>>(
+        &mut self,
+        field: LogsField,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match field {
             LogsField::ResourceLogs => map.next_value_seed(Repeated(&mut self.resource_logs)),
         }
     }
@@ -43,10 +47,10 @@ impl Message for ResourceLogs {
 
     fn set<'de, A: MapAccess<'de>>(
         &mut self,
-        f: ResourceLogsField,
+        field: ResourceLogsField,
         map: &mut A,
     ) -> Result<(), A::Error> {
-        match f {
+        match field {
             ResourceLogsField::Resource => self.resource = optional(map)?,
             ResourceLogsField::ScopeLogs => map.next_value_seed(Repeated(&mut self.scope_logs))?,
             ResourceLogsField::SchemaUrl => {
@@ -73,10 +77,10 @@ impl Message for ScopeLogs {
 
     fn set<'de, A: MapAccess<'de>>(
         &mut self,
-        f: ScopeLogsField,
+        field: ScopeLogsField,
         map: &mut A,
     ) -> Result<(), A::Error> {
-        match f {
+        match field {
             ScopeLogsField::Scope => self.scope = optional(map)?,
             ScopeLogsField::LogRecords => map.next_value_seed(Repeated(&mut self.log_records))?,
             ScopeLogsField::SchemaUrl => {
@@ -111,10 +115,10 @@ impl Message for LogRecord {
 
     fn set<'de, A: MapAccess<'de>>(
         &mut self,
-        f: LogRecordField,
+        field: LogRecordField,
         map: &mut A,
     ) -> Result<(), A::Error> {
-        match f {
+        match field {
             LogRecordField::Time => {
                 self.time_unix_nano = map.next_value_seed(U64Seed("timeUnixNano"))?;
             }

@@ -22,8 +22,12 @@ impl Message for ExportTraceServiceRequest {
         TracesField::from_key(key)
     }
 
-    fn set<'de, A: MapAccess<'de>>(&mut self, f: TracesField, map: &mut A) -> Result<(), A::Error> {
-        match f {
+    fn set<'de, A: MapAccess<'de>>(
+        &mut self,
+        field: TracesField,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match field {
             TracesField::ResourceSpans => map.next_value_seed(Repeated(&mut self.resource_spans)),
         }
     }
@@ -46,10 +50,10 @@ impl Message for ResourceSpans {
 
     fn set<'de, A: MapAccess<'de>>(
         &mut self,
-        f: ResourceSpansField,
+        field: ResourceSpansField,
         map: &mut A,
     ) -> Result<(), A::Error> {
-        match f {
+        match field {
             ResourceSpansField::Resource => self.resource = optional(map)?,
             ResourceSpansField::ScopeSpans => {
                 map.next_value_seed(Repeated(&mut self.scope_spans))?;
@@ -78,10 +82,10 @@ impl Message for ScopeSpans {
 
     fn set<'de, A: MapAccess<'de>>(
         &mut self,
-        f: ScopeSpansField,
+        field: ScopeSpansField,
         map: &mut A,
     ) -> Result<(), A::Error> {
-        match f {
+        match field {
             ScopeSpansField::Scope => self.scope = optional(map)?,
             ScopeSpansField::Spans => map.next_value_seed(Repeated(&mut self.spans))?,
             ScopeSpansField::SchemaUrl => {
@@ -119,8 +123,12 @@ impl Message for Span {
         SpanField::from_key(key)
     }
 
-    fn set<'de, A: MapAccess<'de>>(&mut self, f: SpanField, map: &mut A) -> Result<(), A::Error> {
-        match f {
+    fn set<'de, A: MapAccess<'de>>(
+        &mut self,
+        field: SpanField,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match field {
             SpanField::TraceId => self.trace_id = map.next_value_seed(HexIdSeed("traceId"))?,
             SpanField::SpanId => self.span_id = map.next_value_seed(HexIdSeed("spanId"))?,
             SpanField::TraceState => {
@@ -175,8 +183,12 @@ impl Message for Event {
         EventField::from_key(key)
     }
 
-    fn set<'de, A: MapAccess<'de>>(&mut self, f: EventField, map: &mut A) -> Result<(), A::Error> {
-        match f {
+    fn set<'de, A: MapAccess<'de>>(
+        &mut self,
+        field: EventField,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match field {
             EventField::Time => {
                 self.time_unix_nano = map.next_value_seed(U64Seed("timeUnixNano"))?;
             }
@@ -208,8 +220,12 @@ impl Message for Link {
         LinkField::from_key(key)
     }
 
-    fn set<'de, A: MapAccess<'de>>(&mut self, f: LinkField, map: &mut A) -> Result<(), A::Error> {
-        match f {
+    fn set<'de, A: MapAccess<'de>>(
+        &mut self,
+        field: LinkField,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match field {
             LinkField::TraceId => self.trace_id = map.next_value_seed(HexIdSeed("traceId"))?,
             LinkField::SpanId => self.span_id = map.next_value_seed(HexIdSeed("spanId"))?,
             LinkField::TraceState => {
@@ -236,8 +252,12 @@ impl Message for Status {
         StatusField::from_key(key)
     }
 
-    fn set<'de, A: MapAccess<'de>>(&mut self, f: StatusField, map: &mut A) -> Result<(), A::Error> {
-        match f {
+    fn set<'de, A: MapAccess<'de>>(
+        &mut self,
+        field: StatusField,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match field {
             StatusField::Message => self.message = map.next_value_seed(StrSeed("message"))?,
             StatusField::Code => {
                 self.code = map

@@ -266,31 +266,31 @@ impl<'a> Reader<'a> {
 /// Fails on the framing errors it meets on the way; the rest are found by
 /// [`decode_traces`].
 pub fn count_spans(bytes: &[u8]) -> Result<usize, DecodeError> {
-    let mut n = 0;
+    let mut spans = 0;
     let mut top = Reader::new(bytes, RECURSION_LIMIT, TOP);
     while let Some((field, wire_type)) = top.next()? {
         if field != 1 {
             top.skip(wire_type)?;
             continue;
         }
-        let mut rs = top.message(wire_type, RESOURCE_SPANS)?;
-        while let Some((field, wire_type)) = rs.next()? {
+        let mut resource_spans = top.message(wire_type, RESOURCE_SPANS)?;
+        while let Some((field, wire_type)) = resource_spans.next()? {
             if field != 2 {
-                rs.skip(wire_type)?;
+                resource_spans.skip(wire_type)?;
                 continue;
             }
-            let mut ss = rs.message(wire_type, SCOPE_SPANS)?;
-            while let Some((field, wire_type)) = ss.next()? {
+            let mut scope_spans = resource_spans.message(wire_type, SCOPE_SPANS)?;
+            while let Some((field, wire_type)) = scope_spans.next()? {
                 if field == 2 {
-                    ss.message(wire_type, SPAN)?;
-                    n += 1;
+                    scope_spans.message(wire_type, SPAN)?;
+                    spans += 1;
                 } else {
-                    ss.skip(wire_type)?;
+                    scope_spans.skip(wire_type)?;
                 }
             }
         }
     }
-    Ok(n)
+    Ok(spans)
 }
 
 /// Decodes every valid span of an `ExportTraceServiceRequest` or `TracesData` message:
@@ -300,12 +300,12 @@ pub fn decode_traces(decoder: &Decoder, bytes: &[u8]) -> Result<DecodedSpans, De
     let mut wire = Wire::new(decoder);
     let mut out = DecodedSpans::default();
     let mut top = Reader::new(bytes, RECURSION_LIMIT, TOP);
-    let mut ri = 0;
+    let mut resource_index = 0;
     while let Some((field, wire_type)) = top.next()? {
         if field == 1 {
-            let rs = top.message(wire_type, RESOURCE_SPANS)?;
-            wire.resource_spans(rs, ri, &mut out)?;
-            ri += 1;
+            let resource_spans = top.message(wire_type, RESOURCE_SPANS)?;
+            wire.resource_spans(resource_spans, resource_index, &mut out)?;
+            resource_index += 1;
         } else {
             top.skip(wire_type)?;
         }
@@ -395,7 +395,7 @@ impl<'d, 'a> Wire<'d, 'a> {
     fn resource_spans(
         &mut self,
         body: Reader<'a>,
-        ri: usize,
+        resource_index: usize,
         out: &mut DecodedSpans,
     ) -> Result<(), DecodeError> {
         let mut r = body;
@@ -418,12 +418,12 @@ impl<'d, 'a> Wire<'d, 'a> {
         let resource: Arc<Resource> =
             Arc::new(self.decoder.resource_from(attributes, dropped, schema_url));
         let mut r = body;
-        let mut si = 0;
+        let mut scope_index = 0;
         while let Some((field, wire_type)) = r.next()? {
             if field == 2 {
-                let ss = r.message(wire_type, SCOPE_SPANS)?;
-                self.scope_spans(ss, &resource, (ri, si), out)?;
-                si += 1;
+                let scope_spans = r.message(wire_type, SCOPE_SPANS)?;
+                self.scope_spans(scope_spans, &resource, (resource_index, scope_index), out)?;
+                scope_index += 1;
             } else {
                 r.skip(wire_type)?;
             }
@@ -449,7 +449,7 @@ impl<'d, 'a> Wire<'d, 'a> {
         &mut self,
         body: Reader<'a>,
         resource: &Arc<Resource>,
-        (ri, si): (usize, usize),
+        (resource_index, scope_index): (usize, usize),
         out: &mut DecodedSpans,
     ) -> Result<(), DecodeError> {
         let mut r = body;
@@ -458,14 +458,14 @@ impl<'d, 'a> Wire<'d, 'a> {
         while let Some((field, wire_type)) = r.next()? {
             match field {
                 1 => {
-                    let mut s = r.message(wire_type, SCOPE)?;
-                    while let Some((field, wire_type)) = s.next()? {
+                    let mut scope_fields = r.message(wire_type, SCOPE)?;
+                    while let Some((field, wire_type)) = scope_fields.next()? {
                         match field {
-                            1 => name = s.string(wire_type)?,
-                            2 => version = s.string(wire_type)?,
-                            3 => self.push_attribute(&mut s, wire_type)?,
-                            4 => dropped = s.uint32(wire_type)?,
-                            _ => s.skip(wire_type)?,
+                            1 => name = scope_fields.string(wire_type)?,
+                            2 => version = scope_fields.string(wire_type)?,
+                            3 => self.push_attribute(&mut scope_fields, wire_type)?,
+                            4 => dropped = scope_fields.uint32(wire_type)?,
+                            _ => scope_fields.skip(wire_type)?,
                         }
                     }
                 }
@@ -478,16 +478,16 @@ impl<'d, 'a> Wire<'d, 'a> {
         let scope: Arc<Scope> =
             Arc::new(Decoder::scope_from(name, version, attributes, dropped, schema_url));
         let mut r = body;
-        let mut pi = 0;
+        let mut span_index = 0;
         while let Some((field, wire_type)) = r.next()? {
             if field == 2 {
                 let span = r.message(wire_type, SPAN)?;
                 let parts = self.span(span)?;
                 match self.decoder.span_from(parts, resource, &scope) {
                     Ok(span) => out.spans.push(span),
-                    Err(why) => out.reject((ri, si, pi), &why),
+                    Err(why) => out.reject((resource_index, scope_index, span_index), &why),
                 }
-                pi += 1;
+                span_index += 1;
             } else {
                 r.skip(wire_type)?;
             }
@@ -499,48 +499,48 @@ impl<'d, 'a> Wire<'d, 'a> {
     fn span(&mut self, mut r: Reader<'a>) -> Result<SpanParts<'a>, DecodeError> {
         let (attributes, events, links) =
             (self.attributes.len(), self.events.len(), self.links.len());
-        let mut s = SpanParts::default();
+        let mut parts = SpanParts::default();
         while let Some((field, wire_type)) = r.next()? {
             match field {
-                1 => s.trace_id = r.bytes(wire_type)?,
-                2 => s.span_id = r.bytes(wire_type)?,
-                3 => s.trace_state = r.string(wire_type)?,
-                4 => s.parent_span_id = r.bytes(wire_type)?,
-                5 => (s.name, s.name_sym) = self.interned(&mut r, wire_type)?,
-                6 => s.kind = r.uint32(wire_type)? as i32,
-                7 => s.start_time_unix_nano = r.fixed64(wire_type)?,
-                8 => s.end_time_unix_nano = r.fixed64(wire_type)?,
+                1 => parts.trace_id = r.bytes(wire_type)?,
+                2 => parts.span_id = r.bytes(wire_type)?,
+                3 => parts.trace_state = r.string(wire_type)?,
+                4 => parts.parent_span_id = r.bytes(wire_type)?,
+                5 => (parts.name, parts.name_sym) = self.interned(&mut r, wire_type)?,
+                6 => parts.kind = r.uint32(wire_type)? as i32,
+                7 => parts.start_time_unix_nano = r.fixed64(wire_type)?,
+                8 => parts.end_time_unix_nano = r.fixed64(wire_type)?,
                 9 => self.push_attribute(&mut r, wire_type)?,
-                10 => s.dropped_attributes_count = r.uint32(wire_type)?,
+                10 => parts.dropped_attributes_count = r.uint32(wire_type)?,
                 11 => {
                     let event = self.event(r.message(wire_type, EVENT)?)?;
                     self.events.push(event);
                 }
-                12 => s.dropped_events_count = r.uint32(wire_type)?,
+                12 => parts.dropped_events_count = r.uint32(wire_type)?,
                 13 => {
                     if let Some(link) = self.link(r.message(wire_type, LINK)?)? {
                         self.links.push(link);
                     }
                 }
-                14 => s.dropped_links_count = r.uint32(wire_type)?,
+                14 => parts.dropped_links_count = r.uint32(wire_type)?,
                 15 => {
-                    let mut st = r.message(wire_type, STATUS)?;
-                    while let Some((field, wire_type)) = st.next()? {
+                    let mut status = r.message(wire_type, STATUS)?;
+                    while let Some((field, wire_type)) = status.next()? {
                         match field {
-                            2 => s.status_message = st.string(wire_type)?,
-                            3 => s.status_code = st.uint32(wire_type)? as i32,
-                            _ => st.skip(wire_type)?,
+                            2 => parts.status_message = status.string(wire_type)?,
+                            3 => parts.status_code = status.uint32(wire_type)? as i32,
+                            _ => status.skip(wire_type)?,
                         }
                     }
                 }
-                16 => s.flags = r.fixed32(wire_type)?,
+                16 => parts.flags = r.fixed32(wire_type)?,
                 _ => r.skip(wire_type)?,
             }
         }
-        s.attributes = self.attributes.drain(attributes..).collect();
-        s.events = self.events.drain(events..).collect();
-        s.links = self.links.drain(links..).collect();
-        Ok(s)
+        parts.attributes = self.attributes.drain(attributes..).collect();
+        parts.events = self.events.drain(events..).collect();
+        parts.links = self.links.drain(links..).collect();
+        Ok(parts)
     }
 
     fn event(&mut self, mut r: Reader<'a>) -> Result<Event, DecodeError> {
@@ -611,46 +611,46 @@ impl<'d, 'a> Wire<'d, 'a> {
         while let Some((field, wire_type)) = r.next()? {
             match field {
                 1 => {
-                    let s = self.text(&mut r, wire_type)?;
-                    *value = Value::Str(CompactString::from(s));
+                    let text = self.text(&mut r, wire_type)?;
+                    *value = Value::Str(CompactString::from(text));
                 }
                 2 => *value = Value::Bool(r.uint64(wire_type)? != 0),
                 3 => *value = Value::Int(r.uint64(wire_type)? as i64),
                 4 => *value = Value::Double(f64::from_bits(r.fixed64(wire_type)?)),
                 5 => {
-                    let mut a = r.message(wire_type, ARRAY_VALUE)?;
+                    let mut array = r.message(wire_type, ARRAY_VALUE)?;
                     let start = self.values.len();
                     if let Value::Array(earlier) = std::mem::take(value) {
                         self.values.extend(earlier);
                     }
-                    while let Some((field, wire_type)) = a.next()? {
+                    while let Some((field, wire_type)) = array.next()? {
                         if field == 1 {
                             let mut element = Value::Empty;
-                            self.any_value(a.message(wire_type, ANY_VALUE)?, &mut element)?;
+                            self.any_value(array.message(wire_type, ANY_VALUE)?, &mut element)?;
                             self.values.push(element);
                         } else {
-                            a.skip(wire_type)?;
+                            array.skip(wire_type)?;
                         }
                     }
                     *value = Value::Array(self.values.drain(start..).collect());
                 }
                 6 => {
-                    let mut l = r.message(wire_type, KEY_VALUE_LIST)?;
+                    let mut list = r.message(wire_type, KEY_VALUE_LIST)?;
                     let start = self.attributes.len();
                     if let Value::KvList(earlier) = std::mem::take(value) {
                         self.attributes.extend(earlier);
                     }
-                    while let Some((field, wire_type)) = l.next()? {
+                    while let Some((field, wire_type)) = list.next()? {
                         if field == 1 {
-                            self.push_attribute(&mut l, wire_type)?;
+                            self.push_attribute(&mut list, wire_type)?;
                         } else {
-                            l.skip(wire_type)?;
+                            list.skip(wire_type)?;
                         }
                     }
                     *value = Value::KvList(self.attributes.drain(start..).collect());
                 }
                 7 => *value = Value::Bytes(r.bytes(wire_type)?.into()),
-                // `string_value_strindex`, a profiles-only dictionary reference: no value.
+                // `string_value_strindex`, array profiles-only dictionary reference: no value.
                 8 => {
                     r.uint32(wire_type)?;
                     *value = Value::Empty;
