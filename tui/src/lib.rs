@@ -3,10 +3,9 @@
 //! This crate holds the command line ([`cli`]), configuration precedence ([`config`]), the
 //! modes ([`live`], [`serve`], [`replay`], [`demo`], [`analyze`], [`export`]), a flow
 //! rendered as a file (`flow_export`), the terminal UI ([`app`]) and the progress line of
-//! long reads ([`progress`]). The `hopscope` binary
-//! (`main.rs`) only parses the command line and runs one of them; the library exists so
-//! benches can reach the UI. Everything that is not a terminal lives in
-//! `hopscope-collector`.
+//! long reads ([`progress`]). The `hopscope` binary (`main.rs`) only parses the command
+//! line and runs one of them; the library exists so benches can reach the UI. Everything
+//! that is not a terminal lives in `hopscope-collector`.
 
 pub mod analyze;
 pub mod app;

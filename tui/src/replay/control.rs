@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use hopscope_collector::engine::Ingest;
 use hopscope_collector::formats::read::{ReadOptions, ReadReport, read_paths_with};
-use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::model::Span;
+use hopscope_collector::otlp::convert::Decoder;
 
 /// Where a replay stands, as the feeder reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
