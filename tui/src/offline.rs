@@ -15,9 +15,9 @@ use std::time::Duration;
 use hopscope_collector::analysis::live::{LiveAnalysis, LiveOutput};
 use hopscope_collector::analysis::{Analysis, AnalysisOptions, analyze};
 use hopscope_collector::formats::read::ReadReport;
-use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::link::Linker;
 use hopscope_collector::model::{Interner, Span};
+use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::store::SpanStore;
 
 /// Exit status for unusable input: the files could not be read, or held no span.

@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use hopscope_collector::format;
 use hopscope_collector::formats::read::{
     ReadError, ReadOptions, ReadProgress, ReadReport, read_paths_with,
 };
@@ -63,15 +64,7 @@ impl ProgressLine {
         }
         self.last_drawn = elapsed;
         self.shown = true;
-        let secs = elapsed.as_secs_f64().max(1e-9);
-        let bytes = progress.bytes;
-        let line = format!(
-            "\r\x1b[2Kreading {}: {}, {} spans, {}/s",
-            progress.file,
-            human_bytes(bytes as f64),
-            human_count(progress.spans),
-            human_bytes(bytes as f64 / secs),
-        );
+        let line = format!("\r\x1b[2K{}", line_text(progress));
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(line.as_bytes());
         let _ = err.flush();
@@ -100,23 +93,16 @@ impl Drop for ProgressLine {
     }
 }
 
-fn human_bytes(b: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = b;
-    let mut unit = 0;
-    while v >= 1000.0 && unit + 1 < UNITS.len() {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{v:.0} B") } else { format!("{v:.1} {}", UNITS[unit]) }
-}
-
-fn human_count(n: u64) -> String {
-    match n {
-        0..1_000 => n.to_string(),
-        1_000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
-        _ => format!("{:.2}M", n as f64 / 1e6),
-    }
+/// The words of the progress line: file, bytes read, spans, read rate.
+fn line_text(progress: &ReadProgress<'_>) -> String {
+    let secs = progress.elapsed.as_secs_f64().max(1e-9);
+    format!(
+        "reading {}: {}, {} spans, {}/s",
+        progress.file,
+        format::bytes(progress.bytes),
+        format::count(progress.spans),
+        format::bytes((progress.bytes as f64 / secs) as u64),
+    )
 }
 
 #[cfg(test)]
@@ -124,11 +110,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn human_units() {
-        assert_eq!(human_bytes(999.0), "999 B");
-        assert_eq!(human_bytes(1_500_000.0), "1.5 MB");
-        assert_eq!(human_count(12_345), "12.3k");
-        assert_eq!(human_count(2_000_000), "2.00M");
+    fn the_line_speaks_the_formatting_kit() {
+        let progress = ReadProgress {
+            file: "spans.jsonl",
+            bytes: 3 << 20,
+            spans: 12_345,
+            elapsed: Duration::from_secs(2),
+        };
+        assert_eq!(line_text(&progress), "reading spans.jsonl: 3MiB, 12.3k spans, 1.5MiB/s");
     }
 
     #[test]

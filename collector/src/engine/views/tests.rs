@@ -9,9 +9,9 @@ use super::*;
 use crate::analysis::{self, AnalysisOptions, Hop};
 use crate::engine::StatsSnapshot;
 use crate::formats::read::{ReadOptions, read_paths_with};
-use crate::otlp::convert::Decoder;
 use crate::link::Linker;
 use crate::model::Interner;
+use crate::otlp::convert::Decoder;
 use crate::store::SpanStore;
 
 fn fixture() -> (SpanStore, Linker) {
