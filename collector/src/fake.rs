@@ -3,6 +3,11 @@
 //! emits `OrderPlaced` to Kafka and RabbitMQ, and consumers pick it up in new traces that
 //! link back to the producer. Spans are about 500 bytes encoded, like real HTTP and
 //! messaging instrumentation.
+//!
+//! Its seeded [`Rng`] is the workspace's one random generator: the linker's synthetic shop
+//! (`link::synth`) and the TUI's demo draw from it too.
+
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
@@ -13,29 +18,69 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 /// Spans in one generated flow.
 pub const SPANS_PER_FLOW: usize = 6;
 
-/// A small, fast, deterministic PRNG (xorshift64*), so generated data is the same on every run.
+/// A seeded pseudo-random generator (SplitMix64): small, fast, and the same on every
+/// platform, so a seed names one run of generated data (this module's traffic, the linker's
+/// synthetic shop, the TUI's demo).
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
 
 impl Rng {
-    /// Seeded; a zero seed is replaced, since xorshift would stay at zero.
+    /// Seeded; every seed, zero included, gives a full-period sequence.
     pub fn new(seed: u64) -> Self {
-        Self(seed ^ 0x9E37_79B9_7F4A_7C15 | 1)
+        Self(seed)
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
 
     /// A number in `0..n` (n > 0).
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)
+    }
+
+    /// Uniform in `[lo, hi)` (`lo` when the range is empty).
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi.saturating_sub(lo))
+    }
+
+    /// A generator for a sub-task, independent of this one's later draws.
+    #[must_use]
+    pub fn fork(&mut self) -> Rng {
+        Rng::new(self.next_u64())
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1_u64 << 53) as f64
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// A latency around `median` with a long right tail (log-normal, σ = 0.5), at least
+    /// a tenth of the median.
+    pub fn latency(&mut self, median: Duration) -> Duration {
+        // Box-Muller: a standard normal from two uniforms.
+        let u1 = self.unit().max(f64::MIN_POSITIVE);
+        let u2 = self.unit();
+        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        median.mul_f64((0.5 * z).exp().clamp(0.1, 8.0))
+    }
+
+    /// An exponential inter-arrival gap of mean `1 / rate` seconds, clamped to
+    /// [0.05, 4] times the mean so the stream neither bunches up nor stalls.
+    pub fn gap(&mut self, rate: f64) -> Duration {
+        let mean = 1.0 / rate;
+        let x = -(1.0 - self.unit()).ln() * mean;
+        Duration::from_secs_f64(x.clamp(0.05 * mean, 4.0 * mean))
     }
 }
 

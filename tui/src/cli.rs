@@ -1,11 +1,16 @@
-//! The command line, per DESIGN.md §5. Every flag can also be given as a `HOPSCOPE_*`
-//! environment variable and as a key of the TOML `--config` file; flag > env > file > default.
+//! The command line, per DESIGN.md §5: every mode's flags (`*Args`) and the parsers of their
+//! values (durations, sizes, PEM files, `--fail-on` lists, flow ids). Every flag can also be
+//! given as a `HOPSCOPE_*` environment variable and as a key of the TOML `--config` file; flag
+//! > env > file > default ([`crate::config`] resolves them).
+//!
+//! This module depends on no mode: `config` and the modes (`serve`, `analyze`, `export`, …)
+//! read it, never the other way.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// See how a request travels through a system that mixes synchronous calls and asynchronous
 /// events: an embedded OTLP collector that stitches sync calls and async hops into
@@ -112,7 +117,7 @@ pub enum Command {
     /// Analyse recordings headless: link sync calls and async hops into flows, and report
     /// flows, the choreography graph, consumer lag, sagas and insights as text or as the
     /// `hopscope.analysis/v1` JSON. For scripts and CI (`--fail-on`).
-    Analyze(crate::analyze::AnalyzeArgs),
+    Analyze(AnalyzeArgs),
 
     /// Write one flow of recordings as a Mermaid sequence diagram, a Graphviz digraph or
     /// JSON, for docs, tickets and other tools.
@@ -120,7 +125,7 @@ pub enum Command {
     /// The sequence diagram and the JSON are what the TUI's `e` and `E` keys write; the
     /// digraph has a node per service and per destination, solid edges for sync calls and
     /// dashed ones for async hops. Find flow ids with `hopscope analyze FILE`.
-    Export(crate::export::ExportArgs),
+    Export(ExportArgs),
 }
 
 /// Flags shared by every mode that runs the collector.
@@ -241,6 +246,157 @@ pub struct DemoArgs {
     /// http://localhost:4317].
     #[arg(long, env = "HOPSCOPE_ENDPOINT", value_name = "URL", requires = "export_only")]
     pub endpoint: Option<String>,
+}
+
+/// Flags of `analyze`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    hopscope analyze rec.jsonl                         text report\n  \
+    hopscope analyze rec.jsonl --format json | jq .flows\n  \
+    hopscope analyze rec.jsonl --fail-on stuck,errors,lag>2s   exit 1 when one holds (CI)\n\n\
+    Exit status: 0 ok; 1 a --fail-on condition holds; 2 nothing readable in the input.")]
+pub struct AnalyzeArgs {
+    /// Recordings to read (`hopscope serve --record` output, OTLP JSON/protobuf, Jaeger,
+    /// Zipkin); `-` reads stdin.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Output: a readable report, or the `hopscope.analysis/v1` JSON document [default: text].
+    #[arg(long, env = "HOPSCOPE_FORMAT", value_name = "FORMAT")]
+    pub format: Option<ReportFormat>,
+
+    /// A flow, saga or message waiting longer than this on the event clock (the latest end
+    /// time in the data) is stuck [default: 30s].
+    #[arg(long, env = "HOPSCOPE_STUCK_AFTER", value_name = "DUR", value_parser = parse_duration)]
+    pub stuck_after: Option<Duration>,
+
+    /// A subscription whose p95 queue time or oldest unconsumed message is older than this
+    /// is `warn` [default: 1s].
+    #[arg(long, env = "HOPSCOPE_LAG_WARN", value_name = "DUR", value_parser = parse_duration)]
+    pub lag_warn: Option<Duration>,
+
+    /// Exit 1 when one of these holds (comma-separated): `stuck` (a flow or saga is stuck),
+    /// `errors` (a span is an error), `lag>DUR` (a subscription's p95 queue time or oldest
+    /// unconsumed message is older than DUR), `insights` (any insight).
+    #[arg(long, env = "HOPSCOPE_FAIL_ON", value_name = "LIST", value_parser = FailOn::parse)]
+    pub fail_on: Option<FailOn>,
+
+    /// TOML file with defaults for these flags (`format`, `stuck_after`, `lag_warn`,
+    /// `fail_on`).
+    #[arg(long, env = "HOPSCOPE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Output format of `analyze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+impl ReportFormat {
+    /// Parses `text` or `json` (any case), as a config file writes it.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(ReportFormat::Text),
+            "json" => Ok(ReportFormat::Json),
+            other => Err(format!("unknown format `{other}` (text or json)")),
+        }
+    }
+}
+
+/// Conditions of `--fail-on` (`analyze` checks them against its analysis).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailOn {
+    pub stuck: bool,
+    pub errors: bool,
+    pub lag_over: Option<Duration>,
+    pub insights: bool,
+}
+
+impl FailOn {
+    /// Parses `stuck,errors,lag>2s,insights`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut out = FailOn::default();
+        for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            match item {
+                "stuck" => out.stuck = true,
+                "errors" | "error" => out.errors = true,
+                "insights" => out.insights = true,
+                _ => {
+                    let Some(dur) = item.strip_prefix("lag>") else {
+                        return Err(format!(
+                            "unknown --fail-on condition `{item}` (stuck, errors, lag>DUR, insights)"
+                        ));
+                    };
+                    out.lag_over = Some(parse_duration(dur.trim())?);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Flags of `export`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    hopscope analyze rec.jsonl --format text           list the flows and their ids\n  \
+    hopscope export rec.jsonl --flow 4bf92f35          a Mermaid sequence diagram on stdout\n  \
+    hopscope export rec.jsonl --flow 4bf92f35 --format dot | dot -Tsvg > flow.svg\n  \
+    hopscope export rec.jsonl --flow 4bf92f35 --format json --out flow.json\n\n\
+    Exit status: 0 written; 2 nothing readable in the input, or no single flow matches --flow.")]
+pub struct ExportArgs {
+    /// Recordings to read (`hopscope serve --record` output, OTLP JSON/protobuf, Jaeger,
+    /// Zipkin, gzip or zstd compressed); a directory reads its files in name order; `-` reads
+    /// stdin.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// The flow: its id (the root trace id), or the id of any trace in it, in hex; a unique
+    /// prefix of either is enough (`hopscope analyze FILE --format text` lists the flows).
+    #[arg(long, value_name = "ID", value_parser = parse_id)]
+    pub flow: String,
+
+    /// What to write: `mermaid`, the sequence diagram the TUI's `e` writes; `dot`, a
+    /// Graphviz digraph of services and destinations (solid: sync calls, dashed: async
+    /// hops); `json`, the flow, its hops and every span (`hopscope.flow/v1`, as `E`)
+    /// [default: mermaid].
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<FlowFormat>,
+
+    /// Write to FILE instead of stdout (`-` is stdout).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// A flow waiting longer than DUR on the event clock (the latest end time in the data) is
+    /// stuck, as in `analyze` [default: 30s].
+    #[arg(long, env = "HOPSCOPE_STUCK_AFTER", value_name = "DUR", value_parser = parse_duration)]
+    pub stuck_after: Option<Duration>,
+}
+
+/// Output format of `export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlowFormat {
+    /// A Mermaid `sequenceDiagram`.
+    Mermaid,
+    /// A Graphviz `digraph`.
+    Dot,
+    /// The `hopscope.flow/v1` JSON document.
+    Json,
+}
+
+/// A hex id or prefix, lowercased.
+fn parse_id(s: &str) -> Result<String, String> {
+    let id = s.trim().to_ascii_lowercase();
+    if id.is_empty() {
+        return Err("an empty id; give a flow or trace id (or a prefix of one) in hex".into());
+    }
+    if id.len() > 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "`{s}` is not a trace id: up to 32 hex digits (a prefix is enough), e.g. 4bf92f35"
+        ));
+    }
+    Ok(id)
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -365,5 +521,62 @@ mod tests {
         let Some(Command::Replay(args)) = cli.command else { panic!("not replay") };
         assert_eq!(args.record, Some(PathBuf::from("b.jsonl")));
         assert!(args.headless);
+    }
+
+    #[test]
+    fn cli_parses_analyze() {
+        let cli = Cli::try_parse_from([
+            "hopscope",
+            "analyze",
+            "a.jsonl",
+            "b.jsonl",
+            "--format",
+            "json",
+            "--stuck-after",
+            "1m",
+            "--fail-on",
+            "stuck,lag>2s",
+        ])
+        .unwrap();
+        let Some(Command::Analyze(a)) = cli.command else { panic!("not analyze") };
+        assert_eq!(a.files.len(), 2);
+        assert_eq!(a.format, Some(ReportFormat::Json));
+        assert_eq!(a.stuck_after, Some(Duration::from_secs(60)));
+        assert_eq!(a.fail_on.unwrap().lag_over, Some(Duration::from_secs(2)));
+        assert!(Cli::try_parse_from(["hopscope", "analyze"]).is_err());
+    }
+
+    #[test]
+    fn fail_on_parses_conditions() {
+        let f = FailOn::parse("stuck, errors,lag>2s").unwrap();
+        assert!(f.stuck && f.errors && !f.insights);
+        assert_eq!(f.lag_over, Some(Duration::from_secs(2)));
+        assert!(FailOn::parse("stuck,slow").is_err());
+        assert!(FailOn::parse("lag>soon").is_err());
+        assert_eq!(FailOn::parse("").unwrap(), FailOn::default());
+    }
+
+    #[test]
+    fn ids_parse_as_hex_prefixes() {
+        assert_eq!(parse_id(" 4BF92F ").unwrap(), "4bf92f");
+        assert!(parse_id("").is_err());
+        assert!(parse_id("xyz").is_err());
+        assert!(parse_id(&"a".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn cli_parses_export() {
+        let cli = Cli::try_parse_from([
+            "hopscope", "export", "a.jsonl", "-", "--flow", "ABC", "--format", "dot", "--out",
+            "f.dot",
+        ])
+        .unwrap();
+        let Some(Command::Export(a)) = cli.command else { panic!("not export") };
+        assert_eq!(a.files.len(), 2);
+        assert_eq!((a.flow.as_str(), a.format), ("abc", Some(FlowFormat::Dot)));
+        assert_eq!(a.out, Some(PathBuf::from("f.dot")));
+        assert!(Cli::try_parse_from(["hopscope", "export", "a.jsonl"]).is_err());
+        let bad = ["hopscope", "export", "a", "--flow", "ab", "--format", "png"];
+        assert!(Cli::try_parse_from(bad).is_err());
     }
 }

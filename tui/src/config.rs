@@ -1,5 +1,6 @@
 //! Settings resolution: flag > `HOPSCOPE_*` env (both already merged by clap) > the TOML
-//! `--config` file > built-in default.
+//! `--config` file > built-in default. One function per mode turns its `*Args` ([`crate::cli`])
+//! into resolved settings; this module depends on `cli` alone, and the modes on it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,9 @@ use serde::Deserialize;
 
 use hopscope_collector::ingest::TlsIdentity;
 
-use crate::cli::{CollectorArgs, parse_duration};
+use crate::cli::{
+    AnalyzeArgs, CollectorArgs, DemoArgs, FailOn, ReportFormat, ServeArgs, parse_duration,
+};
 
 /// Keys a config file may hold. Sizes and durations are strings (`"512MiB"`, `"30s"`).
 #[derive(Debug, Default, Deserialize)]
@@ -202,7 +205,7 @@ fn collector(args: &CollectorArgs, file: &FileConfig) -> Result<CollectorSetting
 }
 
 /// Resolves `serve`'s settings.
-pub fn serve(args: &crate::cli::ServeArgs) -> Result<ServeSettings> {
+pub fn serve(args: &ServeArgs) -> Result<ServeSettings> {
     let file = load(args.collector.config.as_deref())?;
     // Read so that a typo in a key of another mode is still reported here.
     duration(file.stuck_after.as_ref(), "stuck_after")?;
@@ -218,7 +221,7 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ServeSettings> {
 }
 
 /// Resolves `demo`'s settings.
-pub fn demo(args: &crate::cli::DemoArgs) -> Result<DemoSettings> {
+pub fn demo(args: &DemoArgs) -> Result<DemoSettings> {
     let file = load(args.collector.config.as_deref())?;
     let stuck_after = match args.stuck_after {
         Some(d) => Some(d),
@@ -254,27 +257,51 @@ pub fn demo(args: &crate::cli::DemoArgs) -> Result<DemoSettings> {
     })
 }
 
+/// `analyze`'s settings, resolved.
+#[derive(Debug, Clone)]
+pub struct AnalyzeSettings {
+    pub format: ReportFormat,
+    pub stuck_after: Duration,
+    pub lag_warn: Duration,
+    pub fail_on: FailOn,
+}
+
 /// Resolves `analyze`'s settings.
-pub fn analyze(args: &crate::analyze::AnalyzeArgs) -> Result<crate::analyze::AnalyzeSettings> {
-    use crate::analyze::{Format, file_fail_on, file_format, pick_duration};
+pub fn analyze(args: &AnalyzeArgs) -> Result<AnalyzeSettings> {
     use hopscope_collector::analysis::{DEFAULT_LAG_WARN, DEFAULT_STUCK_AFTER};
     let file = load(args.config.as_deref())?;
     let stuck_after = duration(file.stuck_after.as_ref(), "stuck_after")?;
     let lag_warn = duration(file.lag_warn.as_ref(), "lag_warn")?;
     let format = file_format(file.format.as_deref())?;
     let fail_on = file_fail_on(file.fail_on.as_deref())?;
-    Ok(crate::analyze::AnalyzeSettings {
-        format: args.format.or(format).unwrap_or(Format::Text),
-        stuck_after: pick_duration(args.stuck_after, stuck_after, DEFAULT_STUCK_AFTER),
-        lag_warn: pick_duration(args.lag_warn, lag_warn, DEFAULT_LAG_WARN),
+    Ok(AnalyzeSettings {
+        format: args.format.or(format).unwrap_or(ReportFormat::Text),
+        stuck_after: args.stuck_after.or(stuck_after).unwrap_or(DEFAULT_STUCK_AFTER),
+        lag_warn: args.lag_warn.or(lag_warn).unwrap_or(DEFAULT_LAG_WARN),
         fail_on: args.fail_on.clone().or(fail_on).unwrap_or_default(),
     })
+}
+
+/// Checks a format read from a config file.
+fn file_format(s: Option<&str>) -> Result<Option<ReportFormat>> {
+    s.map(|s| ReportFormat::parse(s).map_err(anyhow::Error::msg).context("config key `format`"))
+        .transpose()
+}
+
+/// Checks a condition list read from a config file.
+fn file_fail_on(s: Option<&str>) -> Result<Option<FailOn>> {
+    match s {
+        None => Ok(None),
+        Some(s) => match FailOn::parse(s) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) => bail!("config key `fail_on`: {e}"),
+        },
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ServeArgs;
 
     fn args(config: &Path) -> ServeArgs {
         ServeArgs {
@@ -315,9 +342,9 @@ mod tests {
             "rate = 8.0\nseed = 9\nduration = \"10s\"\nendpoint = \"http://x:4317\"\n",
         )
         .unwrap();
-        let mut a = crate::cli::DemoArgs {
+        let mut a = DemoArgs {
             collector: CollectorArgs { config: Some(path.clone()), ..CollectorArgs::default() },
-            ..crate::cli::DemoArgs::default()
+            ..DemoArgs::default()
         };
         let s = demo(&a).unwrap();
         assert_eq!((s.rate, s.seed, s.duration), (8.0, Some(9), Some(Duration::from_secs(10))));
@@ -330,7 +357,7 @@ mod tests {
         assert_eq!((s.rate, s.endpoint.as_deref()), (2.5, Some("http://x:4317")));
         a.rate = Some(0.0);
         assert!(format!("{:#}", demo(&a).unwrap_err()).contains("--rate"));
-        let s = demo(&crate::cli::DemoArgs::default()).unwrap();
+        let s = demo(&DemoArgs::default()).unwrap();
         assert_eq!((s.rate, s.seed, s.duration), (3.0, None, None));
     }
 
@@ -344,5 +371,36 @@ mod tests {
         std::fs::write(&path, "grcp = \"127.0.0.1:1\"\n").unwrap();
         let err = format!("{:#}", serve(&args(&path)).unwrap_err());
         assert!(err.contains("grcp"), "{err}");
+    }
+
+    #[test]
+    fn analyze_flag_beats_config_file_beats_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hopscope.toml");
+        std::fs::write(&path, "format = \"json\"\nstuck-after = \"45s\"\nfail_on = \"stuck\"\n")
+            .unwrap();
+        let args = |config: &Path| AnalyzeArgs {
+            files: vec![PathBuf::from("rec.jsonl")],
+            format: None,
+            stuck_after: None,
+            lag_warn: None,
+            fail_on: None,
+            config: Some(config.to_owned()),
+        };
+        let mut a = args(&path);
+        let s = analyze(&a).unwrap();
+        assert_eq!(s.format, ReportFormat::Json);
+        assert_eq!(s.stuck_after, Duration::from_secs(45));
+        assert_eq!(s.lag_warn, Duration::from_secs(1));
+        assert!(s.fail_on.stuck && !s.fail_on.errors);
+        a.format = Some(ReportFormat::Text);
+        a.stuck_after = Some(Duration::from_secs(5));
+        a.fail_on = Some(FailOn::parse("errors").unwrap());
+        let s = analyze(&a).unwrap();
+        assert_eq!((s.format, s.stuck_after), (ReportFormat::Text, Duration::from_secs(5)));
+        assert!(s.fail_on.errors && !s.fail_on.stuck);
+        std::fs::write(&path, "fail_on = \"sometimes\"\n").unwrap();
+        let err = format!("{:#}", analyze(&args(&path)).unwrap_err());
+        assert!(err.contains("fail_on") && err.contains("sometimes"), "{err}");
     }
 }

@@ -1,105 +1,39 @@
 //! `hopscope export FILE... --flow ID`: one flow of a recording as a Mermaid sequence diagram,
 //! a Graphviz digraph or JSON, for docs, tickets and other tools.
 //!
-//! Reads the files as `analyze` does (every format `formats::read` knows, `-` for stdin),
-//! links every span, finds the flow by its id or by any trace id in it (or a unique prefix of
+//! Reads and links the files through the offline pipeline, as `analyze` does
+//! ([`crate::offline`], keeping every span), finds the flow by its id or by any trace id in it (or a unique prefix of
 //! either) and writes what the TUI's `e` / `E` keys write, or the digraph. Exit status: 0;
 //! 2 when the input is unusable or the flow is not found (or the id is ambiguous).
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
-use hopscope_collector::analysis::live::{FlowRow, LiveAnalysis};
-use hopscope_collector::analysis::{AnalysisOptions, DEFAULT_STUCK_AFTER, Flow, TraceId};
+use hopscope_collector::analysis::live::FlowRow;
+use hopscope_collector::analysis::{DEFAULT_LAG_WARN, DEFAULT_STUCK_AFTER, Flow, TraceId};
 use hopscope_collector::engine::views::{self, DetailTarget};
-use hopscope_collector::ingest::convert::Decoder;
-use hopscope_collector::link::Linker;
-use hopscope_collector::model::Interner;
-use hopscope_collector::store::SpanStore;
 
-use crate::cli::parse_duration;
+use crate::cli::{ExportArgs, FlowFormat};
 use crate::flow_export::{self as render, ExportFormat};
+use crate::offline;
 
 /// Exit status for unusable input, an unknown or an ambiguous flow id.
 const UNUSABLE: u8 = 2;
 /// Candidates listed for an ambiguous id.
 const MAX_CANDIDATES: usize = 10;
 
-#[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  \
-    hopscope analyze rec.jsonl --format text           list the flows and their ids\n  \
-    hopscope export rec.jsonl --flow 4bf92f35          a Mermaid sequence diagram on stdout\n  \
-    hopscope export rec.jsonl --flow 4bf92f35 --format dot | dot -Tsvg > flow.svg\n  \
-    hopscope export rec.jsonl --flow 4bf92f35 --format json --out flow.json\n\n\
-    Exit status: 0 written; 2 nothing readable in the input, or no single flow matches --flow.")]
-pub struct ExportArgs {
-    /// Recordings to read (`hopscope serve --record` output, OTLP JSON/protobuf, Jaeger,
-    /// Zipkin, gzip or zstd compressed); a directory reads its files in name order; `-` reads
-    /// stdin.
-    #[arg(value_name = "FILE", required = true)]
-    pub files: Vec<PathBuf>,
-
-    /// The flow: its id (the root trace id), or the id of any trace in it, in hex; a unique
-    /// prefix of either is enough (`hopscope analyze FILE --format text` lists the flows).
-    #[arg(long, value_name = "ID", value_parser = parse_id)]
-    pub flow: String,
-
-    /// What to write: `mermaid`, the sequence diagram the TUI's `e` writes; `dot`, a
-    /// Graphviz digraph of services and destinations (solid: sync calls, dashed: async
-    /// hops); `json`, the flow, its hops and every span (`hopscope.flow/v1`, as `E`)
-    /// [default: mermaid].
-    #[arg(long, value_name = "FORMAT")]
-    pub format: Option<Format>,
-
-    /// Write to FILE instead of stdout (`-` is stdout).
-    #[arg(long, short, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-
-    /// A flow waiting longer than DUR on the event clock (the latest end time in the data) is
-    /// stuck, as in `analyze` [default: 30s].
-    #[arg(long, env = "HOPSCOPE_STUCK_AFTER", value_name = "DUR", value_parser = parse_duration)]
-    pub stuck_after: Option<Duration>,
-}
-
-/// Output format of `export`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// A Mermaid `sequenceDiagram`.
-    Mermaid,
-    /// A Graphviz `digraph`.
-    Dot,
-    /// The `hopscope.flow/v1` JSON document.
-    Json,
-}
-
-impl From<Format> for ExportFormat {
-    fn from(f: Format) -> Self {
+impl From<FlowFormat> for ExportFormat {
+    fn from(f: FlowFormat) -> Self {
         match f {
-            Format::Mermaid => ExportFormat::Mermaid,
-            Format::Dot => ExportFormat::Dot,
-            Format::Json => ExportFormat::Json,
+            FlowFormat::Mermaid => ExportFormat::Mermaid,
+            FlowFormat::Dot => ExportFormat::Dot,
+            FlowFormat::Json => ExportFormat::Json,
         }
     }
-}
-
-/// A hex id or prefix, lowercased.
-fn parse_id(s: &str) -> Result<String, String> {
-    let id = s.trim().to_ascii_lowercase();
-    if id.is_empty() {
-        return Err("an empty id; give a flow or trace id (or a prefix of one) in hex".into());
-    }
-    if id.len() > 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!(
-            "`{s}` is not a trace id: up to 32 hex digits (a prefix is enough), e.g. 4bf92f35"
-        ));
-    }
-    Ok(id)
 }
 
 /// How an id matched a flow.
@@ -141,23 +75,18 @@ fn find<'a>(flows: &'a [Arc<FlowRow>], id: &str) -> Found<'a> {
 
 /// Runs `export`.
 pub fn run(args: &ExportArgs) -> Result<ExitCode> {
-    let interner = Arc::new(Interner::new());
-    let decoder = Decoder::new(Arc::clone(&interner));
-    let mut linker = Linker::new(interner);
     // The whole recording is kept: the flow is known only once everything is linked.
-    let mut store = SpanStore::new(u64::MAX);
-    let read = crate::analyze::read_recordings(&args.files, &decoder, "export", &mut |spans| {
-        linker.add_all(&spans);
-        for s in spans {
-            store.insert(s);
-        }
-    });
-    if let Err(code) = read {
-        return Ok(code);
-    }
-    let opts = AnalysisOptions::at_watermark(&linker)
-        .stuck_after(args.stuck_after.unwrap_or(DEFAULT_STUCK_AFTER));
-    let flows = LiveAnalysis::full(&linker, &opts).flows;
+    let options = offline::Options {
+        verb: "export",
+        keep_spans: true,
+        stuck_after: args.stuck_after.unwrap_or(DEFAULT_STUCK_AFTER),
+        lag_warn: DEFAULT_LAG_WARN,
+    };
+    let recording = match offline::read(&args.files, &options) {
+        Ok(recording) => recording,
+        Err(code) => return Ok(code),
+    };
+    let flows = recording.live_analysis().flows;
     let hint = format!(
         "list the flows with `hopscope analyze {} --format text`",
         args.files.first().map_or_else(|| "FILE".to_owned(), |p| shell_word(p))
@@ -198,7 +127,8 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(UNUSABLE));
         }
     };
-    let detail = views::detail(&store, &linker, &flows, &DetailTarget::Flow(flow.id));
+    let detail =
+        views::detail(&recording.store, &recording.linker, &flows, &DetailTarget::Flow(flow.id));
     if detail.truncated {
         eprintln!(
             "hopscope: note: flow {} holds more than {} spans; the export shows the first",
@@ -206,17 +136,21 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
             views::MAX_DETAIL_SPANS
         );
     }
-    let format = args.format.unwrap_or(Format::Mermaid);
+    let format = args.format.unwrap_or(FlowFormat::Mermaid);
     let contents = render::build(&detail, format.into()).contents;
     let code = write(args.out.as_deref(), &contents, flow.id, format)?;
     // The process ends here: freeing every span one by one would only delay the exit.
-    std::mem::forget(store);
-    std::mem::forget(linker);
+    recording.forget();
     Ok(code)
 }
 
 /// Writes `contents` to stdout, or to `out` (saying where on stderr).
-fn write(out: Option<&Path>, contents: &str, flow: TraceId, format: Format) -> Result<ExitCode> {
+fn write(
+    out: Option<&Path>,
+    contents: &str,
+    flow: TraceId,
+    format: FlowFormat,
+) -> Result<ExitCode> {
     if let Some(path) = out.filter(|p| p.as_os_str() != "-") {
         std::fs::write(path, contents)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -241,35 +175,5 @@ fn shell_word(p: &Path) -> String {
         s
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_parse_as_hex_prefixes() {
-        assert_eq!(parse_id(" 4BF92F ").unwrap(), "4bf92f");
-        assert!(parse_id("").is_err());
-        assert!(parse_id("xyz").is_err());
-        assert!(parse_id(&"a".repeat(33)).is_err());
-    }
-
-    #[test]
-    fn cli_parses_export() {
-        use clap::Parser as _;
-        let cli = crate::cli::Cli::try_parse_from([
-            "hopscope", "export", "a.jsonl", "-", "--flow", "ABC", "--format", "dot", "--out",
-            "f.dot",
-        ])
-        .unwrap();
-        let Some(crate::cli::Command::Export(a)) = cli.command else { panic!("not export") };
-        assert_eq!(a.files.len(), 2);
-        assert_eq!((a.flow.as_str(), a.format), ("abc", Some(Format::Dot)));
-        assert_eq!(a.out, Some(PathBuf::from("f.dot")));
-        assert!(crate::cli::Cli::try_parse_from(["hopscope", "export", "a.jsonl"]).is_err());
-        let bad = ["hopscope", "export", "a", "--flow", "ab", "--format", "png"];
-        assert!(crate::cli::Cli::try_parse_from(bad).is_err());
     }
 }

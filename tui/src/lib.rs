@@ -1,10 +1,11 @@
 //! `hopscope`: see how a request travels through sync calls and async events.
 //!
 //! This crate holds the command line ([`cli`]), configuration precedence ([`config`]), the
-//! modes ([`live`], [`serve`], [`replay`], [`demo`], [`analyze`], [`export`]), a flow
-//! rendered as a file (`flow_export`) and the terminal UI ([`app`]). The `hopscope` binary
-//! (`main.rs`) only parses the command line and runs one of them; the library exists so
-//! benches can reach the UI. Everything that is not a terminal lives in
+//! modes ([`live`], [`serve`], [`replay`], [`demo`], [`analyze`], [`export`]), the offline
+//! pipeline those over recordings share ([`offline`]), the progress line of long reads
+//! ([`progress`]), a flow rendered as a file (`flow_export`) and the terminal UI ([`app`]).
+//! The `hopscope` binary (`main.rs`) only parses the command line and runs one of them; the
+//! library exists so benches can reach the UI. Everything that is not a terminal lives in
 //! `hopscope-collector`.
 
 pub mod analyze;
@@ -15,5 +16,7 @@ pub mod demo;
 pub mod export;
 pub(crate) mod flow_export;
 pub mod live;
+pub mod offline;
+pub mod progress;
 pub mod replay;
 pub mod serve;

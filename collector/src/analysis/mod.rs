@@ -469,31 +469,10 @@ fn lag(cx: &Ctx<'_>) -> Vec<Lag> {
     rows
 }
 
-/// Formats a duration in nanoseconds for people: `45s`, `1.2s`, `350ms`, `20µs`, `0s`.
+/// Formats a duration in nanoseconds for people, as every screen and report does
+/// ([`crate::format::duration`]): `45s`, `1.2s`, `350ms`, `1m05s`, `20µs`, `0s`.
 pub fn human(ns: u64) -> String {
-    const MS: u64 = 1_000_000;
-    const S: u64 = 1_000 * MS;
-    if ns >= 60 * S {
-        let (m, s) = (ns / (60 * S), (ns % (60 * S)) / S);
-        if s == 0 { format!("{m}m") } else { format!("{m}m{s}s") }
-    } else if ns >= 10 * S {
-        format!("{}s", ns / S)
-    } else if ns >= S {
-        let tenths = (ns + S / 20) / (S / 10);
-        if tenths.is_multiple_of(10) {
-            format!("{}s", tenths / 10)
-        } else {
-            format!("{:.1}s", tenths as f64 / 10.0)
-        }
-    } else if ns >= MS {
-        format!("{}ms", ns / MS)
-    } else if ns >= 1_000 {
-        format!("{}µs", ns / 1_000)
-    } else if ns == 0 {
-        "0s".to_owned()
-    } else {
-        format!("{ns}ns")
-    }
+    crate::format::duration(ns)
 }
 
 #[cfg(test)]

@@ -4,15 +4,15 @@
 //! A large recording keeps the report readable: past [`LIMIT`] flows (or sagas, or
 //! insights), the ones that need a look come first (stuck, error, in flight; sagas not
 //! completed) and the rest are counted, not listed; `--format json` has everything.
+//!
+//! Durations, counts and column widths come from the formatting kit ([`crate::format`]), as
+//! on the TUI's screens.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::{Analysis, Flow, FlowStatus, Hop, HopVia, SagaState, Severity, TraceId, human};
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+use crate::format::{pad, plural, width};
 
 /// Renders the whole report.
 pub fn render(a: &Analysis) -> String {
@@ -158,17 +158,17 @@ fn lag(a: &Analysis, out: &mut String) {
         .collect();
     let header =
         ["DESTINATION", "GROUP", "CONSUMED", "P50", "P95", "MAX", "UNCONSUMED", "OLDEST", "STATUS"];
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    // Columns measured in terminal cells, so a CJK name keeps the table aligned.
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(width(cell));
         }
     }
     let line = |cells: Vec<&str>, out: &mut String| {
         let mut l = String::from(" ");
         for (cell, w) in cells.iter().zip(&widths) {
-            let pad = w.saturating_sub(cell.chars().count());
-            let _ = write!(l, " {cell}{}", " ".repeat(pad));
+            let _ = write!(l, " {}", pad(cell, *w));
         }
         let _ = writeln!(out, "{}", l.trim_end());
     };
@@ -268,5 +268,34 @@ mod tests {
         // Stuck and failed ones first.
         let first = text.lines().find(|l| l.contains("caller waited")).unwrap_or_default();
         assert!(first.contains("STUCK") || first.contains("ERROR"), "{first}");
+    }
+
+    #[test]
+    fn lag_columns_line_up_in_terminal_cells() {
+        use crate::analysis::{Lag, LagStatus};
+        use crate::format::width;
+        let linker = Linker::new(Arc::new(Interner::new()));
+        let mut a = analyze(&linker, &AnalysisOptions::at_watermark(&linker));
+        let row = |group: &str| Lag {
+            system: "kafka".to_owned(),
+            destination: "orders".to_owned(),
+            consumer_group: Some(group.to_owned()),
+            consumer_services: vec![],
+            consumed: 3,
+            p50_ns: 1_000_000,
+            p95_ns: 2_000_000,
+            max_ns: 3_000_000,
+            unconsumed: 0,
+            oldest_unconsumed_age_ns: 0,
+            status: LagStatus::Ok,
+            skew: false,
+        };
+        a.lag = vec![row("注文サービス"), row("billing")];
+        let text = super::render(&a);
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains("kafka:orders")).collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        // The CONSUMED column starts at the same cell on both rows.
+        let cells_before_3 = |l: &str| width(&l[..l.find(" 3 ").unwrap_or(0)]);
+        assert_eq!(cells_before_3(lines[0]), cells_before_3(lines[1]), "{text}");
     }
 }

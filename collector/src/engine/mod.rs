@@ -24,14 +24,24 @@
 //! recorder's buffers (1 MiB plus one encoded batch); evicted spans waiting to be freed on
 //! their own thread (at most [`crate::store::FREEING_BYTES`], 8 MiB, and a 256 KiB batch);
 //! and, with a terminal UI, the published views.
+//!
+//! # Where things are
+//!
+//! - this file: the configuration, the shared counters ([`Stats`]), the receivers' handle
+//!   ([`Ingest`]) and its bounded queue, the [`Engine`] handle, and the engine thread's loop
+//!   (storing, linking, evicting, then serving views);
+//! - [`views`]: the read-only views the thread publishes for user interfaces: their data
+//!   (`views/types.rs`), how they are built (`views/build.rs`), and when and how they are
+//!   published (`views/publish.rs`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::analysis::live::LiveAnalysis;
 use crate::formats::record::Recorder;
 use crate::link::Linker;
 use crate::model::{Interner, LogRecord, Span};
@@ -537,6 +547,54 @@ impl Worker {
     }
 }
 
+/// Serving views: the engine thread's side of [`views`].
+impl Worker {
+    /// How long the engine may wait for a message before a view is due (at most 500 ms).
+    fn views_timeout(&self) -> Duration {
+        let idle = Duration::from_millis(500);
+        let now = Instant::now();
+        self.views.next_due(now).map_or(idle, |due| due.saturating_duration_since(now).min(idle))
+    }
+
+    /// Resets the store and the linker; the next view shows nothing stored.
+    fn clear(&mut self) {
+        // As the engine started: evicted traces freed off this thread, the linker's slabs
+        // sized for the budget (or, if the freeing thread cannot start, plainly).
+        let config = EngineConfig { max_memory: self.views.max_memory, ..Default::default() };
+        (self.store, self.linker) = store_and_linker(&config, Arc::clone(&self.interner))
+            .unwrap_or_else(|_| {
+                (SpanStore::new(self.views.max_memory), Linker::new(Arc::clone(&self.interner)))
+            });
+        self.views.live = LiveAnalysis::default();
+        self.views.trends = None;
+        self.publish_stats();
+        self.views.touch();
+    }
+
+    /// Reads the UI's requests (a clear resets the store and the linker) and publishes a
+    /// view if one is due. Called after every message and timeout.
+    fn serve_views(&mut self) {
+        if self.views.take_requests() == views::Action::Clear {
+            self.clear();
+        }
+        let store_stats = self.store.stats();
+        if store_stats != self.views.last_store {
+            self.views.last_store = store_stats;
+            self.views.touch();
+        }
+        // Changes are recorded only while somebody watches (`serve` alone never pays for
+        // them); the first update after tracking starts is a full one.
+        if self.views.watched() {
+            self.linker.track_changes();
+        } else if self.linker.tracks_changes() {
+            self.linker.stop_tracking();
+            self.views.live = LiveAnalysis::default();
+        }
+        let stats = self.stats.snapshot();
+        self.views.publish_due(Instant::now(), &self.store, &mut self.linker, stats);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -547,7 +605,7 @@ mod tests {
 
     use super::*;
     use crate::fake::Generator;
-    use crate::ingest::convert::Decoder;
+    use crate::otlp::convert::Decoder;
 
     fn logs(decoder: &Decoder, n: usize) -> Vec<LogRecord> {
         let req = ExportLogsServiceRequest {

@@ -19,82 +19,65 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use hopscope_collector::fake::Generator;
 use prost::Message;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
 
-const USAGE: &str = "\
-loadgen: send realistic OTLP trace traffic to an OTLP receiver and measure it
-
-USAGE:
-    loadgen --endpoint URL [OPTIONS]
-
-OPTIONS:
-    --endpoint URL            grpc://HOST:PORT or http://HOST:PORT (OTLP/HTTP, /v1/traces appended)
-    --duration DUR            how long to send [default: 10s]
-    --concurrency N           requests in flight [default: 8]
-    --spans-per-request N     spans per request [default: 512]
-    --rate N                  cap on spans per second, all senders together [default: no cap]
-    --gzip                    compress requests (gzip)
-    --json                    print the result as one JSON object on stdout
-    -h, --help                this text
-";
-
-#[derive(Debug, Clone)]
+/// What to send, where, and how fast.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "loadgen",
+    about = "loadgen: send realistic OTLP trace traffic to an OTLP receiver and measure it",
+    override_usage = "loadgen --endpoint URL [OPTIONS]"
+)]
 struct Options {
+    /// grpc://HOST:PORT or http://HOST:PORT (OTLP/HTTP, /v1/traces appended)
+    #[arg(long, value_name = "URL", default_value = "", hide_default_value = true)]
     endpoint: String,
+    /// How long to send
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = humantime::parse_duration)]
     duration: Duration,
+    /// Requests in flight
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = at_least_one)]
     concurrency: usize,
+    /// Spans per request
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = at_least_one)]
     spans_per_request: usize,
+    /// Cap on spans per second, all senders together [default: no cap]
+    #[arg(long, value_name = "N")]
     rate: Option<u64>,
+    /// Compress requests (gzip)
+    #[arg(long)]
     gzip: bool,
+    /// Print the result as one JSON object on stdout
+    #[arg(long)]
     json: bool,
 }
 
-fn parse_args() -> Result<Options, String> {
-    let mut o = Options {
-        endpoint: String::new(),
-        duration: Duration::from_secs(10),
-        concurrency: 8,
-        spans_per_request: 512,
-        rate: None,
-        gzip: false,
-        json: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => return Err(String::new()),
-            "--endpoint" => o.endpoint = value("--endpoint")?,
-            "--duration" => {
-                let v = value("--duration")?;
-                o.duration =
-                    humantime::parse_duration(&v).map_err(|e| format!("--duration {v}: {e}"))?;
-            }
-            "--concurrency" => o.concurrency = number(&value("--concurrency")?, "--concurrency")?,
-            "--spans-per-request" => {
-                o.spans_per_request =
-                    number(&value("--spans-per-request")?, "--spans-per-request")?;
-            }
-            "--rate" => o.rate = Some(number(&value("--rate")?, "--rate")?),
-            "--gzip" => o.gzip = true,
-            "--json" => o.json = true,
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
+/// The command line, checked; exits with a usage error (status 2) when it is wrong.
+fn parse_args() -> Options {
+    let o = Options::parse();
     if o.endpoint.is_empty() {
-        return Err("--endpoint is required (e.g. grpc://127.0.0.1:4317)".into());
+        Options::command()
+            .error(
+                ErrorKind::MissingRequiredArgument,
+                "--endpoint is required (e.g. grpc://127.0.0.1:4317)",
+            )
+            .exit();
     }
-    if o.concurrency == 0 || o.spans_per_request == 0 {
-        return Err("--concurrency and --spans-per-request must be at least 1".into());
-    }
-    Ok(o)
+    o
 }
 
-fn number<T: std::str::FromStr>(v: &str, name: &str) -> Result<T, String> {
-    v.parse().map_err(|_| format!("{name}: `{v}` is not a number"))
+/// `--concurrency` and `--spans-per-request`: a whole number, at least 1.
+fn at_least_one(v: &str) -> Result<usize, String> {
+    match v.parse() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{v}` is not a number")),
+    }
 }
 
 /// One pre-encoded request and where its trace ids sit in the bytes.
@@ -179,7 +162,7 @@ fn templates(count: usize, spans: usize) -> Vec<Template> {
             }
             Template {
                 bytes,
-                spans: hopscope_collector::ingest::convert::Decoder::count_spans(&req) as u64,
+                spans: hopscope_collector::otlp::convert::Decoder::count_spans(&req) as u64,
                 id_offsets,
                 kafka_offsets,
                 message_ids,
@@ -465,17 +448,7 @@ async fn run(o: Options) -> Result<String, String> {
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args() {
-        Ok(o) => o,
-        Err(e) if e.is_empty() => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("loadgen: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let options = parse_args();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

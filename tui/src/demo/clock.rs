@@ -8,8 +8,8 @@
 //! makes every wait return at once: flows in flight finish immediately, with the same
 //! planned timestamps.
 //!
-//! [`Rng`] is a small seeded generator (SplitMix64): the same seed gives the same mix of
-//! flows, variants and latencies.
+//! Chance comes from [`Rng`](hopscope_collector::fake::Rng), the collector's seeded generator (SplitMix64): the same seed
+//! gives the same mix of flows, variants and latencies.
 
 use std::time::{Duration, SystemTime};
 
@@ -51,65 +51,10 @@ pub const fn ms(n: u64) -> Duration {
 /// One network traversal inside the data centre.
 pub const NET: Duration = Duration::from_micros(400);
 
-/// A seeded pseudo-random generator (SplitMix64): small, fast, and the same on every
-/// platform, so a seed names one demo run.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A generator for a sub-task, independent of this one's later draws.
-    pub fn fork(&mut self) -> Rng {
-        Rng::new(self.next_u64())
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1_u64 << 53) as f64
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    /// Uniform in [lo, hi).
-    pub fn below(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % hi.saturating_sub(lo).max(1)
-    }
-
-    /// A latency around `median` with a long right tail (log-normal, σ = 0.5), at least
-    /// a tenth of the median.
-    pub fn latency(&mut self, median: Duration) -> Duration {
-        // Box-Muller: a standard normal from two uniforms.
-        let u1 = self.unit().max(f64::MIN_POSITIVE);
-        let u2 = self.unit();
-        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-        median.mul_f64((0.5 * z).exp().clamp(0.1, 8.0))
-    }
-
-    /// An exponential inter-arrival gap of mean `1 / rate` seconds, clamped to
-    /// [0.05, 4] times the mean so the stream neither bunches up nor stalls.
-    pub fn gap(&mut self, rate: f64) -> Duration {
-        let mean = 1.0 / rate;
-        let x = -(1.0 - self.unit()).ln() * mean;
-        Duration::from_secs_f64(x.clamp(0.05 * mean, 4.0 * mean))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use hopscope_collector::fake::Rng;
+
     use super::*;
 
     #[test]
@@ -127,7 +72,7 @@ mod tests {
         for _ in 0..10_000 {
             let u = r.unit();
             assert!((0.0..1.0).contains(&u));
-            assert!((5..9).contains(&r.below(5, 9)));
+            assert!((5..9).contains(&r.between(5, 9)));
             let l = r.latency(ms(10));
             assert!(l >= ms(1) && l <= ms(80), "{l:?}");
             let g = r.gap(4.0);

@@ -15,7 +15,8 @@
 //!   loader.
 //! - [`saga`]: the order saga.
 //! - [`traffic`]: the seeded mix of flows and its lifecycle.
-//! - [`clock`]: planned timestamps, fast-forward on stop, the seeded generator.
+//! - [`clock`]: planned timestamps, fast-forward on stop (chance: the collector's seeded
+//!   [`Rng`](hopscope_collector::fake::Rng)).
 //!
 //! Stopping (end of `--duration`, Ctrl-C, SIGTERM) starts no more flows, finishes those in
 //! flight at once with their planned timestamps, flushes the SDK providers, and only then
@@ -37,6 +38,7 @@ use anyhow::Result;
 use hopscope_collector::analysis::DEFAULT_STUCK_AFTER;
 use hopscope_collector::engine::Stats;
 use hopscope_collector::engine::views::{ClockMode, ViewConfig};
+use hopscope_collector::fake::Rng;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::DemoArgs;
@@ -243,7 +245,7 @@ fn dialable(addr: SocketAddr) -> SocketAddr {
 /// A number that differs between runs (seed and id defaults).
 fn fresh_u64() -> u64 {
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let mut rng = clock::Rng::new(nanos.as_nanos() as u64 ^ (u64::from(std::process::id()) << 40));
+    let mut rng = Rng::new(nanos.as_nanos() as u64 ^ (u64::from(std::process::id()) << 40));
     rng.next_u64()
 }
 

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use hopscope_collector::fake::Rng;
 use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::trace::{Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
@@ -20,7 +21,7 @@ use super::broker::{
     Destination, INVENTORY_COMMANDS, Message, PAYMENTS_COMMANDS, Publish, SAGA_REPLIES,
     SHIPPING_COMMANDS,
 };
-use super::clock::{NET, Rng, ms};
+use super::clock::{NET, ms};
 use super::scenarios::{Delivery, World};
 use super::shop::{Service, Side, fail, http_status};
 

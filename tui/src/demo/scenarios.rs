@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use hopscope_collector::fake::Rng;
 use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue, Value};
@@ -23,7 +24,7 @@ use super::broker::{
     AUDIT, Broker, Destination, INVOICE_REPLIES, INVOICE_REQUESTS, LOYALTY_POINTS, Message,
     ORDERS_PLACED, Publish,
 };
-use super::clock::{Clock, NET, Rng, ms};
+use super::clock::{Clock, NET, ms};
 use super::shop::{HttpCall, Service, Shop, Side, fail, http_status};
 
 /// Everything a flow needs: the services' telemetry, the brokers and the clock.
@@ -77,7 +78,7 @@ impl World {
     /// The id of an order placed earlier (or about to be).
     fn existing_order_id(&self, rng: &mut Rng) -> String {
         let placed = self.orders.load(Ordering::Relaxed);
-        format!("ord-{}-{:05}", self.run_tag, rng.below(1, placed.max(2)))
+        format!("ord-{}-{:05}", self.run_tag, rng.between(1, placed.max(2)))
     }
 
     /// Finishes an HTTP exchange: the server answers `code` at `server_end`, the client
@@ -164,7 +165,7 @@ impl World {
 fn sku(rng: &mut Rng) -> String {
     const SKUS: [&str; 6] =
         ["TEA-0042", "MUG-0007", "KETTLE-12", "FILTER-3", "SPOON-99", "TIN-0100"];
-    SKUS[rng.below(0, SKUS.len() as u64) as usize].to_owned()
+    SKUS[rng.between(0, SKUS.len() as u64) as usize].to_owned()
 }
 
 /// Variants of a checkout.
@@ -367,7 +368,7 @@ async fn award_points(
 ) {
     let consumer = w.consume(Service::Loyalty, &message, Some("loyalty"), Delivery::Linked, at);
     let mut t = at + Duration::from_micros(300);
-    let points = rng.below(10, 400) as i64;
+    let points = rng.between(10, 400) as i64;
     let award = w.shop.work(
         &consumer,
         Service::Loyalty,

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use hopscope_collector::fake::Rng;
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::clock::Rng;
 use super::saga::{SagaOutcome, order_saga};
 use super::scenarios::{
     Checkout, World, batch_loader, checkout, invoice, load_batch, order_status,
@@ -93,7 +93,7 @@ impl Mix {
             } else if v < 0.93 {
                 SagaOutcome::CompensationFailed
             } else {
-                SagaOutcome::ReplyLost(r.below(1, 3) as usize)
+                SagaOutcome::ReplyLost(r.between(1, 3) as usize)
             })
         }
     }
