@@ -181,6 +181,8 @@ pub enum Action {
     Focus(u8),
     /// Graph: full labels (`true`) or compact ones.
     Zoom(bool),
+    /// Graph: write the whole graph to a file.
+    ExportGraph,
     CloseHelp,
 }
 
@@ -643,6 +645,13 @@ pub const TABLE: &[Binding] = &[
             alias(P::Char('='), GRAPH, A::Zoom(true)),
         ],
         hints: &[hint(GRAPH, 4, 4, "-/+", "zoom")],
+    },
+    Binding {
+        section: Section::Graph,
+        keys: "E",
+        help: "export the whole graph to a Graphviz file (`hopscope export --graph` writes Mermaid and JSON too)",
+        binds: &[bind(P::Char('E'), GRAPH, A::ExportGraph)],
+        hints: &[hint(GRAPH, 6, 6, "E", "export")],
     },
     Binding {
         section: Section::Help,

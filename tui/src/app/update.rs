@@ -24,6 +24,8 @@ use super::msg::{Intent, Msg};
 use super::screen::{Screen, Totals};
 use super::state::State;
 use super::{detail, flows, graph, help, insights, lag, sagas};
+use crate::flow_export::ExportFormat;
+use crate::graph_export;
 use crate::replay::control::ReplayCommand;
 
 /// The one transition of the TUI.
@@ -140,7 +142,8 @@ fn on_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
         | Action::GraphStep(_)
         | Action::Pan(..)
         | Action::Focus(_)
-        | Action::Zoom(_) => {
+        | Action::Zoom(_)
+        | Action::ExportGraph => {
             if state.in_detail() {
                 return detail::keys::on_key(state, action);
             }
@@ -193,6 +196,9 @@ fn on_list_key(state: &mut State, action: Action) -> Option<Intent> {
             let window = graph::nav::window(state);
             state.graph.follow(window);
             None
+        }
+        Action::ExportGraph => {
+            Some(Intent::Export(graph_export::build(&state.view.analysis.graph, ExportFormat::Dot)))
         }
         // In the list, → opens as on the other list screens.
         Action::GraphStep(true) => on_list_key(state, Action::Open),

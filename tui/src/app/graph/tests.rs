@@ -209,6 +209,16 @@ fn the_pane_lists_the_selected_node_s_edges_and_a_destination_s_lag() {
 }
 
 #[test]
+fn e_writes_the_whole_graph_as_graphviz() {
+    let mut s = demo(100, 30);
+    let intent = update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Char('E'), KeyModifiers::SHIFT)));
+    let Some(crate::app::msg::Intent::Export(e)) = intent else { panic!("{intent:?}") };
+    assert_eq!(e.file_name, "hopscope-graph.dot");
+    assert!(e.contents.contains("\"gateway\" -> \"orders\""), "{}", e.contents);
+    assert_eq!(e.contents.matches(" -> ").count(), 25);
+}
+
+#[test]
 fn health_comes_from_the_error_share_and_the_subscription_s_lag() {
     let view = demo_view();
     let a = &view.analysis;
