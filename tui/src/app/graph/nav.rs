@@ -1,5 +1,5 @@
-//! Moving about the diagram: the selection steps between nodes (↑ ↓ within a column, ← →
-//! along the selected node's edges, else to the nearest node in the next column) and the
+//! Moving about the diagram: the selection steps between nodes (↑ ↓ within a column, ← → to
+//! the next column, along the selected node's edges where one goes there) and the
 //! window follows it; PgUp/PgDn, `H J K L`, the wheel and a mouse drag pan the window without
 //! moving the selection; a click selects a box (a second click opens it); `f`/`F` focus on the
 //! selected node's neighbourhood, `-`/`+` zoom. Enter and the list (`v`) are the list
@@ -114,11 +114,14 @@ fn step_vertical(state: &mut State, by: i32) {
 
 fn step_horizontal(state: &mut State, right: bool) {
     let Some((c, cur)) = selected_box(state) else { return };
-    let ahead = |b: &Placed| if right { b.layer > cur.layer } else { b.layer < cur.layer };
-    let distance = |b: &Placed| {
-        (b.layer.abs_diff(cur.layer), (centre(b) - centre(cur)).unsigned_abs(), b.node)
+    // The next column (every column holds a node): along an edge of the selected node if
+    // one goes there, else to the nearest box.
+    let Some(next) = (if right { cur.layer.checked_add(1) } else { cur.layer.checked_sub(1) })
+    else {
+        return;
     };
-    // Along an edge of the selected node, the nearest first; else the next column's nearest.
+    let ahead = |b: &Placed| b.layer == next;
+    let distance = |b: &Placed| ((centre(b) - centre(cur)).unsigned_abs(), b.node);
     let neighbours = c
         .routes
         .iter()
