@@ -81,15 +81,23 @@ fn horizontal(s: &str) -> bool {
 fn draw_line(p: &mut Painter<'_>, l: &LineVm, theme: Theme) {
     let style = theme.style(l.tone);
     let g = glyphs(l.dashed, l.heavy);
+    // Only the cells in the window are visited: a route may run far beyond it.
+    let (width, height) = (i32::from(p.area.width), i32::from(p.area.height));
     for w in l.points.windows(2) {
         let ((x0, y0), (x1, y1)) = (w[0], w[1]);
         if y0 == y1 {
-            for x in x0.min(x1)..=x0.max(x1) {
+            if y0 < 0 || y0 >= height {
+                continue;
+            }
+            for x in x0.min(x1).max(0)..=x0.max(x1).min(width - 1) {
                 let s = if vertical(p.symbol(x, y0)) { g.cross } else { g.h };
                 p.set(x, y0, s, style);
             }
         } else {
-            for y in y0.min(y1)..=y0.max(y1) {
+            if x0 < 0 || x0 >= width {
+                continue;
+            }
+            for y in y0.min(y1).max(0)..=y0.max(y1).min(height - 1) {
                 let s = if horizontal(p.symbol(x0, y)) { g.cross } else { g.v };
                 p.set(x0, y, s, style);
             }
