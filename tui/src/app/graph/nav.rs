@@ -176,6 +176,9 @@ pub fn on_mouse(state: &mut State, m: MouseEvent) -> Mouse {
                 state.graph.select(node, &keys, page);
             }
         }
+        // Not the list's rows: a click on the pane or the legend does nothing.
+        MouseEventKind::Down(MouseButton::Left)
+            if layout::contains(state.body(), m.column, m.row) => {}
         MouseEventKind::Drag(MouseButton::Left) => {
             let Some((x0, y0)) = state.graph.drag else { return Mouse::Pass };
             state.graph.drag = Some((m.column, m.row));
