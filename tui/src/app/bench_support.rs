@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use hopscope_collector::analysis::{EdgeKind, Graph, GraphEdge, GraphNode, NodeKind};
+use hopscope_collector::analysis::Graph;
 use hopscope_collector::engine::StatsSnapshot;
 use hopscope_collector::engine::views::{
     self, ClockMode, EventClock, Sources, View, ViewConfig, Wants,
@@ -17,6 +17,7 @@ use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::store::SpanStore;
 
 use super::graph::canvas::{self, Zoom};
+pub use super::graph::generated::generated_graph;
 use super::msg::Msg;
 use super::state::{Context, Mode, State};
 use super::theme::Theme;
@@ -85,42 +86,6 @@ pub fn flows_state(view: &Arc<View>, width: u16, height: u16) -> State {
     let mut state = empty_state(width, height);
     take_in(&mut state, view);
     state
-}
-
-/// A graph of `services` services and `destinations` destinations (over three systems)
-/// with `edges` calls, emits and consumes picked by a fixed pseudo-random sequence, some
-/// of which close cycles.
-pub fn generated_graph(services: usize, destinations: usize, edges: usize) -> Graph {
-    let mut nodes: Vec<GraphNode> = (0..services)
-        .map(|i| GraphNode { id: format!("svc-{i:03}"), kind: NodeKind::Service })
-        .collect();
-    let systems = ["kafka", "rabbitmq", "sqs"];
-    nodes.extend((0..destinations).map(|i| GraphNode {
-        id: format!("{}:topic-{i:03}", systems[i % 3]),
-        kind: NodeKind::Destination,
-    }));
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
-    let mut out: Vec<GraphEdge> = Vec::new();
-    while out.len() < edges {
-        let (from, to, kind) = match next(3) {
-            0 => (next(services), next(services), EdgeKind::Call),
-            1 => (next(services), services + next(destinations), EdgeKind::Emit),
-            _ => (services + next(destinations), next(services), EdgeKind::Consume),
-        };
-        let (from, to) = (nodes[from].id.clone(), nodes[to].id.clone());
-        if from == to || out.iter().any(|e| e.from == from && e.to == to) {
-            continue;
-        }
-        out.push(GraphEdge { from, to, kind, count: 10, errors: 0, p50_ns: 1, p95_ns: 2 });
-    }
-    out.sort_by(|a, b| (&a.from, &a.to).cmp(&(&b.from, &b.to)));
-    Graph { nodes, edges: out }
 }
 
 /// Lays `graph` out as the Graph screen does (every node, full labels); returns how many

@@ -396,7 +396,7 @@ fn simplify(points: &mut Vec<(u16, u16)>) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::app::bench_support::generated_graph as generated;
+    use crate::app::graph::generated::generated_graph as generated;
 
     /// Every cell a route passes, from its first point to its arrow.
     fn cells(points: &[(u16, u16)]) -> Vec<(u16, u16)> {

@@ -6,10 +6,11 @@
 //! an edge's label and health. The layout is in [`order`] (layers, crossing reduction) and
 //! [`canvas`] (boxes, lanes, routes); the window on screen in [`diagram`], drawn by
 //! [`widget`]; the selected node's pane in [`pane`]; moving and panning in [`nav`]; the list
-//! in [`vm`].
+//! in [`vm`]; graphs of any size for tests and benches in [`generated`].
 
 pub mod canvas;
 pub mod diagram;
+pub mod generated;
 pub mod nav;
 pub mod order;
 pub mod pane;
