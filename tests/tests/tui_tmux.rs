@@ -235,6 +235,8 @@ fn demo_graph_is_a_diagram_and_every_node_can_be_brought_into_view() {
     let out = Command::new(&bin)
         .args(["demo", "--headless", "--duration", "20s", "--record"])
         .arg(&rec)
+        // Any free ports: another test (or a collector on this machine) may hold 4317/4318.
+        .args(["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .output()
         .expect("run the demo");
     assert!(out.status.success(), "demo: {}", String::from_utf8_lossy(&out.stderr));
