@@ -32,8 +32,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         Ok(recording) => recording,
         Err(code) => return Ok(code),
     };
-    recording.analysis_options =
-        recording.analysis_options.god_orchestrator(args.god_orchestrator);
+    recording.analysis_options = recording.analysis_options.god_orchestrator(args.god_orchestrator);
     let analysis = recording.analysis();
     match write_report(&analysis, settings.format) {
         Ok(()) => {}

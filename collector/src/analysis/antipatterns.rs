@@ -106,9 +106,7 @@ fn event_soup(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)], out: &mut Vec<Insight
             continue;
         }
         let why = if idle {
-            format!(
-                "; {trivial} of their {deliveries} deliveries' handlers did almost nothing"
-            )
+            format!("; {trivial} of their {deliveries} deliveries' handlers did almost nothing")
         } else {
             String::new()
         };
@@ -158,10 +156,13 @@ fn schema_chaos(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)], out: &mut Vec<Insig
             continue;
         }
         let (worst, w) = *failing.iter().max_by_key(|(_, v)| v.1).unwrap_or(&failing[0]);
-        let list: Vec<String> =
-            versions.iter().map(|(k, v)| format!("v{k} ({} consumed, {} failed)", v.0, v.1)).collect();
+        let list: Vec<String> = versions
+            .iter()
+            .map(|(k, v)| format!("v{k} ({} consumed, {} failed)", v.0, v.1))
+            .collect();
         let consumers = names(cx, w.3.iter().copied());
-        let shape_note = if shape > 0 { format!(", {shape} deserialization errors") } else { String::new() };
+        let shape_note =
+            if shape > 0 { format!(", {shape} deserialization errors") } else { String::new() };
         out.push(Insight {
             kind: InsightKind::EventSchemaChaos,
             severity: Severity::Error,
@@ -192,8 +193,11 @@ fn distributed_monolith(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)], out: &mut V
             continue;
         }
         // The example: the first flow of the writer seen least (the likely intruder).
-        let (_, (_, example)) =
-            writers.iter().min_by_key(|(name, (n, _))| (*n, *name)).map(|(k, v)| (*k, *v)).unwrap_or(("", (0, TraceId([0; 16]))));
+        let (_, (_, example)) = writers
+            .iter()
+            .min_by_key(|(name, (n, _))| (*n, *name))
+            .map(|(k, v)| (*k, *v))
+            .unwrap_or(("", (0, TraceId([0; 16]))));
         let list: Vec<String> =
             writers.iter().map(|(s, (n, _))| format!("{s} ({n} flows)")).collect();
         out.push(Insight {

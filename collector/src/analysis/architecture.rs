@@ -70,7 +70,8 @@ pub(crate) fn rows(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)]) -> Vec<Architect
             a.tables.sort_unstable();
             a.tables.dedup();
             // The most frequent style; ties go to the more coupled (later) one.
-            let style = (0..4).max_by_key(|&i| (a.styles[i], i)).map_or(FlowStyle::Sync, |i| STYLES[i]);
+            let style =
+                (0..4).max_by_key(|&i| (a.styles[i], i)).map_or(FlowStyle::Sync, |i| STYLES[i]);
             let n = a.flows as f64;
             let mut row = ArchitectureRow {
                 service: Text::Owned(service.to_owned()),

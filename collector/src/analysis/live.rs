@@ -25,10 +25,10 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::flows;
-use super::shape::FlowShape;
 use super::insights::{self, FlowOf, Found, SyncOverAsync};
 use super::pending::{Pending, Waiting};
 use super::sagas::{self, Built, SagaIndex, SagaKey, SagaSet};
+use super::shape::FlowShape;
 use super::{Analysis, AnalysisOptions, Ctx, Flow, FlowStatus, SCHEMA, graph, lag, summary};
 use crate::link::slot::{SagaSlot, TraceSlot};
 use crate::link::{Changes, Linker};

@@ -111,26 +111,26 @@ pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
         let architecture = architecture::rows(&cx, &shaped);
         (flow_set, sagas, (insights, architecture))
     };
-    let ((hops, graph, lag), (flow_set, sagas, (insights, architecture))) = if linker.stats().spans > PARALLEL_AFTER
-    {
-        std::thread::scope(|scope| {
-            // The other thread walks the flows first (they need nothing else), while this
-            // one builds the sagas that the flow records need.
-            let (walked, walks) = std::sync::mpsc::sync_channel(1);
-            let cx = &cx;
-            let half = scope.spawn(move || {
-                // Unsent only if this thread stops, which the join below reports.
-                let _ = walked.send(flows::Walks::new(cx));
-                edges()
-            });
-            let story = story(&|| walks.recv().unwrap_or_else(|_| flows::Walks::new(cx)));
-            // A panic in the other half is re-raised here, as if it were one thread.
-            let edges = half.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (edges, story)
-        })
-    } else {
-        (edges(), story(&|| flows::Walks::new(&cx)))
-    };
+    let ((hops, graph, lag), (flow_set, sagas, (insights, architecture))) =
+        if linker.stats().spans > PARALLEL_AFTER {
+            std::thread::scope(|scope| {
+                // The other thread walks the flows first (they need nothing else), while this
+                // one builds the sagas that the flow records need.
+                let (walked, walks) = std::sync::mpsc::sync_channel(1);
+                let cx = &cx;
+                let half = scope.spawn(move || {
+                    // Unsent only if this thread stops, which the join below reports.
+                    let _ = walked.send(flows::Walks::new(cx));
+                    edges()
+                });
+                let story = story(&|| walks.recv().unwrap_or_else(|_| flows::Walks::new(cx)));
+                // A panic in the other half is re-raised here, as if it were one thread.
+                let edges = half.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (edges, story)
+            })
+        } else {
+            (edges(), story(&|| flows::Walks::new(&cx)))
+        };
     let summary = summary(linker, &graph, flow_set.flows.len(), hops.len() as u64);
     Analysis {
         schema: SCHEMA.to_owned(),

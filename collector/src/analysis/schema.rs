@@ -127,7 +127,9 @@ pub struct Flow {
 }
 
 /// How a flow's services interact (DESIGN.md §6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FlowStyle {
     /// No hops: calls only.

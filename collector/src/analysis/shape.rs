@@ -182,8 +182,7 @@ pub(crate) fn of_flow(
         }
     }
     if let Some((_, _, a)) = best {
-        let mut partners: Vec<Sym> =
-            pairs.iter().filter(|p| p.0 == a).map(|p| p.1).collect();
+        let mut partners: Vec<Sym> = pairs.iter().filter(|p| p.0 == a).map(|p| p.1).collect();
         partners.sort_by_key(|s| cx.str(*s));
         partners.dedup();
         shape.async_partners =
@@ -196,12 +195,10 @@ pub(crate) fn of_flow(
     shape.style = if hops == 0 {
         FlowStyle::Sync
     } else if let Some(a) = shape.coordinator {
-        // Every hop a command of the coordinator's or a reply to it: orchestration.
-        let own = all_hops.iter().all(|&(p, d)| {
-            paired.binary_search(&(p, d)).is_ok()
-                || cx.span(p).service == a
-                || cx.span(d).service == a
-        });
+        // Every hop a command answered (of the coordinator's or anyone's) or its reply:
+        // orchestration. An event nobody answers, even the coordinator's, makes it hybrid.
+        let _ = a;
+        let own = all_hops.iter().all(|&hop| paired.binary_search(&hop).is_ok());
         if own { FlowStyle::Orchestration } else { FlowStyle::Hybrid }
     } else if pairs.iter().any(|p| p.2) {
         FlowStyle::Hybrid
@@ -495,7 +492,8 @@ fn writes_or_emits(cx: &Ctx<'_>, s: SpanSlot) -> bool {
         if seen > SUBTREE_LIMIT {
             return false;
         }
-        if cx.linker.is_producer(x) || cx.linker.arch.get(x).is_some_and(|a| a.table_write.is_some())
+        if cx.linker.is_producer(x)
+            || cx.linker.arch.get(x).is_some_and(|a| a.table_write.is_some())
         {
             return true;
         }
@@ -565,9 +563,10 @@ fn answered(cx: &Ctx<'_>, s: SpanSlot, c: Sym) -> bool {
         }
         let f = cx.span(x);
         if let Some(m) = f.msg.as_deref()
-            && m.hops.iter().map(|&h| &cx.linker.hops[h]).any(|h| {
-                h.producer == x && cx.span(h.delivery).service == c
-            })
+            && m.hops
+                .iter()
+                .map(|&h| &cx.linker.hops[h])
+                .any(|h| h.producer == x && cx.span(h.delivery).service == c)
         {
             return true;
         }

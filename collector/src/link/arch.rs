@@ -111,8 +111,8 @@ impl ArchTable {
                 *slot = Some(v);
             }
         }
-        let write = is_write(operation, query, interner.resolve(span.name));
-        let table = if write {
+        let named = table.is_some() || query.is_some();
+        let table = if named && is_write(operation, query, interner.resolve(span.name)) {
             table.map(str::to_owned).or_else(|| query.and_then(written_table))
         } else {
             None
