@@ -85,7 +85,7 @@ fn god_orchestrator(
 
 fn event_soup(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)], out: &mut Vec<Insight>) {
     // (service, operation) → (requests, events, deliveries, trivial, example flow).
-    let mut by: BTreeMap<(&str, &str), (u64, u64, u64, u64, TraceId)> = BTreeMap::new();
+    let mut by: BTreeMap<(&str, &str), Emitted> = BTreeMap::new();
     for (flow, shape) in flows {
         for e in &shape.emitters {
             let k = (cx.str(e.service), cx.str(e.operation));
@@ -123,9 +123,15 @@ fn event_soup(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)], out: &mut Vec<Insight
     }
 }
 
-/// Per version of one event on one destination: consumed, failed, deserialization errors,
+/// One version of one event on one destination: consumed, failed, deserialization errors,
 /// consumers, example flow.
-type Versions<'a> = BTreeMap<&'a str, (u64, u64, u64, Vec<Sym>, TraceId)>;
+type Version = (u64, u64, u64, Vec<Sym>, TraceId);
+/// Per version.
+type Versions<'a> = BTreeMap<&'a str, Version>;
+/// An emitting operation: requests, events, deliveries, idle deliveries, example flow.
+type Emitted = (u64, u64, u64, u64, TraceId);
+/// A fanning-out handler: callees, times seen, longest wait, example flow.
+type FannedOut = (Vec<Sym>, u64, u64, TraceId);
 
 fn schema_chaos(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)], out: &mut Vec<Insight>) {
     let mut by: BTreeMap<(&str, &str), Versions<'_>> = BTreeMap::new();
@@ -149,13 +155,13 @@ fn schema_chaos(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)], out: &mut Vec<Insig
         }
         let failed: u64 = versions.values().map(|v| v.1).sum();
         let shape: u64 = versions.values().map(|v| v.2).sum();
-        let failing: Vec<(&str, &(u64, u64, u64, Vec<Sym>, TraceId))> =
+        let failing: Vec<(&str, &Version)> =
             versions.iter().filter(|(_, v)| v.1 > 0).map(|(k, v)| (*k, v)).collect();
         let concentrated = failing.len() == 1 && failed > 0;
         if !concentrated && shape == 0 {
             continue;
         }
-        let (worst, w) = *failing.iter().max_by_key(|(_, v)| v.1).unwrap_or(&failing[0]);
+        let Some(&(worst, w)) = failing.iter().max_by_key(|(_, v)| v.1) else { continue };
         let list: Vec<String> = versions
             .iter()
             .map(|(k, v)| format!("v{k} ({} consumed, {} failed)", v.0, v.1))
@@ -193,11 +199,11 @@ fn distributed_monolith(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)], out: &mut V
             continue;
         }
         // The example: the first flow of the writer seen least (the likely intruder).
-        let (_, (_, example)) = writers
-            .iter()
-            .min_by_key(|(name, (n, _))| (*n, *name))
-            .map(|(k, v)| (*k, *v))
-            .unwrap_or(("", (0, TraceId([0; 16]))));
+        let Some((_, (_, example))) = writers.iter().min_by_key(|(name, (n, _))| (*n, *name))
+        else {
+            continue;
+        };
+        let example = *example;
         let list: Vec<String> =
             writers.iter().map(|(s, (n, _))| format!("{s} ({n} flows)")).collect();
         out.push(Insight {
@@ -217,7 +223,7 @@ fn distributed_monolith(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)], out: &mut V
 
 fn sync_fanout(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)], out: &mut Vec<Insight>) {
     // (service, operation) → (callees, times seen, longest wait, example flow).
-    let mut by: BTreeMap<(&str, &str), (Vec<Sym>, u64, u64, TraceId)> = BTreeMap::new();
+    let mut by: BTreeMap<(&str, &str), FannedOut> = BTreeMap::new();
     for (flow, shape) in flows {
         for f in &shape.fanouts {
             if f.callees.len() < FANOUT_SERVICES {
