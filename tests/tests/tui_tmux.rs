@@ -136,6 +136,24 @@ fn replay_tui_screens_keys_and_quit() {
     assert!(stalled < ok, "worst first:\n{lag}");
     assert!(lag.contains("kafka orders → analytics"), "{lag}");
 
+    // 6: architecture, one row per root operation; the checkout row is choreographed and
+    // settles after its caller's answer.
+    tmux.keys(&["6"]);
+    // (Waits for the pane too: a capture can catch a frame half drawn.)
+    let arch = tmux.wait_for("the architecture screen", |s| {
+        s.contains("WAIT █ THEN SETTLE ░")
+            && s.contains("gateway POST /checkout")
+            && s.contains("duplicate_delivery kafka:orders")
+    });
+    let checkout = arch
+        .lines()
+        .find(|l| l.contains("gateway POST /checkout"))
+        .expect("a row for gateway POST /checkout");
+    assert!(checkout.starts_with("choreography") && checkout.contains('░'), "{arch}");
+    // Rows with insights first, the first selected: its pane lists them with their subject.
+    assert!(arch.contains("orders POST /orders · choreography"), "{arch}");
+    assert!(arch.contains("duplicate_delivery kafka:orders"), "{arch}");
+
     // ?: help over the screen; any key closes it.
     tmux.keys(&["?"]);
     tmux.wait_for("the help", |s| {
