@@ -574,6 +574,17 @@ fn a_minute_of_the_demo_shows_every_insight_kind_and_style() {
     assert!(about("event_schema_chaos").contains("kafka:shipments"), "{}", a["insights"]);
     assert!(about("sync_fanout").contains("orders POST /orders/{id}/cancel"), "{}", a["insights"]);
     assert!(about("god_orchestrator").contains("orders"), "{}", a["insights"]);
+    // The schema chaos names the consumer that fails on v2, not notifications, which reads
+    // both versions.
+    let chaos = a["insights"]
+        .as_array()
+        .expect("insights")
+        .iter()
+        .find(|i| i["kind"] == "event_schema_chaos")
+        .and_then(|i| i["detail"].as_str())
+        .unwrap_or_default();
+    assert!(chaos.contains("on v2 in analytics,"), "{chaos}");
+    assert!(!chaos.contains("notifications"), "{chaos}");
 
     let styles = strs(&a["flows"], "style");
     for style in ["sync", "choreography", "orchestration"] {

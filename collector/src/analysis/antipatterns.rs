@@ -124,8 +124,8 @@ fn event_soup(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)], out: &mut Vec<Insight
 }
 
 /// One version of one event on one destination: consumed, failed, deserialization errors,
-/// consumers, example flow.
-type Version = (u64, u64, u64, Vec<Sym>, TraceId);
+/// consumers, example flow, the consumers that failed on it.
+type Version = (u64, u64, u64, Vec<Sym>, TraceId, Vec<Sym>);
 /// Per version.
 type Versions<'a> = BTreeMap<&'a str, Version>;
 /// An emitting operation: requests, events, deliveries, idle deliveries, example flow.
@@ -138,11 +138,13 @@ fn schema_chaos(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)], out: &mut Vec<Insig
     for (flow, shape) in flows {
         for v in &shape.versions {
             let versions = by.entry((&v.destination, &v.event_type)).or_default();
-            let a = versions.entry(&v.version).or_insert((0, 0, 0, Vec::new(), flow.id));
+            let a =
+                versions.entry(&v.version).or_insert((0, 0, 0, Vec::new(), flow.id, Vec::new()));
             a.0 += v.consumed;
             a.1 += v.failed;
             a.2 += v.deserialization;
             a.3.extend(v.consumers.iter().copied());
+            a.5.extend(v.failing.iter().copied());
             // The example: a flow where this version failed.
             if v.failed > 0 && a.1 == v.failed {
                 a.4 = flow.id;
@@ -166,7 +168,8 @@ fn schema_chaos(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)], out: &mut Vec<Insig
             .iter()
             .map(|(k, v)| format!("v{k} ({} consumed, {} failed)", v.0, v.1))
             .collect();
-        let consumers = names(cx, w.3.iter().copied());
+        // Who failed on it (the consumers that read it fine are not named).
+        let consumers = names(cx, w.5.iter().copied());
         let shape_note =
             if shape > 0 { format!(", {shape} deserialization errors") } else { String::new() };
         out.push(Insight {

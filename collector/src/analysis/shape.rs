@@ -74,6 +74,8 @@ pub struct VersionSeen {
     pub event_type: Box<str>,
     pub version: Box<str>,
     pub consumers: Vec<Sym>,
+    /// The consumers whose handler failed on it.
+    pub failing: Vec<Sym>,
     pub consumed: u64,
     pub failed: u64,
     pub deserialization: u64,
@@ -380,6 +382,7 @@ fn versions(cx: &Ctx<'_>, p: SpanSlot, deliveries: &[SpanSlot], out: &mut Vec<Ve
             event_type: ty.clone(),
             version: version.clone(),
             consumers: vec![consumer],
+            failing: if failed { vec![consumer] } else { Vec::new() },
             consumed: 1,
             failed: u64::from(failed),
             deserialization: u64::from(shape),
@@ -395,6 +398,9 @@ fn versions(cx: &Ctx<'_>, p: SpanSlot, deliveries: &[SpanSlot], out: &mut Vec<Ve
                 v.deserialization += seen.deserialization;
                 if !v.consumers.contains(&consumer) {
                     v.consumers.push(consumer);
+                }
+                if failed && !v.failing.contains(&consumer) {
+                    v.failing.push(consumer);
                 }
             }
             None => out.push(seen),
