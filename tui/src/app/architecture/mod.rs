@@ -25,12 +25,18 @@ pub struct ArchitectureState {
     /// Parallel to `view.analysis.architecture`: the insights (indexes into
     /// `view.analysis.insights`) about each row, most severe first.
     pub insights: Vec<Vec<u32>>,
+    /// The view (`View::seq`) `insights` were found in: a key press re-derives the lists,
+    /// and need not scan the flows again.
+    pub insights_of: Option<u64>,
 }
 
 impl ArchitectureState {
     /// Takes a new view: which insights are whose, then the order, keeping the selection.
     pub fn derive(&mut self, view: &View, page: usize) {
-        self.insights = insights_by_row(view);
+        if self.insights_of != Some(view.seq) {
+            self.insights = insights_by_row(view);
+            self.insights_of = Some(view.seq);
+        }
         let (order, keys) = order(view, &self.insights);
         self.list.keep(order, &keys, page);
     }
