@@ -289,6 +289,7 @@ mod tests {
             oldest_unconsumed_age_ns: 0,
             status: LagStatus::Ok,
             skew: false,
+            dead_lettered: 0,
         };
         a.lag = vec![row("注文サービス"), row("billing")];
         let text = super::render(&a);
