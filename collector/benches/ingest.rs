@@ -2,8 +2,8 @@
 //! into the span store, on realistic ~500-byte spans (see `hopscope_collector::fake`).
 //!
 //! - `otlp_decode`: prost decoding into the opentelemetry-proto structs alone (what the
-//!   receivers did before `ingest::wire`);
-//! - `wire_decode`: `ingest::wire::decode_traces`, protobuf straight into the model (what the
+//!   receivers did before `otlp::wire`);
+//! - `wire_decode`: `otlp::wire::decode_traces`, protobuf straight into the model (what the
 //!   gRPC and HTTP receivers and the file reader do);
 //! - `decode_convert_store`: the receivers' path, wire decode then insertion into the store;
 //!   `decode_convert_store_prost` the same through prost and `Decoder::traces`, for comparison.
@@ -15,9 +15,9 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use hopscope_collector::fake::Generator;
-use hopscope_collector::ingest::convert::Decoder;
-use hopscope_collector::ingest::{json, wire};
 use hopscope_collector::model::Interner;
+use hopscope_collector::otlp::convert::Decoder;
+use hopscope_collector::otlp::{json, wire};
 use hopscope_collector::store::SpanStore;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::TracesData;

@@ -1,5 +1,5 @@
 //! Streaming read of trace files, through `formats::read::read_paths_with`: file → detect →
-//! decode → compact model (`read_decode`; protobuf through `ingest::wire`, straight into the
+//! decode → compact model (`read_decode`; protobuf through `otlp::wire`, straight into the
 //! model), and the same plus insertion into the span store
 //! (`read_decode_store`), for OTLP JSON lines and length-prefixed OTLP protobuf.
 //!
@@ -25,10 +25,10 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput};
 use hopscope_collector::fake::Generator;
-use hopscope_collector::formats::read::{ProgressMode, ReadOptions, read_paths_with};
-use hopscope_collector::ingest::convert::Decoder;
-use hopscope_collector::ingest::json::encode_traces_data;
+use hopscope_collector::formats::read::{ReadOptions, read_paths_with};
 use hopscope_collector::model::Interner;
+use hopscope_collector::otlp::convert::Decoder;
+use hopscope_collector::otlp::json::encode_traces_data;
 use hopscope_collector::store::SpanStore;
 use opentelemetry_proto::tonic::trace::v1::TracesData;
 use prost::Message;
@@ -89,7 +89,7 @@ fn read(
     decoder: &Decoder,
     sink: &mut dyn FnMut(Vec<hopscope_collector::model::Span>),
 ) -> u64 {
-    let options = ReadOptions { progress: ProgressMode::Never };
+    let options = ReadOptions::default();
     let report = read_paths_with(&[path.to_owned()], decoder, options, sink).expect("read");
     assert_eq!(report.skipped, 0, "{:?}", report.problems);
     report.spans

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use hopscope_collector::engine::{self, EngineConfig, QUEUE_SHARE};
 use hopscope_collector::fake::Generator;
-use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::model::{Interner, Span};
+use hopscope_collector::otlp::convert::Decoder;
 
 /// The allocator of the `hopscope` binary, so the figures are those of what ships.
 #[global_allocator]

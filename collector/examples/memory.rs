@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use hopscope_collector::fake::Generator;
-use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::model::Interner;
+use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::store::SpanStore;
 use prost::Message;
 

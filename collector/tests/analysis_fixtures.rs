@@ -8,9 +8,9 @@ use hopscope_collector::analysis::{
     Analysis, AnalysisOptions, FlowStatus, HopVia, InsightKind, LagStatus, SagaState, analyze, text,
 };
 use hopscope_collector::formats::read::read_paths;
-use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::link::Linker;
 use hopscope_collector::model::{Interner, TraceId};
+use hopscope_collector::otlp::convert::Decoder;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.jsonl"))

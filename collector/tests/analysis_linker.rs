@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hopscope_collector::analysis::{Analysis, AnalysisOptions, HopVia, analyze};
-use hopscope_collector::ingest::convert::Decoder;
-use hopscope_collector::ingest::json::decode_traces;
 use hopscope_collector::link::Linker;
 use hopscope_collector::model::{Interner, Span, TraceId};
+use hopscope_collector::otlp::convert::Decoder;
+use hopscope_collector::otlp::json::decode_traces;
 
 /// The spans of each line of a fixture, in order.
 fn lines(name: &str, decoder: &Decoder) -> Vec<Vec<Span>> {

@@ -251,9 +251,9 @@ fn chain_span(
 #[test]
 fn a_saga_follows_its_flow_when_an_upstream_trace_comes_and_goes() {
     let interner = Arc::new(Interner::new());
-    let decoder = hopscope_collector::ingest::convert::Decoder::new(Arc::clone(&interner));
+    let decoder = hopscope_collector::otlp::convert::Decoder::new(Arc::clone(&interner));
     let decode = |json: String| {
-        let req = hopscope_collector::ingest::json::decode_traces(json.as_bytes()).expect("json");
+        let req = hopscope_collector::otlp::json::decode_traces(json.as_bytes()).expect("json");
         decoder.traces(req).spans
     };
     let a = decode(chain_span(('a', '1'), None, "checkout", 4, ("m1", "orders"), false, 0));

@@ -1,13 +1,13 @@
-//! The hand-written OTLP protobuf reader (`ingest::wire`) against prost + `Decoder::traces`:
+//! The hand-written OTLP protobuf reader (`otlp::wire`) against prost + `Decoder::traces`:
 //! for any request prost encodes, both give the same spans, rejections and first error; for
 //! any bytes at all (corrupted requests, random field trees with groups, wrong wire types,
 //! merged duplicate messages, deep nesting), both fail or both give the same result.
 
 use std::sync::Arc;
 
-use hopscope_collector::ingest::convert::Decoder;
-use hopscope_collector::ingest::wire;
 use hopscope_collector::model::Interner;
+use hopscope_collector::otlp::convert::Decoder;
+use hopscope_collector::otlp::wire;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
 use opentelemetry_proto::tonic::common::v1::{

@@ -475,7 +475,7 @@ pub fn read_recording(path: &Path) -> Vec<RecordedSpan> {
     let mut spans = Vec::new();
     for (i, line) in text.lines().enumerate() {
         assert!(!line.trim().is_empty(), "{}:{}: empty line", path.display(), i + 1);
-        let req = hopscope_collector::ingest::json::decode_traces(line.as_bytes())
+        let req = hopscope_collector::otlp::json::decode_traces(line.as_bytes())
             .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), i + 1));
         for rs in req.resource_spans {
             let service = rs
@@ -502,11 +502,7 @@ pub fn read_recording(path: &Path) -> Vec<RecordedSpan> {
 
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        write!(s, "{b:02x}").expect("writing to a String cannot fail");
-        s
-    })
+    hopscope_collector::model::hex::encode(bytes)
 }
 
 /// The value of attribute `key` in `attrs`.

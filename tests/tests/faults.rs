@@ -486,7 +486,7 @@ fn deeply_nested_values_are_recorded_and_read_back() {
         let mut json = Vec::new();
         let data =
             TracesData { resource_spans: nested_request(base + 2, deepest, kvlist).resource_spans };
-        hopscope_collector::ingest::json::encode_traces_data(&data, &mut json);
+        hopscope_collector::otlp::json::encode_traces_data(&data, &mut json);
         let resp = post(&serve.http_url("/v1/traces"), "application/json", false, &json);
         assert_eq!(resp.status(), 200, "{:?}", resp.text());
         sent += 2;

@@ -11,7 +11,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use hopscope_collector::analysis::Analysis;
-use hopscope_collector::ingest::json::decode_traces;
+use hopscope_collector::otlp::json::decode_traces;
 use hopscope_tests::{Stats, gzip, hopscope_bin, workspace_root};
 use opentelemetry_proto::tonic::trace::v1::TracesData;
 use prost::Message as _;

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use hopscope_collector::analysis::live::{LiveAnalysis, LiveOutput};
 use hopscope_collector::analysis::{Analysis, AnalysisOptions, analyze};
-use hopscope_collector::formats::read::{ReadReport, read_paths};
-use hopscope_collector::ingest::convert::Decoder;
+use hopscope_collector::formats::read::ReadReport;
 use hopscope_collector::link::Linker;
 use hopscope_collector::model::{Interner, Span};
+use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::store::SpanStore;
 
 /// Exit status for unusable input: the files could not be read, or held no span.
@@ -99,7 +99,7 @@ pub fn read_into(
     verb: &str,
     take: &mut dyn FnMut(Vec<Span>),
 ) -> Result<ReadReport, ExitCode> {
-    let report = match read_paths(files, decoder, take) {
+    let report = match crate::progress::read_paths(files, decoder, take) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("hopscope: {e}");

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hopscope_collector::engine::{Engine, EngineConfig, EngineSummary, Stats};
-use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::ingest::{ReceiverConfig, Receivers};
 use hopscope_collector::model::Interner;
+use hopscope_collector::otlp::convert::Decoder;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::ServeArgs;

@@ -1,10 +1,10 @@
-//! OTLP/JSON: hopscope's own JSON decoder (`ingest::json`) for traces, logs and metrics,
+//! OTLP/JSON: hopscope's own JSON decoder (`otlp::json`) for traces, logs and metrics,
 //! then the trace request through the `Decoder`; a decoded request must re-encode and decode
 //! to the same request.
 #![no_main]
 
-use hopscope_collector::ingest::convert::Decoder;
-use hopscope_collector::ingest::json;
+use hopscope_collector::otlp::convert::Decoder;
+use hopscope_collector::otlp::json;
 use hopscope_collector_fuzz::decoder;
 use libfuzzer_sys::fuzz_target;
 use opentelemetry_proto::tonic::trace::v1::TracesData;

@@ -2,7 +2,7 @@
 //! decoded, then converted into the model by hopscope's `Decoder`; logs too.
 #![no_main]
 
-use hopscope_collector::ingest::convert::Decoder;
+use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector_fuzz::decoder;
 use libfuzzer_sys::fuzz_target;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;

@@ -1,9 +1,9 @@
-//! Differential: hopscope's hand-written OTLP protobuf decoder (`ingest::wire`) against
+//! Differential: hopscope's hand-written OTLP protobuf decoder (`otlp::wire`) against
 //! prost followed by the `Decoder`. Both refuse, or both give the same spans, rejections and
 //! first error; `count_spans` agrees with what was decoded.
 #![no_main]
 
-use hopscope_collector::ingest::wire;
+use hopscope_collector::otlp::wire;
 use hopscope_collector_fuzz::decoder;
 use libfuzzer_sys::fuzz_target;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;

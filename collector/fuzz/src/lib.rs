@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use hopscope_collector::formats::read::{ProgressMode, ReadOptions, read_paths_with};
-use hopscope_collector::ingest::convert::Decoder;
+use hopscope_collector::formats::read::{ReadOptions, read_paths_with};
+use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::model::{Interner, Span};
 
 /// The process-wide decoder.
@@ -32,7 +32,7 @@ pub fn read_bytes(name: &str, data: &[u8]) -> Vec<Span> {
     let report = read_paths_with(
         std::slice::from_ref(path),
         decoder(),
-        ReadOptions { progress: ProgressMode::Never },
+        ReadOptions::default(),
         &mut |batch| spans.extend(batch),
     )
     .expect("the scratch file can be opened");

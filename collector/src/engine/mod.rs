@@ -605,7 +605,7 @@ mod tests {
 
     use super::*;
     use crate::fake::Generator;
-    use crate::ingest::convert::Decoder;
+    use crate::otlp::convert::Decoder;
 
     fn logs(decoder: &Decoder, n: usize) -> Vec<LogRecord> {
         let req = ExportLogsServiceRequest {

@@ -7,25 +7,18 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, sta
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
+use crate::model::hex;
+
 /// An id given as hex, left-padded with zeros to `LEN` bytes: Jaeger and Zipkin drop leading
 /// zeros, and Zipkin's 64-bit trace ids are the low half of a 128-bit one.
-pub(crate) fn hex_id(what: &str, hex: &str, len: usize) -> Result<Vec<u8>, String> {
-    let hex = hex.trim();
-    if hex.is_empty() || hex.len() > len * 2 {
-        return Err(format!("{what} {hex:?} is not 1 to {} hex digits", len * 2));
+pub(crate) fn hex_id(what: &str, text: &str, len: usize) -> Result<Vec<u8>, String> {
+    let text = text.trim();
+    if text.is_empty() || text.len() > len * 2 {
+        return Err(format!("{what} {text:?} is not 1 to {} hex digits", len * 2));
     }
     let mut out = vec![0u8; len];
-    let digits = hex.as_bytes();
-    // Walk from the last digit, filling bytes from the end.
-    for (i, &c) in digits.iter().rev().enumerate() {
-        let v = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => return Err(format!("{what} {hex:?} is not hexadecimal")),
-        };
-        let byte = len - 1 - i / 2;
-        out[byte] |= if i % 2 == 0 { v } else { v << 4 };
+    if hex::decode_right_aligned(text.as_bytes(), &mut out).is_err() {
+        return Err(format!("{what} {text:?} is not hexadecimal"));
     }
     if out.iter().all(|&b| b == 0) {
         return Err(format!("{what} is all zeros"));

@@ -37,7 +37,7 @@ use super::foreign::{
     Groups, Micros, hex_id, json_value, kv, kv_str, service_resource, span_kind, status_code,
 };
 use super::json_stream::{LineCounter, inner_line, reason, start_line};
-use super::read::{At, Sink};
+use super::sink::{At, Sink};
 
 /// Reads Jaeger JSON.
 pub(crate) fn read(input: impl BufRead, sink: &mut Sink<'_>) {

@@ -1,7 +1,7 @@
 //! OTLP/JSON files: JSON lines (a `TracesData` or `ExportTraceServiceRequest` per line), and
 //! one such document spread over many lines.
 //!
-//! Both decode through [`crate::ingest::json::decode_traces`]. A document is streamed: the
+//! Both decode through [`crate::otlp::json::decode_traces`]. A document is streamed: the
 //! reader walks `resourceSpans[].scopeSpans[].spans[]` itself, holds each span's JSON as a
 //! [`RawValue`] and decodes them in batches of [`BATCH`] spans wrapped in their resource and
 //! scope, so memory follows the batch, not the file. That relies on `resource` coming before
@@ -19,8 +19,8 @@ use serde_json::value::RawValue;
 
 use super::detect::MAX_MESSAGE;
 use super::json_stream::{LineCounter, newlines, reason, start_line};
-use super::read::{At, Sink};
-use crate::ingest::json::{self, JsonError};
+use super::sink::{At, Sink};
+use crate::otlp::json::{self, JsonError};
 
 /// Spans decoded together from a JSON document.
 const BATCH: usize = 512;

@@ -7,7 +7,7 @@
 //!   with `{`.
 //!
 //! Read a message at a time; protobuf messages are decoded straight into the model by
-//! `ingest::wire`. A message that does not decode is reported at the offset of its
+//! `otlp::wire`. A message that does not decode is reported at the offset of its
 //! prefix and skipped; the next prefix is still where the length said. A truncated last
 //! message is reported and everything before it kept. A prefix larger than
 //! [`MAX_MESSAGE`] means the framing is lost: reported, and the rest of the file skipped.
@@ -15,8 +15,8 @@
 use std::io::{self, Read};
 
 use super::detect::MAX_MESSAGE;
-use super::read::{At, Sink};
-use crate::ingest::json;
+use super::sink::{At, Sink};
+use crate::otlp::json;
 
 /// Bytes reserved up front for a message; larger ones grow as they are read, so a corrupt
 /// length never allocates more than the file holds.

@@ -25,8 +25,9 @@
 //! and reports; protobuf messages are handed on still encoded and decoded straight into the
 //! model by [`wire`], without OTLP structs in between. Both sides run on the caller's
 //! thread (a reading thread was measured: it was slower, memory allocated on one thread and
-//! freed on the other costing more than the overlap gained). On a terminal, a read longer
-//! than a second shows its progress (bytes, spans, rate) on stderr, a few times a second.
+//! freed on the other costing more than the overlap gained). The library draws nothing:
+//! how far a read has got (file, bytes, spans, time) goes to the caller's
+//! [`ReadOptions::on_progress`] after every record, and the binary draws its progress line.
 //!
 //! # Bad input
 //!
@@ -44,17 +45,16 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-
-use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use std::time::{Duration, Instant};
 
 pub use super::detect::{Compression, Format};
 use super::detect::{HEAD_LEN, Sniff, sniff};
-use super::progress::Progress;
-pub use super::progress::ProgressMode;
+pub use super::sink::ReadError;
+use super::sink::{At, Counted, Event, Sink};
 use super::{jaeger, otlp_json, otlp_proto, zipkin};
-use crate::ingest::convert::{DecodedSpans, Decoder};
-use crate::ingest::wire;
 use crate::model::Span;
+use crate::otlp::convert::{DecodedSpans, Decoder};
+use crate::otlp::wire;
 
 /// At most this many problems, and this many notes, are kept in a report (all skipped
 /// records are counted).
@@ -140,23 +140,40 @@ impl ReadReport {
     }
 }
 
-/// Errors that stop reading altogether (a corrupt record does not).
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+/// How far a read has got: what [`ReadOptions::on_progress`] is told.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadProgress<'a> {
+    /// The file being read, as given (`<stdin>` for `-`).
+    pub file: &'a str,
+    /// Bytes read so far, over every file, as stored (compressed bytes for compressed files).
+    pub bytes: u64,
+    /// Valid spans handed on so far.
+    pub spans: u64,
+    /// Time since the read started.
+    pub elapsed: Duration,
 }
 
 /// How to read.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ReadOptions {
-    /// Progress on stderr for long reads.
-    pub progress: ProgressMode,
+#[derive(Default)]
+pub struct ReadOptions<'a> {
+    /// Told how far the read has got after every record decoded: often, so it must be cheap
+    /// (a progress line throttles its own drawing). `None`: nobody is told, and nothing is
+    /// measured.
+    pub on_progress: Option<&'a mut dyn FnMut(&ReadProgress<'_>)>,
+}
+
+impl fmt::Debug for ReadOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadOptions")
+            .field("on_progress", &self.on_progress.as_ref().map(|_| "FnMut"))
+            .finish()
+    }
 }
 
 /// Reads every file in `paths` in order, handing each record's spans to `on_spans`. `-` is
 /// stdin; a directory is read as its files (not its subdirectories, not hidden files) in
-/// name order, which is the order of rotated files. Shows progress on a terminal.
+/// name order, which is the order of rotated files. Reports no progress (see
+/// [`read_paths_with`]).
 ///
 /// Fails only when a path (file or directory) cannot be opened; what was read before stays
 /// handed on. Every other problem is in the report; nothing at all read is
@@ -177,9 +194,11 @@ pub fn read_paths_with(
     on_spans: &mut dyn FnMut(Vec<Span>),
 ) -> Result<ReadReport, ReadError> {
     let mut report = ReadReport::default();
-    let mut consumer = Consumer::new(decoder, &mut report, on_spans, options.progress);
+    // Shortens the callback's trait-object lifetime to the read's (not a coercion site
+    // inside the `Option`).
+    let on_progress = options.on_progress.map(|f| f as &mut dyn FnMut(&ReadProgress<'_>));
+    let mut consumer = Consumer::new(decoder, &mut report, on_spans, on_progress);
     read_all(paths, &mut Sink::new(&mut |event: Event<'_>| consumer.handle(event)));
-    consumer.progress.finish();
     match consumer.failed.take() {
         Some(e) => Err(e),
         None => Ok(report),
@@ -190,7 +209,7 @@ pub fn read_paths_with(
 fn read_all(paths: &[PathBuf], sink: &mut Sink<'_>) {
     for path in paths {
         if path.as_os_str() == "-" {
-            sink.read_source("<stdin>", io::stdin());
+            read_source(sink, "<stdin>", io::stdin());
         } else if path.is_dir() {
             let files = match directory_files(path) {
                 Ok(files) => files,
@@ -233,7 +252,7 @@ fn directory_files(dir: &Path) -> Result<Vec<PathBuf>, ReadError> {
 fn read_file(path: &Path, sink: &mut Sink<'_>) -> bool {
     match File::open(path) {
         Ok(file) => {
-            sink.read_source(&path.display().to_string(), file);
+            read_source(sink, &path.display().to_string(), file);
             true
         }
         Err(source) => {
@@ -243,8 +262,65 @@ fn read_file(path: &Path, sink: &mut Sink<'_>) -> bool {
     }
 }
 
+/// Reads one file (or stdin) of any format.
+fn read_source(sink: &mut Sink<'_>, name: &str, input: impl Read) {
+    let counter = Rc::new(Cell::new(0));
+    sink.emit(Event::Begin(name.to_owned(), Rc::clone(&counter)));
+    read_stream(sink, Box::new(Counted { inner: input, count: counter }), 0);
+    sink.emit(Event::End);
+}
+
+/// Tells the format of `input` and reads it, undoing whole-file compression first.
+fn read_stream(sink: &mut Sink<'_>, mut input: Box<dyn Read + '_>, layers: usize) {
+    let mut head = Vec::with_capacity(HEAD_LEN);
+    if let Err(e) = input.by_ref().take(HEAD_LEN as u64).read_to_end(&mut head) {
+        sink.skip(At::File, format_args!("cannot read: {e}"));
+        return;
+    }
+    let sniffed = sniff(&head);
+    let input = Cursor::new(head).chain(input);
+    match sniffed {
+        Sniff::Compressed(_) if layers >= MAX_LAYERS => {
+            sink.skip(
+                At::File,
+                format_args!("compressed more than {MAX_LAYERS} times over; not read"),
+            );
+        }
+        Sniff::Compressed(c @ Compression::Gzip) => {
+            sink.emit(Event::Compression(c));
+            let inflated = flate2::bufread::MultiGzDecoder::new(BufReader::new(input));
+            read_stream(sink, Box::new(inflated), layers + 1);
+        }
+        Sniff::Compressed(c @ Compression::Zstd) => {
+            sink.emit(Event::Compression(c));
+            match zstd::stream::read::Decoder::new(input) {
+                Ok(d) => read_stream(sink, Box::new(d), layers + 1),
+                Err(e) => sink.skip(At::File, format_args!("zstd: {e}")),
+            }
+        }
+        Sniff::Empty => sink.emit(Event::Empty),
+        Sniff::Unknown => sink.skip(
+            At::File,
+            "not a trace file hopscope reads (OTLP JSON or protobuf, Jaeger or Zipkin JSON, \
+             optionally gzip or zstd compressed)",
+        ),
+        Sniff::Format(format) => {
+            sink.format(format);
+            let input = BufReader::with_capacity(1 << 20, input);
+            match format {
+                Format::OtlpJsonLines => otlp_json::read_lines(input, sink),
+                Format::OtlpJsonDocument => otlp_json::read_document(input, sink),
+                Format::OtlpProto => otlp_proto::read_messages(input, sink, false),
+                Format::OtlpZstdFramed => otlp_proto::read_messages(input, sink, true),
+                Format::Jaeger => jaeger::read(input, sink),
+                Format::Zipkin => zipkin::read(input, sink),
+            }
+        }
+    }
+}
+
 /// Reads OTLP JSON lines (one `TracesData` or `ExportTraceServiceRequest` per line) from
-/// `input`, whatever its content looks like, into `report`. No progress is shown.
+/// `input`, whatever its content looks like, into `report`. No progress is reported.
 pub fn read_jsonl(
     input: impl BufRead,
     name: &Path,
@@ -252,7 +328,7 @@ pub fn read_jsonl(
     report: &mut ReadReport,
     on_spans: &mut dyn FnMut(Vec<Span>),
 ) -> Result<(), ReadError> {
-    let mut consumer = Consumer::new(decoder, report, on_spans, ProgressMode::Never);
+    let mut consumer = Consumer::new(decoder, report, on_spans, None);
     let mut handle = |event: Event<'_>| consumer.handle(event);
     let mut sink = Sink::new(&mut handle);
     let counter = Rc::new(Cell::new(0));
@@ -263,181 +339,15 @@ pub fn read_jsonl(
     Ok(())
 }
 
-/// Where in a file a record starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum At {
-    /// A 1-based line of a text format.
-    Line(u64),
-    /// A byte offset into a binary format.
-    Offset(u64),
-    /// The file as a whole.
-    File,
-}
-
-/// Counts the bytes read through it (read by the progress line and the report while a
-/// decompressor owns the reader).
-pub(crate) struct Counted<R> {
-    pub(crate) inner: R,
-    pub(crate) count: Rc<Cell<u64>>,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.set(self.count.get() + n as u64);
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> BufRead for Counted<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, amt: usize) {
-        self.count.set(self.count.get() + amt as u64);
-        self.inner.consume(amt);
-    }
-}
-
-/// What the format readers tell the decoding side, in file order.
-pub(crate) enum Event<'p> {
-    /// A file (or stdin) starts; its bytes read are counted in the cell.
-    Begin(String, Rc<Cell<u64>>),
-    Compression(Compression),
-    Format(Format),
-    /// `records` records starting `at`, as OTLP.
-    Records {
-        at: At,
-        records: u64,
-        resource_spans: Vec<ResourceSpans>,
-    },
-    /// One protobuf `TracesData` message starting `at`, still encoded: decoded straight
-    /// into the model (see [`wire`]).
-    Protobuf {
-        at: At,
-        message: &'p [u8],
-    },
-    /// A record skipped.
-    Skip(At, String),
-    /// A span rejected before decoding.
-    Reject(At, String),
-    /// A whole problem line, not about the current file.
-    Notice(String),
-    /// The current file held nothing.
-    Empty,
-    /// The current file ended.
-    End,
-    /// A path could not be opened: reading stops.
-    Failed(ReadError),
-}
-
-/// Where the format readers put what they read and what went wrong; the other end (see
-/// `Consumer`) decodes, counts and reports.
-pub(crate) struct Sink<'a> {
-    handle: &'a mut dyn FnMut(Event<'_>),
-}
-
-impl<'a> Sink<'a> {
-    fn new(handle: &'a mut dyn FnMut(Event<'_>)) -> Self {
-        Self { handle }
-    }
-
-    fn emit(&mut self, event: Event<'_>) {
-        (self.handle)(event);
-    }
-
-    /// Reads one file (or stdin) of any format.
-    fn read_source(&mut self, name: &str, input: impl Read) {
-        let counter = Rc::new(Cell::new(0));
-        self.emit(Event::Begin(name.to_owned(), Rc::clone(&counter)));
-        self.read_stream(Box::new(Counted { inner: input, count: counter }), 0);
-        self.emit(Event::End);
-    }
-
-    /// Tells the format of `input` and reads it, undoing whole-file compression first.
-    fn read_stream(&mut self, mut input: Box<dyn Read + '_>, layers: usize) {
-        let mut head = Vec::with_capacity(HEAD_LEN);
-        if let Err(e) = input.by_ref().take(HEAD_LEN as u64).read_to_end(&mut head) {
-            self.skip(At::File, format_args!("cannot read: {e}"));
-            return;
-        }
-        let sniffed = sniff(&head);
-        let input = Cursor::new(head).chain(input);
-        match sniffed {
-            Sniff::Compressed(_) if layers >= MAX_LAYERS => {
-                self.skip(
-                    At::File,
-                    format_args!("compressed more than {MAX_LAYERS} times over; not read"),
-                );
-            }
-            Sniff::Compressed(c @ Compression::Gzip) => {
-                self.emit(Event::Compression(c));
-                let inflated = flate2::bufread::MultiGzDecoder::new(BufReader::new(input));
-                self.read_stream(Box::new(inflated), layers + 1);
-            }
-            Sniff::Compressed(c @ Compression::Zstd) => {
-                self.emit(Event::Compression(c));
-                match zstd::stream::read::Decoder::new(input) {
-                    Ok(d) => self.read_stream(Box::new(d), layers + 1),
-                    Err(e) => self.skip(At::File, format_args!("zstd: {e}")),
-                }
-            }
-            Sniff::Empty => self.emit(Event::Empty),
-            Sniff::Unknown => self.skip(
-                At::File,
-                "not a trace file hopscope reads (OTLP JSON or protobuf, Jaeger or Zipkin JSON, \
-                 optionally gzip or zstd compressed)",
-            ),
-            Sniff::Format(format) => {
-                self.format(format);
-                let input = BufReader::with_capacity(1 << 20, input);
-                match format {
-                    Format::OtlpJsonLines => otlp_json::read_lines(input, self),
-                    Format::OtlpJsonDocument => otlp_json::read_document(input, self),
-                    Format::OtlpProto => otlp_proto::read_messages(input, self, false),
-                    Format::OtlpZstdFramed => otlp_proto::read_messages(input, self, true),
-                    Format::Jaeger => jaeger::read(input, self),
-                    Format::Zipkin => zipkin::read(input, self),
-                }
-            }
-        }
-    }
-
-    fn format(&mut self, format: Format) {
-        self.emit(Event::Format(format));
-    }
-
-    /// `records` records (starting `at`) holding these spans, to decode and hand on.
-    pub(crate) fn resource_spans(&mut self, at: At, records: u64, rs: Vec<ResourceSpans>) {
-        self.emit(Event::Records { at, records, resource_spans: rs });
-    }
-
-    /// One protobuf `TracesData` message (starting `at`), to decode and hand on, or to skip
-    /// when it does not decode.
-    pub(crate) fn traces_proto(&mut self, at: At, message: &[u8]) {
-        self.emit(Event::Protobuf { at, message });
-    }
-
-    /// A span rejected before decoding (an id that is not hex, say): counted with the
-    /// decoder's rejections.
-    pub(crate) fn reject_span(&mut self, at: At, why: impl fmt::Display) {
-        self.emit(Event::Reject(at, why.to_string()));
-    }
-
-    /// A record that could not be read: counted, reported, skipped.
-    pub(crate) fn skip(&mut self, at: At, why: impl fmt::Display) {
-        self.emit(Event::Skip(at, why.to_string()));
-    }
-}
-
 /// The decoding side: turns OTLP into the model, hands spans on, counts, reports problems
-/// with the current file's name, updates the progress line.
+/// with the current file's name, tells how far it has got.
 struct Consumer<'a> {
     decoder: &'a Decoder,
     report: &'a mut ReadReport,
     on_spans: &'a mut dyn FnMut(Vec<Span>),
-    progress: Progress,
+    on_progress: Option<&'a mut dyn FnMut(&ReadProgress<'_>)>,
+    /// When the read started.
+    started: Instant,
     /// The file being read.
     source: SourceReport,
     /// Bytes read of the current file so far.
@@ -451,13 +361,14 @@ impl<'a> Consumer<'a> {
         decoder: &'a Decoder,
         report: &'a mut ReadReport,
         on_spans: &'a mut dyn FnMut(Vec<Span>),
-        progress: ProgressMode,
+        on_progress: Option<&'a mut dyn FnMut(&ReadProgress<'_>)>,
     ) -> Self {
         Self {
             decoder,
             report,
             on_spans,
-            progress: Progress::new(progress),
+            on_progress,
+            started: Instant::now(),
             source: SourceReport::default(),
             bytes: Rc::new(Cell::new(0)),
             failed: None,
@@ -524,11 +435,14 @@ impl<'a> Consumer<'a> {
         if !decoded.spans.is_empty() {
             (self.on_spans)(decoded.spans);
         }
-        self.progress.update(
-            &self.source.name,
-            self.report.bytes + self.bytes.get(),
-            self.report.spans,
-        );
+        if let Some(on_progress) = self.on_progress.as_mut() {
+            on_progress(&ReadProgress {
+                file: &self.source.name,
+                bytes: self.report.bytes + self.bytes.get(),
+                spans: self.report.spans,
+                elapsed: self.started.elapsed(),
+            });
+        }
     }
 
     fn note(&mut self, at: At, what: &str) {

@@ -5,9 +5,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::ingest::convert::to_traces_data;
-use crate::ingest::json::encode_traces_data;
 use crate::model::{Interner, Span};
+use crate::otlp::convert::to_traces_data;
+use crate::otlp::json::encode_traces_data;
 
 /// Appends batches of spans to a recording file.
 #[derive(Debug)]

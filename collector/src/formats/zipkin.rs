@@ -52,7 +52,7 @@ use super::foreign::{
     Groups, Micros, hex_id, json_value, kv, kv_str, service_resource, span_kind, status_code,
 };
 use super::json_stream::{LineCounter, inner_line, reason, start_line};
-use super::read::{At, Sink};
+use super::sink::{At, Sink};
 use crate::model::SpanId;
 
 /// Loose spans (a flat array) converted together.
@@ -265,13 +265,13 @@ fn key(span: &ZipkinSpan) -> Result<Ids, String> {
 }
 
 /// The OTLP span, its service and its scope `(name, version)`.
-fn convert(k: Keyed) -> (OtlpSpan, String, (String, String)) {
-    let span = k.span;
+fn convert(keyed: Keyed) -> (OtlpSpan, String, (String, String)) {
+    let span = keyed.span;
     let start = span.timestamp.unwrap_or_default().nanos();
     let mut out = OtlpSpan {
-        trace_id: k.trace.to_vec(),
-        span_id: k.id.to_vec(),
-        parent_span_id: k.parent.map(|p| p.to_vec()).unwrap_or_default(),
+        trace_id: keyed.trace.to_vec(),
+        span_id: keyed.id.to_vec(),
+        parent_span_id: keyed.parent.map(|parent| parent.to_vec()).unwrap_or_default(),
         name: span.name.unwrap_or_default(),
         kind: span.kind.as_deref().and_then(span_kind).unwrap_or(SpanKind::Internal as i32),
         start_time_unix_nano: start,

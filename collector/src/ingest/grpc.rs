@@ -2,7 +2,7 @@
 //! three signals never gets UNIMPLEMENTED), gzip accepted.
 //!
 //! The trace service is written out here rather than generated: its codec hands the raw
-//! request message to [`super::wire`], which decodes it straight into the model (the
+//! request message to [`crate::otlp::wire`], which decodes it straight into the model (the
 //! generated service would have prost build the whole opentelemetry-proto tree first). Logs
 //! and metrics, low in volume, keep the generated services and prost.
 
@@ -32,9 +32,10 @@ use tonic::server::{NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use super::convert::Decoder;
-use super::{metric_points, wire};
+use super::metric_points;
 use crate::engine::{Ingest, Refused};
+use crate::otlp::convert::Decoder;
+use crate::otlp::wire;
 
 /// The gRPC services, sharing one decoder and one engine handle.
 #[derive(Debug, Clone)]

@@ -31,9 +31,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::convert::{DecodedSpans, Decoder};
-use super::{json, metric_points, wire};
+use super::metric_points;
 use crate::engine::{Ingest, Refused};
+use crate::otlp::convert::{DecodedSpans, Decoder};
+use crate::otlp::{json, wire};
 
 /// `google.rpc.Status`, the body of every OTLP/HTTP error answer.
 #[derive(Clone, PartialEq, prost::Message)]

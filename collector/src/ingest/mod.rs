@@ -1,5 +1,5 @@
-//! OTLP receivers: gRPC (tonic) and HTTP (protobuf and JSON, gzip), and the conversion of
-//! decoded OTLP messages into the compact [`crate::model`].
+//! OTLP receivers: gRPC (tonic) and HTTP (protobuf and JSON, gzip), their limits, auth, TLS
+//! and backpressure. Decoding itself is the [`crate::otlp`] codec's.
 //!
 //! Receivers decode at the edge, on the request's task, and hand batches to the engine
 //! through [`crate::engine::Ingest`], which never blocks: when the engine's queue is full the
@@ -9,11 +9,8 @@
 //! tonic's own TLS acceptor, HTTP through a [`TlsListener`] that completes handshakes off the
 //! accept loop and hands finished streams to axum.
 
-pub mod convert;
 pub mod grpc;
 pub mod http;
-pub mod json;
-pub mod wire;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,7 +24,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Ingest;
-use convert::Decoder;
+use crate::otlp::convert::Decoder;
 
 /// Number of data points in a metrics request (metrics are only counted for now).
 pub fn metric_points(req: &ExportMetricsServiceRequest) -> u64 {

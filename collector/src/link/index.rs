@@ -158,8 +158,8 @@ mod tests {
 
     use super::*;
     use crate::fake::Generator;
-    use crate::ingest::convert::Decoder;
     use crate::model::Interner;
+    use crate::otlp::convert::Decoder;
 
     /// Replayed traffic: the same message ids and offsets on thousands of unrelated spans.
     /// The index keeps at most `MAX_SHARING` spans per key, so linking stays O(1) per span.

@@ -97,6 +97,7 @@ impl<K, T> Default for Slab<K, T> {
 
 impl<K: Slot, T> Slab<K, T> {
     /// Stores `item` in a freed slot, or a new one.
+    #[inline]
     pub fn insert(&mut self, item: T) -> K {
         if let Some(k) = self.free.pop() {
             self.items[k.index()] = item;
@@ -108,6 +109,7 @@ impl<K: Slot, T> Slab<K, T> {
     }
 
     /// Marks `k` free for reuse (its record stays until overwritten).
+    #[inline]
     pub fn release(&mut self, k: K) {
         self.free.push(k);
     }
@@ -122,6 +124,7 @@ impl<K: Slot, T> Slab<K, T> {
         (0..self.items.len()).map(K::from_index)
     }
 
+    #[inline]
     pub fn get(&self, k: K) -> Option<&T> {
         self.items.get(k.index())
     }

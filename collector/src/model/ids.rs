@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
+use super::hex;
+
 /// A 16-byte W3C trace id. Never all zero once accepted into the store.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct TraceId(pub [u8; 16]);
@@ -50,9 +52,7 @@ macro_rules! id_impl {
                     return Err(IdError::Length { got: bytes.len() / 2, expected: $len });
                 }
                 let mut arr = [0u8; $len];
-                for (i, pair) in bytes.chunks_exact(2).enumerate() {
-                    arr[i] = (hex_val(pair[0])? << 4) | hex_val(pair[1])?;
-                }
+                hex::decode_into(bytes, &mut arr).map_err(|_| IdError::NotHex)?;
                 Self::from_bytes(&arr)
             }
 
@@ -64,14 +64,14 @@ macro_rules! id_impl {
             /// The first 8 hex digits: enough to tell ids apart on screen.
             pub fn short(&self) -> String {
                 let mut buf = [0u8; $len * 2];
-                hex_into(&self.0, &mut buf)[..8].to_owned()
+                hex::encode_into(&self.0, &mut buf)[..8].to_owned()
             }
 
             /// Whether the id's hex starts with `prefix` (in either case), without
             /// formatting it.
             pub fn hex_starts_with(&self, prefix: &str) -> bool {
                 let mut buf = [0u8; $len * 2];
-                let hex = hex_into(&self.0, &mut buf);
+                let hex = hex::encode_into(&self.0, &mut buf);
                 hex.get(..prefix.len()).is_some_and(|h| h.eq_ignore_ascii_case(prefix))
             }
         }
@@ -79,7 +79,7 @@ macro_rules! id_impl {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 let mut buf = [0u8; $len * 2];
-                f.write_str(hex_into(&self.0, &mut buf))
+                f.write_str(hex::encode_into(&self.0, &mut buf))
             }
         }
 
@@ -87,7 +87,7 @@ macro_rules! id_impl {
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 let mut buf = [0u8; $len * 2];
-                serializer.serialize_str(hex_into(&self.0, &mut buf))
+                serializer.serialize_str(hex::encode_into(&self.0, &mut buf))
             }
         }
 
@@ -119,25 +119,6 @@ macro_rules! id_impl {
 
 id_impl!(TraceId, 16, "trace id");
 id_impl!(SpanId, 8, "span id");
-
-/// Writes `bytes` as lowercase hex into `out` (twice their length) and returns that text.
-fn hex_into<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 15)];
-    }
-    std::str::from_utf8(out).unwrap_or_default()
-}
-
-fn hex_val(c: u8) -> Result<u8, IdError> {
-    match c {
-        b'0'..=b'9' => Ok(c - b'0'),
-        b'a'..=b'f' => Ok(c - b'a' + 10),
-        b'A'..=b'F' => Ok(c - b'A' + 10),
-        _ => Err(IdError::NotHex),
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 //! destinations) are interned [`Sym`]s, and the messaging fields that DESIGN.md §3 lists
 //! under several names are normalised once, at decode time, into [`Messaging`].
 
+pub mod hex;
 mod ids;
 mod intern;
 mod messaging;

@@ -444,8 +444,8 @@ mod tests {
 
     use super::*;
     use crate::fake::Generator;
-    use crate::ingest::convert::Decoder;
     use crate::model::{Interner, StatusCode};
+    use crate::otlp::convert::Decoder;
 
     fn spans(n: usize) -> Vec<Span> {
         let decoder = Decoder::new(Arc::new(Interner::new()));

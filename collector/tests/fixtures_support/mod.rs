@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hopscope_collector::formats::read::read_paths;
-use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::model::{Interner, Span};
+use hopscope_collector::otlp::convert::Decoder;
 
 /// Every span of every fixture, in file order, decoded with `interner`.
 pub fn fixture_spans(interner: &Arc<Interner>) -> Vec<Span> {

@@ -12,12 +12,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hopscope_collector::formats::read::{
-    ProgressMode, ReadError, ReadOptions, ReadReport, read_paths_with,
-};
-use hopscope_collector::ingest::convert::Decoder;
-use hopscope_collector::ingest::json::decode_traces;
+use hopscope_collector::formats::read::{ReadError, ReadOptions, ReadReport, read_paths_with};
 use hopscope_collector::model::{Interner, Span};
+use hopscope_collector::otlp::convert::Decoder;
+use hopscope_collector::otlp::json::decode_traces;
 use opentelemetry_proto::tonic::trace::v1::TracesData;
 use prost::Message;
 
@@ -56,7 +54,7 @@ pub fn try_read(paths: &[PathBuf]) -> Result<Read, ReadError> {
     let decoder = Decoder::new(Arc::clone(&interner));
     let mut spans = Vec::new();
     let mut batches = Vec::new();
-    let options = ReadOptions { progress: ProgressMode::Never };
+    let options = ReadOptions::default();
     let report = read_paths_with(paths, &decoder, options, &mut |batch| {
         batches.push(batch.len());
         spans.extend(batch);

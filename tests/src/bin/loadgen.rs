@@ -162,7 +162,7 @@ fn templates(count: usize, spans: usize) -> Vec<Template> {
             }
             Template {
                 bytes,
-                spans: hopscope_collector::ingest::convert::Decoder::count_spans(&req) as u64,
+                spans: hopscope_collector::otlp::convert::Decoder::count_spans(&req) as u64,
                 id_offsets,
                 kafka_offsets,
                 message_ids,

@@ -9,9 +9,9 @@ use hopscope_collector::engine::views::{
     self, ClockMode, EventClock, Sources, View, ViewConfig, Wants,
 };
 use hopscope_collector::fake::Generator;
-use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::link::Linker;
 use hopscope_collector::model::Interner;
+use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::store::SpanStore;
 
 use super::msg::Msg;

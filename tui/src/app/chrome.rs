@@ -3,6 +3,7 @@
 //! each screen), the footer (the hint bar from the key-binding table, the filter being typed,
 //! or a message), the body the screen on show builds, and the help over it.
 
+use hopscope_collector::format;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -266,7 +267,7 @@ fn hints(state: &State, budget: usize) -> Vec<(&'static str, &'static str)> {
     // (priority: lower stays longer, key, what it does)
     let mut keys = keys::hints(place, state.paused, state.replay.map(|r| r.paused));
     let width = |keys: &[(u8, &str, &str)]| -> usize {
-        keys.iter().map(|(_, k, w)| k.chars().count() + w.chars().count() + 3).sum()
+        keys.iter().map(|(_, k, w)| format::width(k) + format::width(w) + 3).sum()
     };
     while width(&keys) > budget && keys.len() > 1 {
         let worst = keys.iter().enumerate().max_by_key(|(i, (p, _, _))| (*p, *i)).map(|(i, _)| i);

@@ -3,6 +3,7 @@
 
 use hopscope_collector::analysis::{FlowStatus, LagStatus, SagaState};
 use hopscope_collector::engine::views::View;
+use hopscope_collector::format;
 
 use super::theme::Tone;
 use super::vm::Seg;
@@ -94,7 +95,7 @@ pub struct Tab {
 impl Tab {
     /// Columns it takes, label and badge.
     pub fn width(&self) -> usize {
-        self.label.chars().count() + self.badge.as_ref().map_or(0, |b| b.text.chars().count())
+        format::width(&self.label) + self.badge.as_ref().map_or(0, |b| format::width(&b.text))
     }
 }
 

@@ -12,10 +12,10 @@ use hopscope_collector::engine::StatsSnapshot;
 use hopscope_collector::engine::views::{
     self, ClockMode, DetailTarget, EventClock, Sources, View, ViewConfig, ViewRequest, Wants,
 };
-use hopscope_collector::formats::read::{ProgressMode, ReadOptions, read_paths_with};
-use hopscope_collector::ingest::convert::Decoder;
+use hopscope_collector::formats::read::{ReadOptions, read_paths_with};
 use hopscope_collector::link::Linker;
 use hopscope_collector::model::{Interner, LogRecord, Resource, Scope, Value};
+use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::store::SpanStore;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -53,7 +53,7 @@ impl FakeEngine {
         let decoder = Decoder::new(Arc::clone(&interner));
         let mut store = SpanStore::new(1 << 30);
         let mut linker = Linker::new(Arc::clone(&interner));
-        let options = ReadOptions { progress: ProgressMode::Never };
+        let options = ReadOptions::default();
         read_paths_with(&[path.to_owned()], &decoder, options, &mut |spans| {
             linker.add_all(&spans);
             for s in spans {

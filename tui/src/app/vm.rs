@@ -3,6 +3,8 @@
 //! and a titled pane. Each screen builds its own view-model from these, reading only the rows
 //! on screen, so a frame costs what it shows, whatever the engine holds.
 
+use hopscope_collector::format;
+
 use super::theme::{Theme, Tone};
 
 /// A run of text in one tone.
@@ -28,7 +30,7 @@ pub fn plain(text: impl Into<String>) -> Line {
 
 /// Columns `line` takes.
 pub fn width_of(line: &Line) -> usize {
-    line.iter().map(|s| s.text.chars().count()).sum()
+    line.iter().map(|s| format::width(&s.text)).sum()
 }
 
 /// A column of a table.
@@ -75,4 +77,17 @@ pub struct PaneVm {
     pub theme: Theme,
     pub title: String,
     pub lines: Vec<Line>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_as_wide_as_its_terminal_cells() {
+        // CJK characters take two cells each: counted in chars, the columns after a
+        // Japanese service name would shift left.
+        let line = vec![Seg::new("注文", Tone::Normal), Seg::new(" POST /x", Tone::Dim)];
+        assert_eq!(width_of(&line), 4 + 8);
+    }
 }

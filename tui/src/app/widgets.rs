@@ -2,6 +2,7 @@
 //! and nothing else. They read no state, compute no orders and never change anything but
 //! the buffer. Screen-specific widgets live with their screen.
 
+use hopscope_collector::format;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -31,7 +32,7 @@ pub fn put(
         }
         let room = end - at;
         let last_room =
-            cut && usize::from(room) < seg.text.chars().count() + usize::from(i + 1 < line.len());
+            cut && usize::from(room) < format::width(&seg.text) + usize::from(i + 1 < line.len());
         let style = base.patch(theme.style(seg.tone));
         if last_room && room > 0 {
             let (nx, _) = buf.set_stringn(at, y, &seg.text, usize::from(room - 1), style);
@@ -79,7 +80,7 @@ impl Widget for &TableVm {
                 Some(false) => title.push('▲'),
                 None => {}
             }
-            let tw = title.chars().count() as u16;
+            let tw = format::width(&title) as u16;
             let tx = if c.right && tw < w { x + w - tw } else { x };
             buf.set_stringn(tx, header.y, &title, usize::from(w), theme.header());
             x = x.saturating_add(c.width + 1);

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use hopscope_collector::engine::Ingest;
-use hopscope_collector::formats::read::{ProgressMode, ReadOptions, ReadReport, read_paths_with};
-use hopscope_collector::ingest::convert::Decoder;
+use hopscope_collector::formats::read::{ReadOptions, ReadReport, read_paths_with};
 use hopscope_collector::model::Span;
+use hopscope_collector::otlp::convert::Decoder;
 
 /// Where a replay stands, as the feeder reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -258,7 +258,7 @@ pub fn feed(
     control: &ReplayControl,
 ) -> Result<ReadReport> {
     let generation = control.generation();
-    let options = ReadOptions { progress: ProgressMode::Never };
+    let options = ReadOptions::default();
     let report = read_paths_with(paths, decoder, options, &mut |spans: Vec<Span>| {
         if control.abandoned(generation) || spans.is_empty() {
             return;

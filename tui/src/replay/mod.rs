@@ -21,8 +21,8 @@ use anyhow::{Context as _, Result, bail};
 use hopscope_collector::engine::views::{ClockMode, ViewConfig};
 use hopscope_collector::engine::{Engine, EngineConfig};
 use hopscope_collector::formats::read::ReadReport;
-use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::model::Interner;
+use hopscope_collector::otlp::convert::Decoder;
 
 use self::control::{ReplayControl, feed, feed_from_the_start};
 use crate::app::{self, Mode};

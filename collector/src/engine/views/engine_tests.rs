@@ -30,7 +30,7 @@ fn a_live_clock_republishes_while_idle_and_requests_are_answered() {
 #[test]
 fn clear_empties_the_store_and_the_next_view() {
     use crate::fake::Generator;
-    use crate::ingest::convert::Decoder;
+    use crate::otlp::convert::Decoder;
     let interner = Arc::new(Interner::new());
     let engine = Engine::start(&EngineConfig::default(), Arc::clone(&interner)).unwrap();
     let mut views = engine.views();
@@ -63,7 +63,7 @@ fn clear_empties_the_store_and_the_next_view() {
 #[test]
 fn ingest_clear_drops_what_was_queued_before_it() {
     use crate::fake::Generator;
-    use crate::ingest::convert::Decoder;
+    use crate::otlp::convert::Decoder;
     let interner = Arc::new(Interner::new());
     let engine = Engine::start(&EngineConfig::default(), Arc::clone(&interner)).unwrap();
     let mut generator = Generator::new(5, 1_700_000_000_000_000_000);
@@ -86,7 +86,7 @@ fn ingest_clear_drops_what_was_queued_before_it() {
 /// `examples/view_latency.rs` and BENCHMARKS.md.
 fn an_arriving_span_reaches_a_view_without_more_arriving() {
     use crate::fake::Generator;
-    use crate::ingest::convert::Decoder;
+    use crate::otlp::convert::Decoder;
     let interner = Arc::new(Interner::new());
     let engine = Engine::start(&EngineConfig::default(), Arc::clone(&interner)).unwrap();
     let decoder = Decoder::new(interner);

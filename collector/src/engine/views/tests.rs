@@ -8,10 +8,10 @@ use super::publish::RateMeter;
 use super::*;
 use crate::analysis::{self, AnalysisOptions, Hop};
 use crate::engine::StatsSnapshot;
-use crate::formats::read::{ProgressMode, ReadOptions, read_paths_with};
-use crate::ingest::convert::Decoder;
+use crate::formats::read::{ReadOptions, read_paths_with};
 use crate::link::Linker;
 use crate::model::Interner;
+use crate::otlp::convert::Decoder;
 use crate::store::SpanStore;
 
 fn fixture() -> (SpanStore, Linker) {
@@ -21,7 +21,7 @@ fn fixture() -> (SpanStore, Linker) {
     let decoder = Decoder::new(Arc::clone(&interner));
     let mut store = SpanStore::new(1 << 30);
     let mut linker = Linker::new(interner);
-    let options = ReadOptions { progress: ProgressMode::Never };
+    let options = ReadOptions::default();
     read_paths_with(&[path], &decoder, options, &mut |spans| {
         linker.add_all(&spans);
         for s in spans {

@@ -1,6 +1,7 @@
 //! The flow detail's widget: the title, the timeline's rows with their bars (or the sequence
 //! diagram's lanes and arrows), and the span pane beside or under it.
 
+use hopscope_collector::format;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -78,7 +79,7 @@ impl Widget for &DetailVm {
                         buf.set_string(rows.x, y, "◆", base.patch(theme.style(Tone::Accent)));
                     }
                     put(buf, rows.x + 1, y, *label_width, &row.label, theme, base);
-                    let dw = row.duration.chars().count() as u16;
+                    let dw = format::width(&row.duration) as u16;
                     let dx = rows.x + 1 + label_width + 1 + dur_w.saturating_sub(dw);
                     buf.set_stringn(
                         dx,
@@ -109,7 +110,7 @@ impl SequenceVm {
         let center = |i: usize| lanes_x + lane * i as u16 + lane / 2;
         // Participants on the first row, lifelines below.
         for (i, p) in self.participants.iter().enumerate() {
-            let w = p.chars().count() as u16;
+            let w = format::width(p) as u16;
             let x = center(i).saturating_sub(w.min(lane.saturating_sub(1)) / 2);
             buf.set_stringn(
                 x,

@@ -2,6 +2,7 @@
 //! screen, or what to do when there are none.
 
 use hopscope_collector::analysis::FlowStatus;
+use hopscope_collector::format;
 use ratatui::layout::Rect;
 
 use super::FlowColumn;
@@ -55,7 +56,7 @@ pub fn table(state: &State, body: Rect) -> TableVm {
                             Seg::new(f.root.service.clone(), Tone::Title),
                             Seg::new(format!(" {}", f.root.name), Tone::Normal),
                         ];
-                        let used = f.root.service.chars().count() + 1 + f.root.name.chars().count();
+                        let used = format::width(&f.root.service) + 1 + format::width(&f.root.name);
                         if usize::from(*w) > used + 6 {
                             let others: Vec<&str> = f
                                 .services

@@ -6,6 +6,7 @@
 
 pub mod vm;
 
+use hopscope_collector::format;
 use ratatui::layout::Rect;
 
 use super::keys::{self, Action};
@@ -165,7 +166,7 @@ pub fn layout(body: Rect, replay: bool) -> Layout {
     let sections = sections(replay);
     let key_width = sections
         .iter()
-        .flat_map(|s| s.entries.iter().map(|(k, _)| k.chars().count()))
+        .flat_map(|s| s.entries.iter().map(|(k, _)| format::width(k)))
         .max()
         .unwrap_or(0) as u16
         + 1;
@@ -216,7 +217,7 @@ mod tests {
             for row in l.columns.iter().flatten() {
                 let w = match row {
                     Row::Title(t) | Row::More(t) | Row::Entry(_, t) => {
-                        t.chars().count() + usize::from(l.key_width)
+                        format::width(t) + usize::from(l.key_width)
                     }
                     Row::Blank => 0,
                 };

@@ -1,6 +1,7 @@
 //! The help overlay's view-model and widget: its box, centred on the body, and the rows of
 //! each column on screen at its scroll position.
 
+use hopscope_collector::format;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::{Block, Clear, Widget};
@@ -73,7 +74,7 @@ impl Widget for &HelpVm {
         if let Some(marker) = &self.marker
             && r.height > 0
         {
-            let w = (marker.chars().count() as u16).min(r.width.saturating_sub(2));
+            let w = (format::width(marker) as u16).min(r.width.saturating_sub(2));
             let x = r.x + r.width.saturating_sub(w + 2);
             let style = theme.style(Tone::Accent);
             buf.set_stringn(x, r.y + r.height - 1, marker, usize::from(w), style);

@@ -23,10 +23,17 @@
 //! from the input while converting: keys and names go to the interner and short values
 //! inline into `CompactString`s, so most attributes cost no allocation at all.
 
-use std::fmt;
+mod error;
+
 use std::sync::Arc;
 
 use compact_str::CompactString;
+
+use error::{
+    ANY_VALUE, ARRAY_VALUE, ENTITY_REF, EVENT, KEY_VALUE, KEY_VALUE_LIST, LINK, RESOURCE,
+    RESOURCE_SPANS, SCOPE, SCOPE_SPANS, SPAN, STATUS, TOP,
+};
+pub use error::{DecodeError, ErrorKind};
 
 use super::convert::{DecodedSpans, Decoder, SpanParts};
 use crate::model::{Event, KeyValue, Link, Resource, Scope, Sym, Value};
@@ -47,158 +54,6 @@ pub enum WireType {
     EndGroup,
     ThirtyTwoBit,
 }
-
-/// Why a message could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// A varint longer than 10 bytes, or cut short by the end of its message.
-    InvalidVarint,
-    /// A field key above `u32::MAX`.
-    InvalidKey(u64),
-    /// Wire type 6 or 7.
-    InvalidWireType(u64),
-    /// Field number 0.
-    InvalidTag,
-    /// A known field with another wire type than its type has.
-    UnexpectedWireType { actual: WireType, expected: WireType },
-    /// A length, or a fixed-size value, past the end of its message.
-    BufferUnderflow,
-    /// An end-group tag without its start, or closing another group.
-    UnexpectedEndGroup,
-    /// A string field that is not UTF-8.
-    InvalidString,
-    /// Messages or groups nested deeper than prost allows.
-    RecursionLimit,
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ErrorKind::InvalidVarint => f.write_str("invalid varint"),
-            ErrorKind::InvalidKey(key) => write!(f, "invalid key value: {key}"),
-            ErrorKind::InvalidWireType(value) => write!(f, "invalid wire type value: {value}"),
-            ErrorKind::InvalidTag => f.write_str("invalid tag value: 0"),
-            ErrorKind::UnexpectedWireType { actual, expected } => {
-                write!(f, "invalid wire type: {actual:?} (expected {expected:?})")
-            }
-            ErrorKind::BufferUnderflow => f.write_str("buffer underflow"),
-            ErrorKind::UnexpectedEndGroup => f.write_str("unexpected end group tag"),
-            ErrorKind::InvalidString => {
-                f.write_str("invalid string value: data is not UTF-8 encoded")
-            }
-            ErrorKind::RecursionLimit => f.write_str("recursion limit reached"),
-        }
-    }
-}
-
-/// A message that is not valid protobuf for its type. Displayed as prost displays its
-/// errors: `failed to decode Protobuf message: Span.name: invalid string value: data is not
-/// UTF-8 encoded`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecodeError {
-    /// The message being read when it failed.
-    pub message: &'static str,
-    /// The number of the field being read (0 before the first).
-    pub field: u32,
-    pub kind: ErrorKind,
-}
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("failed to decode Protobuf message: ")?;
-        match field_name(self.message, self.field) {
-            Some(name) => write!(f, "{}.{name}: ", self.message)?,
-            None if self.field > 0 => write!(f, "{}.{}: ", self.message, self.field)?,
-            None => write!(f, "{}: ", self.message)?,
-        }
-        write!(f, "{}", self.kind)
-    }
-}
-
-impl std::error::Error for DecodeError {}
-
-/// The name of field `field` of `message`, for error messages.
-fn field_name(message: &str, field: u32) -> Option<&'static str> {
-    FIELD_NAMES.iter().find(|(m, f, _)| *m == message && *f == field).map(|(_, _, name)| *name)
-}
-
-/// Every field the reader knows, by message and number.
-const FIELD_NAMES: &[(&str, u32, &str)] = &[
-    (TOP, 1, "resource_spans"),
-    (RESOURCE_SPANS, 1, "resource"),
-    (SCOPE_SPANS, 1, "scope"),
-    (RESOURCE_SPANS, 2, "scope_spans"),
-    (RESOURCE_SPANS, 3, "schema_url"),
-    (SCOPE_SPANS, 3, "schema_url"),
-    (ENTITY_REF, 1, "schema_url"),
-    (SCOPE_SPANS, 2, "spans"),
-    (RESOURCE, 1, "attributes"),
-    (RESOURCE, 2, "dropped_attributes_count"),
-    (RESOURCE, 3, "entity_refs"),
-    (ENTITY_REF, 2, "type"),
-    (ENTITY_REF, 3, "id_keys"),
-    (ENTITY_REF, 4, "description_keys"),
-    (SCOPE, 1, "name"),
-    (SCOPE, 2, "version"),
-    (SCOPE, 3, "attributes"),
-    (SPAN, 9, "attributes"),
-    (EVENT, 3, "attributes"),
-    (LINK, 4, "attributes"),
-    (SCOPE, 4, "dropped_attributes_count"),
-    (SPAN, 10, "dropped_attributes_count"),
-    (EVENT, 4, "dropped_attributes_count"),
-    (LINK, 5, "dropped_attributes_count"),
-    (SPAN, 1, "trace_id"),
-    (LINK, 1, "trace_id"),
-    (SPAN, 2, "span_id"),
-    (LINK, 2, "span_id"),
-    (SPAN, 3, "trace_state"),
-    (LINK, 3, "trace_state"),
-    (SPAN, 4, "parent_span_id"),
-    (SPAN, 5, "name"),
-    (EVENT, 2, "name"),
-    (SPAN, 6, "kind"),
-    (SPAN, 7, "start_time_unix_nano"),
-    (SPAN, 8, "end_time_unix_nano"),
-    (SPAN, 11, "events"),
-    (SPAN, 12, "dropped_events_count"),
-    (SPAN, 13, "links"),
-    (SPAN, 14, "dropped_links_count"),
-    (SPAN, 15, "status"),
-    (SPAN, 16, "flags"),
-    (LINK, 6, "flags"),
-    (EVENT, 1, "time_unix_nano"),
-    (STATUS, 2, "message"),
-    (STATUS, 3, "code"),
-    (KEY_VALUE, 1, "key"),
-    (KEY_VALUE, 2, "value"),
-    (KEY_VALUE, 3, "key_strindex"),
-    (ANY_VALUE, 1, "string_value"),
-    (ANY_VALUE, 2, "bool_value"),
-    (ANY_VALUE, 3, "int_value"),
-    (ANY_VALUE, 4, "double_value"),
-    (ANY_VALUE, 5, "array_value"),
-    (ANY_VALUE, 6, "kvlist_value"),
-    (ANY_VALUE, 7, "bytes_value"),
-    (ANY_VALUE, 8, "string_value_strindex"),
-    (ARRAY_VALUE, 1, "values"),
-    (KEY_VALUE_LIST, 1, "values"),
-];
-
-const TOP: &str = "ExportTraceServiceRequest";
-const RESOURCE_SPANS: &str = "ResourceSpans";
-const SCOPE_SPANS: &str = "ScopeSpans";
-const RESOURCE: &str = "Resource";
-const ENTITY_REF: &str = "EntityRef";
-const SCOPE: &str = "InstrumentationScope";
-const SPAN: &str = "Span";
-const EVENT: &str = "Event";
-const LINK: &str = "Link";
-const STATUS: &str = "Status";
-const KEY_VALUE: &str = "KeyValue";
-const ANY_VALUE: &str = "AnyValue";
-const ARRAY_VALUE: &str = "ArrayValue";
-const KEY_VALUE_LIST: &str = "KeyValueList";
 
 /// One message's bytes, read field by field.
 #[derive(Clone, Copy)]
@@ -411,31 +266,31 @@ impl<'a> Reader<'a> {
 /// Fails on the framing errors it meets on the way; the rest are found by
 /// [`decode_traces`].
 pub fn count_spans(bytes: &[u8]) -> Result<usize, DecodeError> {
-    let mut n = 0;
+    let mut spans = 0;
     let mut top = Reader::new(bytes, RECURSION_LIMIT, TOP);
     while let Some((field, wire_type)) = top.next()? {
         if field != 1 {
             top.skip(wire_type)?;
             continue;
         }
-        let mut rs = top.message(wire_type, RESOURCE_SPANS)?;
-        while let Some((field, wire_type)) = rs.next()? {
+        let mut resource_spans = top.message(wire_type, RESOURCE_SPANS)?;
+        while let Some((field, wire_type)) = resource_spans.next()? {
             if field != 2 {
-                rs.skip(wire_type)?;
+                resource_spans.skip(wire_type)?;
                 continue;
             }
-            let mut ss = rs.message(wire_type, SCOPE_SPANS)?;
-            while let Some((field, wire_type)) = ss.next()? {
+            let mut scope_spans = resource_spans.message(wire_type, SCOPE_SPANS)?;
+            while let Some((field, wire_type)) = scope_spans.next()? {
                 if field == 2 {
-                    ss.message(wire_type, SPAN)?;
-                    n += 1;
+                    scope_spans.message(wire_type, SPAN)?;
+                    spans += 1;
                 } else {
-                    ss.skip(wire_type)?;
+                    scope_spans.skip(wire_type)?;
                 }
             }
         }
     }
-    Ok(n)
+    Ok(spans)
 }
 
 /// Decodes every valid span of an `ExportTraceServiceRequest` or `TracesData` message:
@@ -445,12 +300,12 @@ pub fn decode_traces(decoder: &Decoder, bytes: &[u8]) -> Result<DecodedSpans, De
     let mut wire = Wire::new(decoder);
     let mut out = DecodedSpans::default();
     let mut top = Reader::new(bytes, RECURSION_LIMIT, TOP);
-    let mut ri = 0;
+    let mut resource_index = 0;
     while let Some((field, wire_type)) = top.next()? {
         if field == 1 {
-            let rs = top.message(wire_type, RESOURCE_SPANS)?;
-            wire.resource_spans(rs, ri, &mut out)?;
-            ri += 1;
+            let resource_spans = top.message(wire_type, RESOURCE_SPANS)?;
+            wire.resource_spans(resource_spans, resource_index, &mut out)?;
+            resource_index += 1;
         } else {
             top.skip(wire_type)?;
         }
@@ -540,7 +395,7 @@ impl<'d, 'a> Wire<'d, 'a> {
     fn resource_spans(
         &mut self,
         body: Reader<'a>,
-        ri: usize,
+        resource_index: usize,
         out: &mut DecodedSpans,
     ) -> Result<(), DecodeError> {
         let mut r = body;
@@ -563,12 +418,12 @@ impl<'d, 'a> Wire<'d, 'a> {
         let resource: Arc<Resource> =
             Arc::new(self.decoder.resource_from(attributes, dropped, schema_url));
         let mut r = body;
-        let mut si = 0;
+        let mut scope_index = 0;
         while let Some((field, wire_type)) = r.next()? {
             if field == 2 {
-                let ss = r.message(wire_type, SCOPE_SPANS)?;
-                self.scope_spans(ss, &resource, (ri, si), out)?;
-                si += 1;
+                let scope_spans = r.message(wire_type, SCOPE_SPANS)?;
+                self.scope_spans(scope_spans, &resource, (resource_index, scope_index), out)?;
+                scope_index += 1;
             } else {
                 r.skip(wire_type)?;
             }
@@ -594,7 +449,7 @@ impl<'d, 'a> Wire<'d, 'a> {
         &mut self,
         body: Reader<'a>,
         resource: &Arc<Resource>,
-        (ri, si): (usize, usize),
+        (resource_index, scope_index): (usize, usize),
         out: &mut DecodedSpans,
     ) -> Result<(), DecodeError> {
         let mut r = body;
@@ -603,14 +458,14 @@ impl<'d, 'a> Wire<'d, 'a> {
         while let Some((field, wire_type)) = r.next()? {
             match field {
                 1 => {
-                    let mut s = r.message(wire_type, SCOPE)?;
-                    while let Some((field, wire_type)) = s.next()? {
+                    let mut scope_fields = r.message(wire_type, SCOPE)?;
+                    while let Some((field, wire_type)) = scope_fields.next()? {
                         match field {
-                            1 => name = s.string(wire_type)?,
-                            2 => version = s.string(wire_type)?,
-                            3 => self.push_attribute(&mut s, wire_type)?,
-                            4 => dropped = s.uint32(wire_type)?,
-                            _ => s.skip(wire_type)?,
+                            1 => name = scope_fields.string(wire_type)?,
+                            2 => version = scope_fields.string(wire_type)?,
+                            3 => self.push_attribute(&mut scope_fields, wire_type)?,
+                            4 => dropped = scope_fields.uint32(wire_type)?,
+                            _ => scope_fields.skip(wire_type)?,
                         }
                     }
                 }
@@ -623,16 +478,16 @@ impl<'d, 'a> Wire<'d, 'a> {
         let scope: Arc<Scope> =
             Arc::new(Decoder::scope_from(name, version, attributes, dropped, schema_url));
         let mut r = body;
-        let mut pi = 0;
+        let mut span_index = 0;
         while let Some((field, wire_type)) = r.next()? {
             if field == 2 {
                 let span = r.message(wire_type, SPAN)?;
                 let parts = self.span(span)?;
                 match self.decoder.span_from(parts, resource, &scope) {
                     Ok(span) => out.spans.push(span),
-                    Err(why) => out.reject((ri, si, pi), &why),
+                    Err(why) => out.reject((resource_index, scope_index, span_index), &why),
                 }
-                pi += 1;
+                span_index += 1;
             } else {
                 r.skip(wire_type)?;
             }
@@ -644,48 +499,48 @@ impl<'d, 'a> Wire<'d, 'a> {
     fn span(&mut self, mut r: Reader<'a>) -> Result<SpanParts<'a>, DecodeError> {
         let (attributes, events, links) =
             (self.attributes.len(), self.events.len(), self.links.len());
-        let mut s = SpanParts::default();
+        let mut parts = SpanParts::default();
         while let Some((field, wire_type)) = r.next()? {
             match field {
-                1 => s.trace_id = r.bytes(wire_type)?,
-                2 => s.span_id = r.bytes(wire_type)?,
-                3 => s.trace_state = r.string(wire_type)?,
-                4 => s.parent_span_id = r.bytes(wire_type)?,
-                5 => (s.name, s.name_sym) = self.interned(&mut r, wire_type)?,
-                6 => s.kind = r.uint32(wire_type)? as i32,
-                7 => s.start_time_unix_nano = r.fixed64(wire_type)?,
-                8 => s.end_time_unix_nano = r.fixed64(wire_type)?,
+                1 => parts.trace_id = r.bytes(wire_type)?,
+                2 => parts.span_id = r.bytes(wire_type)?,
+                3 => parts.trace_state = r.string(wire_type)?,
+                4 => parts.parent_span_id = r.bytes(wire_type)?,
+                5 => (parts.name, parts.name_sym) = self.interned(&mut r, wire_type)?,
+                6 => parts.kind = r.uint32(wire_type)? as i32,
+                7 => parts.start_time_unix_nano = r.fixed64(wire_type)?,
+                8 => parts.end_time_unix_nano = r.fixed64(wire_type)?,
                 9 => self.push_attribute(&mut r, wire_type)?,
-                10 => s.dropped_attributes_count = r.uint32(wire_type)?,
+                10 => parts.dropped_attributes_count = r.uint32(wire_type)?,
                 11 => {
                     let event = self.event(r.message(wire_type, EVENT)?)?;
                     self.events.push(event);
                 }
-                12 => s.dropped_events_count = r.uint32(wire_type)?,
+                12 => parts.dropped_events_count = r.uint32(wire_type)?,
                 13 => {
                     if let Some(link) = self.link(r.message(wire_type, LINK)?)? {
                         self.links.push(link);
                     }
                 }
-                14 => s.dropped_links_count = r.uint32(wire_type)?,
+                14 => parts.dropped_links_count = r.uint32(wire_type)?,
                 15 => {
-                    let mut st = r.message(wire_type, STATUS)?;
-                    while let Some((field, wire_type)) = st.next()? {
+                    let mut status = r.message(wire_type, STATUS)?;
+                    while let Some((field, wire_type)) = status.next()? {
                         match field {
-                            2 => s.status_message = st.string(wire_type)?,
-                            3 => s.status_code = st.uint32(wire_type)? as i32,
-                            _ => st.skip(wire_type)?,
+                            2 => parts.status_message = status.string(wire_type)?,
+                            3 => parts.status_code = status.uint32(wire_type)? as i32,
+                            _ => status.skip(wire_type)?,
                         }
                     }
                 }
-                16 => s.flags = r.fixed32(wire_type)?,
+                16 => parts.flags = r.fixed32(wire_type)?,
                 _ => r.skip(wire_type)?,
             }
         }
-        s.attributes = self.attributes.drain(attributes..).collect();
-        s.events = self.events.drain(events..).collect();
-        s.links = self.links.drain(links..).collect();
-        Ok(s)
+        parts.attributes = self.attributes.drain(attributes..).collect();
+        parts.events = self.events.drain(events..).collect();
+        parts.links = self.links.drain(links..).collect();
+        Ok(parts)
     }
 
     fn event(&mut self, mut r: Reader<'a>) -> Result<Event, DecodeError> {
@@ -756,46 +611,46 @@ impl<'d, 'a> Wire<'d, 'a> {
         while let Some((field, wire_type)) = r.next()? {
             match field {
                 1 => {
-                    let s = self.text(&mut r, wire_type)?;
-                    *value = Value::Str(CompactString::from(s));
+                    let text = self.text(&mut r, wire_type)?;
+                    *value = Value::Str(CompactString::from(text));
                 }
                 2 => *value = Value::Bool(r.uint64(wire_type)? != 0),
                 3 => *value = Value::Int(r.uint64(wire_type)? as i64),
                 4 => *value = Value::Double(f64::from_bits(r.fixed64(wire_type)?)),
                 5 => {
-                    let mut a = r.message(wire_type, ARRAY_VALUE)?;
+                    let mut array = r.message(wire_type, ARRAY_VALUE)?;
                     let start = self.values.len();
                     if let Value::Array(earlier) = std::mem::take(value) {
                         self.values.extend(earlier);
                     }
-                    while let Some((field, wire_type)) = a.next()? {
+                    while let Some((field, wire_type)) = array.next()? {
                         if field == 1 {
                             let mut element = Value::Empty;
-                            self.any_value(a.message(wire_type, ANY_VALUE)?, &mut element)?;
+                            self.any_value(array.message(wire_type, ANY_VALUE)?, &mut element)?;
                             self.values.push(element);
                         } else {
-                            a.skip(wire_type)?;
+                            array.skip(wire_type)?;
                         }
                     }
                     *value = Value::Array(self.values.drain(start..).collect());
                 }
                 6 => {
-                    let mut l = r.message(wire_type, KEY_VALUE_LIST)?;
+                    let mut list = r.message(wire_type, KEY_VALUE_LIST)?;
                     let start = self.attributes.len();
                     if let Value::KvList(earlier) = std::mem::take(value) {
                         self.attributes.extend(earlier);
                     }
-                    while let Some((field, wire_type)) = l.next()? {
+                    while let Some((field, wire_type)) = list.next()? {
                         if field == 1 {
-                            self.push_attribute(&mut l, wire_type)?;
+                            self.push_attribute(&mut list, wire_type)?;
                         } else {
-                            l.skip(wire_type)?;
+                            list.skip(wire_type)?;
                         }
                     }
                     *value = Value::KvList(self.attributes.drain(start..).collect());
                 }
                 7 => *value = Value::Bytes(r.bytes(wire_type)?.into()),
-                // `string_value_strindex`, a profiles-only dictionary reference: no value.
+                // `string_value_strindex`, array profiles-only dictionary reference: no value.
                 8 => {
                     r.uint32(wire_type)?;
                     *value = Value::Empty;
