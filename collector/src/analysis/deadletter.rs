@@ -1,7 +1,8 @@
 //! Dead letters (DESIGN.md §2, refined): a message republished to a dead-letter destination
 //! counts as a failure of the subscription it died in. That subscription is the queue the
 //! broker recorded (`x-first-death-queue`), else each subscription of the message's
-//! destination whose delivery of it failed (the consumer that rejected it). The linker keeps
+//! destination whose delivery of it failed (the consumer that rejected it), else each one
+//! it reached (its failure was below the consumer span). The linker keeps
 //! the dead-letter hops ([`crate::link::agg::Aggregates::dead_letters`]); this module reads
 //! them for the lag rows' `dead_lettered` and a dead-lettered flow's `error_reason`.
 
@@ -30,18 +31,19 @@ fn died_in(cx: &Ctx<'_>, h: HopSlot) -> Vec<SubSlot> {
             .into_iter()
             .collect();
     }
-    let mut subs: Vec<SubSlot> = pm
-        .hops
-        .iter()
-        .map(|&o| &linker.hops[o])
-        .filter(|o| {
+    let delivered = || {
+        pm.hops.iter().map(|&o| &linker.hops[o]).filter(|o| {
             o.live
                 && o.producer == hop.producer
-                && o.consumer_error
                 && cx.span(o.delivery).msg.as_deref().is_some_and(|m| m.dead.is_none())
         })
-        .map(|o| o.sub)
-        .collect();
+    };
+    // The deliveries that failed; else (the failure was not on a consumer span: an SQS
+    // receive whose processing failed below it) every subscription the message reached.
+    let mut subs: Vec<SubSlot> = delivered().filter(|o| o.consumer_error).map(|o| o.sub).collect();
+    if subs.is_empty() {
+        subs = delivered().map(|o| o.sub).collect();
+    }
     subs.sort_unstable();
     subs.dedup();
     subs

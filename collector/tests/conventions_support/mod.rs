@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use hopscope_collector::analysis::{Analysis, AnalysisOptions, Lag, analyze};
 use hopscope_collector::formats::read::read_paths;
-use hopscope_collector::ingest::convert::Decoder;
 use hopscope_collector::link::Linker;
 use hopscope_collector::model::Interner;
+use hopscope_collector::otlp::convert::Decoder;
 use serde_json::{Value, json};
 
 /// Span kinds as OTLP numbers them.

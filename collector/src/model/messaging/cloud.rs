@@ -87,14 +87,19 @@ pub(super) fn refine<'a>(d: &mut Draft<'a>, system: &'a str, keys: &Keys) -> &'a
                 d.name_op = Some(MessagingOp::Create);
             }
             if let Some(dest) = d.destination.take() {
-                d.destination = Some(match dest.split_once("/Subscriptions/") {
+                // A dead-letter sub-queue is a destination of its own.
+                let (path, dlq) = match dest.strip_suffix("/$DeadLetterQueue") {
+                    Some(path) => (path, "/$DeadLetterQueue"),
+                    None => (dest.as_str(), ""),
+                };
+                d.destination = Some(match path.split_once("/Subscriptions/") {
                     Some((topic, sub)) => {
                         if d.group.is_none() {
-                            d.group = Some(sub.trim_end_matches("/$DeadLetterQueue").to_owned());
+                            d.group = Some(sub.to_owned());
                         }
-                        topic.to_owned()
+                        format!("{topic}{dlq}")
                     }
-                    None => dest,
+                    None => format!("{path}{dlq}"),
                 });
             }
             system
