@@ -267,8 +267,13 @@ fn amqplib_dead_letters_count_against_the_queue_that_rejected_them() {
             "message to rabbitmq:events:user.signed_up dead-lettered in billing to rabbitmq:events.dlx:user.signed_up"
         );
     }
-    assert!(!destinations(&a).is_empty());
     assert!(a.lag.iter().all(|l| l.status != LagStatus::NoConsumer));
+    let report = hopscope_collector::analysis::text::render(&a);
+    assert!(report.contains("ok (2 dead-lettered)"), "{report}");
+    assert!(
+        report.contains("error: message to rabbitmq:events:user.signed_up dead-lettered"),
+        "{report}"
+    );
 }
 
 /// The Java agent (rabbitmq-2.7, default "old" names) with
