@@ -343,8 +343,10 @@ impl FailOn {
     hopscope analyze rec.jsonl --format text           list the flows and their ids\n  \
     hopscope export rec.jsonl --flow 4bf92f35          a Mermaid sequence diagram on stdout\n  \
     hopscope export rec.jsonl --flow 4bf92f35 --format dot | dot -Tsvg > flow.svg\n  \
-    hopscope export rec.jsonl --flow 4bf92f35 --format json --out flow.json\n\n\
+    hopscope export rec.jsonl --flow 4bf92f35 --format json --out flow.json\n  \
+    hopscope export rec.jsonl --graph --format dot | dot -Tsvg > graph.svg\n\n\
     Exit status: 0 written; 2 nothing readable in the input, or no single flow matches --flow.")]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["flow", "graph"]))]
 pub struct ExportArgs {
     /// Recordings to read (`hopscope serve --record` output, OTLP JSON/protobuf, Jaeger,
     /// Zipkin, gzip or zstd compressed); a directory reads its files in name order; `-` reads
@@ -355,7 +357,14 @@ pub struct ExportArgs {
     /// The flow: its id (the root trace id), or the id of any trace in it, in hex; a unique
     /// prefix of either is enough (`hopscope analyze FILE --format text` lists the flows).
     #[arg(long, value_name = "ID", value_parser = parse_id)]
-    pub flow: String,
+    pub flow: Option<String>,
+
+    /// Instead of one flow, the whole choreography graph: services, destinations (grouped
+    /// by system) and the calls, emits and consumes between them, with counts, errors and
+    /// p95; as a Graphviz digraph, a Mermaid flowchart or JSON (`hopscope.graph/v1`), as the
+    /// TUI's `E` on the Graph screen writes it.
+    #[arg(long)]
+    pub graph: bool,
 
     /// What to write: `mermaid`, the sequence diagram the TUI's `e` writes; `dot`, a
     /// Graphviz digraph of services and destinations (solid: sync calls, dashed: async
@@ -573,9 +582,16 @@ mod tests {
         .unwrap();
         let Some(Command::Export(a)) = cli.command else { panic!("not export") };
         assert_eq!(a.files.len(), 2);
-        assert_eq!((a.flow.as_str(), a.format), ("abc", Some(FlowFormat::Dot)));
+        assert_eq!((a.flow.as_deref(), a.format), (Some("abc"), Some(FlowFormat::Dot)));
         assert_eq!(a.out, Some(PathBuf::from("f.dot")));
+        assert!(!a.graph);
         assert!(Cli::try_parse_from(["hopscope", "export", "a.jsonl"]).is_err());
+        // The whole graph instead of a flow; not both.
+        let cli = Cli::try_parse_from(["hopscope", "export", "a.jsonl", "--graph"]).unwrap();
+        let Some(Command::Export(a)) = cli.command else { panic!("not export") };
+        assert!(a.graph && a.flow.is_none());
+        let both = ["hopscope", "export", "a", "--graph", "--flow", "ab"];
+        assert!(Cli::try_parse_from(both).is_err());
         let bad = ["hopscope", "export", "a", "--flow", "ab", "--format", "png"];
         assert!(Cli::try_parse_from(bad).is_err());
     }

@@ -1,5 +1,6 @@
 //! `hopscope export FILE... --flow ID`: one flow of a recording as a Mermaid sequence diagram,
-//! a Graphviz digraph or JSON, for docs, tickets and other tools.
+//! a Graphviz digraph or JSON, for docs, tickets and other tools; `--graph`: the whole
+//! choreography graph as a Graphviz digraph, a Mermaid flowchart or JSON ([`graph_export`]).
 //!
 //! Reads and links the files through the offline pipeline, as `analyze` does
 //! ([`crate::offline`], keeping every span), finds the flow by its id or by any trace id in it (or a unique prefix of
@@ -19,6 +20,7 @@ use hopscope_collector::engine::views::{self, DetailTarget};
 
 use crate::cli::{ExportArgs, FlowFormat};
 use crate::flow_export::{self as render, ExportFormat};
+use crate::graph_export;
 use crate::offline;
 
 /// Exit status for unusable input, an unknown or an ambiguous flow id.
@@ -86,17 +88,24 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
         Ok(recording) => recording,
         Err(code) => return Ok(code),
     };
+    let Some(wanted) = args.flow.as_deref() else {
+        let format = args.format.unwrap_or(FlowFormat::Mermaid);
+        let contents = graph_export::build(&recording.analysis().graph, format.into()).contents;
+        let code = write(args.out.as_deref(), &contents, "the graph", format)?;
+        recording.forget();
+        return Ok(code);
+    };
     let flows = recording.live_analysis().flows;
     let hint = format!(
         "list the flows with `hopscope analyze {} --format text`",
         args.files.first().map_or_else(|| "FILE".to_owned(), |p| shell_word(p))
     );
-    let flow = match find(&flows, &args.flow) {
+    let flow = match find(&flows, wanted) {
         Found::One(f) => f,
         Found::None => {
             eprintln!(
                 "hopscope: no flow has the id or a trace id `{}` ({} flows read); {hint}",
-                args.flow,
+                wanted,
                 flows.len()
             );
             return Ok(ExitCode::from(UNUSABLE));
@@ -104,7 +113,7 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
         Found::Ambiguous(candidates) => {
             eprintln!(
                 "hopscope: `{}` matches {} flows; give more of the id:",
-                args.flow,
+                wanted,
                 candidates.len()
             );
             for (f, matched) in candidates.iter().take(MAX_CANDIDATES) {
@@ -138,24 +147,19 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
     }
     let format = args.format.unwrap_or(FlowFormat::Mermaid);
     let contents = render::build(&detail, format.into()).contents;
-    let code = write(args.out.as_deref(), &contents, flow.id, format)?;
+    let code = write(args.out.as_deref(), &contents, &format!("flow {}", flow.id), format)?;
     // The process ends here: freeing every span one by one would only delay the exit.
     recording.forget();
     Ok(code)
 }
 
 /// Writes `contents` to stdout, or to `out` (saying where on stderr).
-fn write(
-    out: Option<&Path>,
-    contents: &str,
-    flow: TraceId,
-    format: FlowFormat,
-) -> Result<ExitCode> {
+fn write(out: Option<&Path>, contents: &str, what: &str, format: FlowFormat) -> Result<ExitCode> {
     if let Some(path) = out.filter(|p| p.as_os_str() != "-") {
         std::fs::write(path, contents)
             .with_context(|| format!("cannot write {}", path.display()))?;
         let name = format!("{format:?}").to_ascii_lowercase();
-        eprintln!("hopscope: wrote flow {flow} ({name}) to {}", path.display());
+        eprintln!("hopscope: wrote {what} ({name}) to {}", path.display());
         return Ok(ExitCode::SUCCESS);
     }
     let mut stdout = std::io::stdout().lock();

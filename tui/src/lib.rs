@@ -3,7 +3,7 @@
 //! This crate holds the command line ([`cli`]), configuration precedence ([`config`]), the
 //! modes ([`live`], [`serve`], [`replay`], [`demo`], [`analyze`], [`export`]), the offline
 //! pipeline those over recordings share ([`offline`]), the progress line of long reads
-//! ([`progress`]), a flow rendered as a file (`flow_export`) and the terminal UI ([`app`]).
+//! ([`progress`]), a flow and the whole graph rendered as files (`flow_export`, `graph_export`) and the terminal UI ([`app`]).
 //! The `hopscope` binary (`main.rs`) only parses the command line and runs one of them; the
 //! library exists so benches can reach the UI. Everything that is not a terminal lives in
 //! `hopscope-collector`.
@@ -15,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod export;
 pub(crate) mod flow_export;
+pub(crate) mod graph_export;
 pub mod live;
 pub mod offline;
 pub mod progress;

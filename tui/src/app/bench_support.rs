@@ -1,9 +1,11 @@
 //! Generated views for benches and tests: stores of any size filled by the collector's fake
 //! data generator (`hopscope_collector::fake`), and the TUI state over them that a frame is
-//! drawn from. Nothing here runs in the binary.
+//! drawn from; generated choreography graphs of any size, their layout and the Graph screen
+//! over them. Nothing here runs in the binary.
 
 use std::sync::Arc;
 
+use hopscope_collector::analysis::Graph;
 use hopscope_collector::engine::StatsSnapshot;
 use hopscope_collector::engine::views::{
     self, ClockMode, EventClock, Sources, View, ViewConfig, Wants,
@@ -14,6 +16,8 @@ use hopscope_collector::model::Interner;
 use hopscope_collector::otlp::convert::Decoder;
 use hopscope_collector::store::SpanStore;
 
+use super::graph::canvas::{self, Zoom};
+pub use super::graph::generated::generated_graph;
 use super::msg::Msg;
 use super::state::{Context, Mode, State};
 use super::theme::Theme;
@@ -81,5 +85,26 @@ pub fn take_in(state: &mut State, view: &Arc<View>) {
 pub fn flows_state(view: &Arc<View>, width: u16, height: u16) -> State {
     let mut state = empty_state(width, height);
     take_in(&mut state, view);
+    state
+}
+
+/// Lays `graph` out as the Graph screen does (every node, full labels); returns how many
+/// boxes and routes it placed.
+pub fn lay_out_graph(graph: &Graph) -> usize {
+    let c = canvas::lay_out(graph, None, Zoom::Normal);
+    c.boxes.len() + c.routes.len()
+}
+
+/// A TUI of `width` × `height` on the Graph screen, over a view holding `graph` (its layout
+/// done, as after the view arrived).
+pub fn graph_state(graph: Graph, width: u16, height: u16) -> State {
+    let mut analysis = views::empty_analysis();
+    analysis.graph = graph;
+    let mut view = View::empty();
+    view.analysis = Arc::new(analysis);
+    view.clock.now_unix_nano = 60_000_000_000;
+    let mut state = empty_state(width, height);
+    take_in(&mut state, &Arc::new(view));
+    state.screen = super::screen::Screen::Graph;
     state
 }

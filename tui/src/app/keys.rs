@@ -41,6 +41,10 @@ impl Places {
         Places(self.0 | other.0)
     }
 
+    const fn without(self, other: Places) -> Places {
+        Places(self.0 & !other.0)
+    }
+
     /// Whether `place` is one of these.
     pub fn contains(self, place: Places) -> bool {
         self.0 & place.0 == place.0
@@ -169,6 +173,16 @@ pub enum Action {
     ScrollPane(isize),
     Back,
     ToggleGraphList,
+    /// Graph: select the next node right (`true`) or left along the edges.
+    GraphStep(bool),
+    /// Graph: pan the window by half a window across and down.
+    Pan(i8, i8),
+    /// Graph: only the selected node and its neighbours this many hops away; again: all.
+    Focus(u8),
+    /// Graph: full labels (`true`) or compact ones.
+    Zoom(bool),
+    /// Graph: write the whole graph to a file.
+    ExportGraph,
     CloseHelp,
 }
 
@@ -182,17 +196,19 @@ pub enum Section {
     Typing,
     Detail,
     Lists,
+    Graph,
     Help,
 }
 
 impl Section {
-    pub const ALL: [Section; 7] = [
+    pub const ALL: [Section; 8] = [
         Section::Everywhere,
         Section::Replay,
         Section::Flows,
         Section::Typing,
         Section::Detail,
         Section::Lists,
+        Section::Graph,
         Section::Help,
     ];
 
@@ -204,6 +220,7 @@ impl Section {
             Section::Typing => "Typing a filter",
             Section::Detail => "Flow detail",
             Section::Lists => "Graph, Sagas, Lag, Insights",
+            Section::Graph => "Graph: the diagram",
             Section::Help => "This help",
         }
     }
@@ -277,6 +294,9 @@ const DETAIL: Places = Places::DETAIL;
 const HELP: Places = Places::HELP;
 const TYPING: Places = Places::TYPING;
 const SELECT: Places = Places::FLOWS.or(Places::SAGAS).or(Places::LAG).or(Places::INSIGHTS);
+const GRAPH: Places = Places::GRAPH;
+/// Where `+`/`-` steer a replay: the Graph screen zooms with them.
+const SPEED: Places = SHOWN.without(GRAPH);
 
 /// Every key, in the order the help lists them.
 pub const TABLE: &[Binding] = &[
@@ -305,10 +325,7 @@ pub const TABLE: &[Binding] = &[
             bind(P::Char('j'), MOVES, A::Move(Motion::Down)),
             bind(P::Char('k'), MOVES, A::Move(Motion::Up)),
         ],
-        hints: &[
-            hint(SELECT.or(DETAIL), 0, 1, "↑↓", "select"),
-            hint(Places::GRAPH, 0, 1, "↑↓", "select node"),
-        ],
+        hints: &[hint(SELECT.or(DETAIL), 0, 1, "↑↓", "select")],
     },
     Binding {
         section: Section::Everywhere,
@@ -347,11 +364,11 @@ pub const TABLE: &[Binding] = &[
     Binding {
         section: Section::Everywhere,
         keys: "Enter  →  l",
-        help: "open: a flow's detail, a saga's or an insight's flow, a node's or a subscription's flows",
+        help: "open: a flow's detail, a saga's or an insight's flow, a node's or a subscription's flows (Graph: Enter)",
         binds: &[
             bind(P::Code(KeyCode::Enter), SCREENS, A::Open),
-            bind(P::Code(KeyCode::Right), SCREENS, A::Open),
-            bind(P::Char('l'), SCREENS, A::Open),
+            bind(P::Code(KeyCode::Right), SCREENS.without(GRAPH), A::Open),
+            bind(P::Char('l'), SCREENS.without(GRAPH), A::Open),
         ],
         hints: &[
             hint(FLOWS, 1, 0, "Enter", "open"),
@@ -429,14 +446,14 @@ pub const TABLE: &[Binding] = &[
     Binding {
         section: Section::Replay,
         keys: "+  -",
-        help: "replay faster, slower",
+        help: "replay faster, slower (on the Graph screen they zoom)",
         binds: &[
-            bind(P::Char('+'), SHOWN, A::Replay(ReplayCommand::Faster)),
-            alias(P::Char('='), SHOWN, A::Replay(ReplayCommand::Faster)),
-            bind(P::Char('-'), SHOWN, A::Replay(ReplayCommand::Slower)),
-            alias(P::Char('_'), SHOWN, A::Replay(ReplayCommand::Slower)),
+            bind(P::Char('+'), SPEED, A::Replay(ReplayCommand::Faster)),
+            alias(P::Char('='), SPEED, A::Replay(ReplayCommand::Faster)),
+            bind(P::Char('-'), SPEED, A::Replay(ReplayCommand::Slower)),
+            alias(P::Char('_'), SPEED, A::Replay(ReplayCommand::Slower)),
         ],
-        hints: &[hint(SHOWN, 11, 2, "+/-", "speed")],
+        hints: &[hint(SPEED, 11, 2, "+/-", "speed")],
     },
     Binding {
         section: Section::Replay,
@@ -564,7 +581,7 @@ pub const TABLE: &[Binding] = &[
         keys: "v",
         help: "Graph: the diagram or a list of nodes and their edges",
         binds: &[bind(P::Char('v'), Places::GRAPH, A::ToggleGraphList)],
-        hints: &[hint(Places::GRAPH, 2, 2, "v", "diagram/list")],
+        hints: &[hint(Places::GRAPH, 7, 3, "v", "list")],
     },
     Binding {
         section: Section::Lists,
@@ -579,6 +596,62 @@ pub const TABLE: &[Binding] = &[
         help: "Sagas: the flow holding the saga · Insights: the flow it names",
         binds: &[bind(P::Code(KeyCode::Enter), Places::SAGAS.or(Places::INSIGHTS), A::Open)],
         hints: &[],
+    },
+    Binding {
+        section: Section::Graph,
+        keys: "← → h l  ↑ ↓ j k",
+        help: "select the next node along its edges (else the nearest in the next column); up, down its column; the view follows",
+        binds: &[
+            bind(P::Code(KeyCode::Left), GRAPH, A::GraphStep(false)),
+            bind(P::Code(KeyCode::Right), GRAPH, A::GraphStep(true)),
+            bind(P::Char('h'), GRAPH, A::GraphStep(false)),
+            bind(P::Char('l'), GRAPH, A::GraphStep(true)),
+            bind(P::Code(KeyCode::Up), GRAPH, A::Move(Motion::Up)),
+            bind(P::Code(KeyCode::Down), GRAPH, A::Move(Motion::Down)),
+            bind(P::Char('j'), GRAPH, A::Move(Motion::Down)),
+            bind(P::Char('k'), GRAPH, A::Move(Motion::Up)),
+        ],
+        hints: &[hint(GRAPH, 0, 1, "hjkl", "move")],
+    },
+    Binding {
+        section: Section::Graph,
+        keys: "H J K L  PgUp PgDn",
+        help: "pan the view (left, down, up, right; a page up, down); so do a mouse drag and the wheel",
+        binds: &[
+            bind(P::Char('H'), GRAPH, A::Pan(-1, 0)),
+            bind(P::Char('J'), GRAPH, A::Pan(0, 1)),
+            bind(P::Char('K'), GRAPH, A::Pan(0, -1)),
+            bind(P::Char('L'), GRAPH, A::Pan(1, 0)),
+            bind(P::Code(KeyCode::PageUp), GRAPH, A::Move(Motion::PageUp)),
+            bind(P::Code(KeyCode::PageDown), GRAPH, A::Move(Motion::PageDown)),
+        ],
+        hints: &[hint(GRAPH, 2, 5, "HJKL", "pan")],
+    },
+    Binding {
+        section: Section::Graph,
+        keys: "f  F",
+        help: "focus: only the selected node and its neighbours, one hop, two hops away; again: the whole graph",
+        binds: &[bind(P::Char('f'), GRAPH, A::Focus(1)), bind(P::Char('F'), GRAPH, A::Focus(2))],
+        hints: &[hint(GRAPH, 3, 2, "f/F", "focus")],
+    },
+    Binding {
+        section: Section::Graph,
+        keys: "-  +",
+        help: "zoom out (short names, health symbols on edges), back in (names and figures)",
+        binds: &[
+            bind(P::Char('-'), GRAPH, A::Zoom(false)),
+            alias(P::Char('_'), GRAPH, A::Zoom(false)),
+            bind(P::Char('+'), GRAPH, A::Zoom(true)),
+            alias(P::Char('='), GRAPH, A::Zoom(true)),
+        ],
+        hints: &[hint(GRAPH, 4, 4, "-/+", "zoom")],
+    },
+    Binding {
+        section: Section::Graph,
+        keys: "E",
+        help: "export the whole graph to a Graphviz file (`hopscope export --graph` writes Mermaid and JSON too)",
+        binds: &[bind(P::Char('E'), GRAPH, A::ExportGraph)],
+        hints: &[hint(GRAPH, 6, 6, "E", "export")],
     },
     Binding {
         section: Section::Help,

@@ -66,6 +66,41 @@ pub fn sagas(body: Rect) -> (Rect, Rect) {
     (Rect { height: top, ..body }, Rect { y: body.y + top, height: body.height - top, ..body })
 }
 
+/// The Graph screen's diagram: the window onto the canvas, the legend row under it, and the
+/// selected node's pane (beside it from [`GRAPH_WIDE`] columns, else under it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphAreas {
+    pub canvas: Rect,
+    pub legend: Rect,
+    pub pane: Rect,
+}
+
+/// Wide enough to put the node pane beside the diagram.
+pub const GRAPH_WIDE: u16 = 140;
+
+/// Where the Graph screen's diagram, legend and node pane go in `body`.
+pub fn graph(body: Rect) -> GraphAreas {
+    let (diagram, pane) = if body.width >= GRAPH_WIDE {
+        let w = (body.width / 4).clamp(40, 64);
+        (
+            Rect { width: body.width - w, ..body },
+            Rect { x: body.x + body.width - w, width: w, ..body },
+        )
+    } else {
+        let h = (body.height / 3).clamp(body.height.min(3), 9);
+        (
+            Rect { height: body.height - h, ..body },
+            Rect { y: body.y + body.height - h, height: h, ..body },
+        )
+    };
+    let rows = diagram.height.saturating_sub(1);
+    GraphAreas {
+        canvas: Rect { height: rows, ..diagram },
+        legend: Rect { y: diagram.y + rows, height: diagram.height - rows, ..diagram },
+        pane,
+    }
+}
+
 /// Rows a list shows in `area` after its header row.
 pub fn list_rows(area: Rect) -> usize {
     usize::from(area.height.saturating_sub(1))

@@ -142,6 +142,7 @@ impl State {
         let rows = layout::list_rows(body);
         let (order, keys) = graph::order(&self.view);
         self.graph.list.keep(order, &keys, rows);
+        self.graph.derive(&self.view, layout::graph(body).canvas);
         let (order, keys) = sagas::order(&self.view);
         self.sagas.keep(order, &keys, layout::list_rows(layout::sagas(body).0));
         let (order, keys) = lag::order(&self.view);

@@ -841,7 +841,7 @@ fn hint_bar_follows_the_mode_and_the_width() {
     assert!(bar.contains("Esc back") && bar.contains("space pause"), "{bar:?}");
     send(&mut s, &mut e2, code(KeyCode::Esc));
     send(&mut s, &mut e, key('2'));
-    assert!(hint_bar(&s).contains("v diagram/list"));
+    assert!(hint_bar(&s).contains("v list") && hint_bar(&s).contains("f/F focus"));
 }
 
 snapshots!(screen_flow_detail_pane_scrolled, |w, h| {
@@ -906,31 +906,34 @@ snapshots!(screen_graph_cycle, |w, h| {
 });
 
 /// A request/reply round trip (frontend → quote.requests → pricing → quote.replies →
-/// frontend) closes a cycle: the edge back into frontend is drawn, with its label, and
-/// the legend says what it is.
+/// frontend) closes a cycle: the edge back into frontend is drawn right to left, its arrow
+/// into frontend's right side, with its label, and the legend says what it is.
 #[test]
 fn graph_draws_edges_that_close_a_cycle() {
     let (mut s, mut e) = setup_over(&collector_fixture("18_sync_over_async"), 200, 50);
     send(&mut s, &mut e, key('2'));
     let g = &s.view.analysis.graph;
-    assert!(
-        g.edges.iter().any(|x| x.from.as_ref() as &str == "rabbitmq:quote.replies"
-            && x.to.as_ref() as &str == "frontend"),
-        "{:?}",
-        g.edges
-    );
+    let reply = g
+        .edges
+        .iter()
+        .position(|x| x.from == "rabbitmq:quote.replies" && x.to == "frontend")
+        .unwrap();
+    let canvas = s.graph.canvas.clone().unwrap();
+    let back: Vec<_> = canvas.routes.iter().filter(|r| r.back).collect();
+    assert_eq!(back.len(), 1, "{:?}", canvas.routes);
+    assert_eq!(back[0].edge, reply);
+    let frontend = canvas.boxes.iter().find(|b| b.label == "frontend").unwrap();
+    let tip = *back[0].points.last().unwrap();
+    assert_eq!(tip, (frontend.x + frontend.w, tip.1), "{:?}", back[0].points);
     let vm = super::chrome::frame(&s);
     let BodyVm::Graph(super::graph::vm::GraphVm::Diagram(d)) = vm.body else {
-        panic!("the diagram fits at 200x50")
+        panic!("the diagram is drawn at 200x50")
     };
-    let back: Vec<_> = d.arrows.iter().filter(|a| a.back.is_some()).collect();
-    assert_eq!(back.len(), 1, "{:?}", d.arrows);
-    let (out_lane, row) = back[0].back.unwrap();
-    assert!(back[0].label.starts_with('↩'));
-    // Under every box, and from the right of its source to the left of its target.
-    assert!(d.boxes.iter().all(|b| b.y + b.height <= row));
-    assert!(back[0].lane < back[0].to.0 && out_lane > back[0].from.0);
+    let labelled = |l: &&super::graph::diagram::LineVm| {
+        l.label.as_ref().is_some_and(|(_, _, t)| t.starts_with("↩ 1.0/s"))
+    };
+    assert!(d.lines.iter().any(|l| labelled(&l)), "{:?}", d.lines);
     let screen = text(&s);
-    assert!(screen.contains("↩ back (a cycle)"), "{screen}");
-    assert!(screen.contains('╰') && screen.contains('╯'));
+    assert!(screen.contains("↩ reply"), "{screen}");
+    assert!(screen.contains('◀'), "{screen}");
 }

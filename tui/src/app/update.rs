@@ -24,6 +24,8 @@ use super::msg::{Intent, Msg};
 use super::screen::{Screen, Totals};
 use super::state::State;
 use super::{detail, flows, graph, help, insights, lag, sagas};
+use crate::flow_export::ExportFormat;
+use crate::graph_export;
 use crate::replay::control::ReplayCommand;
 
 /// The one transition of the TUI.
@@ -136,11 +138,21 @@ fn on_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
         | Action::PreviousLink
         | Action::ScrollPane(_)
         | Action::Back
-        | Action::ToggleGraphList => {
+        | Action::ToggleGraphList
+        | Action::GraphStep(_)
+        | Action::Pan(..)
+        | Action::Focus(_)
+        | Action::Zoom(_)
+        | Action::ExportGraph => {
             if state.in_detail() {
                 return detail::keys::on_key(state, action);
             }
-            match state.screen {
+            let screen = state.screen;
+            if screen == Screen::Graph && !state.graph.as_list && graph::nav::on_key(state, action)
+            {
+                return None;
+            }
+            match screen {
                 Screen::Flows => flows::keys::on_key(state, action),
                 Screen::Graph | Screen::Sagas | Screen::Lag | Screen::Insights => {
                     on_list_key(state, action)
@@ -181,8 +193,15 @@ fn on_list_key(state: &mut State, action: Action) -> Option<Intent> {
         }
         Action::ToggleGraphList => {
             state.graph.as_list = !state.graph.as_list;
+            let window = graph::nav::window(state);
+            state.graph.follow(window);
             None
         }
+        Action::ExportGraph => {
+            Some(Intent::Export(graph_export::build(&state.view.analysis.graph, ExportFormat::Dot)))
+        }
+        // In the list, → opens as on the other list screens.
+        Action::GraphStep(true) => on_list_key(state, Action::Open),
         Action::Open => {
             let row = list_of(state, screen)?.selected()?;
             let opened = match screen {
@@ -210,6 +229,15 @@ fn on_list_key(state: &mut State, action: Action) -> Option<Intent> {
 
 fn on_mouse(state: &mut State, m: MouseEvent) -> Option<Intent> {
     let areas = layout::areas(state.width, state.height);
+    if state.screen == Screen::Graph && !state.graph.as_list && !state.in_detail() && !state.help {
+        match graph::nav::on_mouse(state, m) {
+            graph::nav::Mouse::Done => return None,
+            graph::nav::Mouse::Open => {
+                return on_key(state, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+            }
+            graph::nav::Mouse::Pass => {}
+        }
+    }
     match m.kind {
         MouseEventKind::ScrollDown | MouseEventKind::ScrollUp
             if state.in_detail()

@@ -1,5 +1,5 @@
-//! The Graph screen's view-model: the diagram when it fits and the list is not asked for,
-//! else the list of nodes and their edges out.
+//! The Graph screen's view-model: the diagram unless the list is asked for (`v`) or there is
+//! nothing to draw, else the list of nodes and their edges out.
 
 use hopscope_collector::analysis::{EdgeKind, NodeKind};
 use ratatui::layout::Rect;
@@ -11,7 +11,7 @@ use crate::app::state::State;
 use crate::app::theme::Tone;
 use crate::app::vm::{Seg, TableVm, col};
 
-/// The graph: boxes and arrows when they fit, else a list.
+/// The graph: boxes and arrows, or a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GraphVm {
     Diagram(DiagramVm),
