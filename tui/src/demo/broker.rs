@@ -59,14 +59,14 @@ impl Destination {
 /// `OrderPlaced` events; consumed by payments, inventory, notifications, analytics (twice:
 /// a live consumer and a batch loader) and loyalty.
 pub const ORDERS_PLACED: Destination = Destination::kafka("orders.placed", 6);
-/// Points awarded by loyalty, a topic exchange (routing key `points.awarded`);
+/// Points awarded by loyalty, a topic exchange (routing key `awarded`);
 /// notifications tells the customer, from its queue [`NOTIFICATIONS_POINTS_QUEUE`].
 pub const LOYALTY_POINTS: Destination = Destination::rabbitmq("loyalty.points");
-/// Notifications' queue bound to `points.awarded` on [`LOYALTY_POINTS`].
+/// Notifications' queue bound to `awarded` on [`LOYALTY_POINTS`].
 pub const NOTIFICATIONS_POINTS_QUEUE: &str = "notifications.points";
 /// The dead-letter exchange of that queue: messages notifications rejects go there, and on
 /// to its parking queue [`NOTIFICATIONS_PARKING_QUEUE`].
-pub const LOYALTY_DLX: Destination = Destination::rabbitmq("loyalty.points.dlx");
+pub const LOYALTY_DLX: Destination = Destination::rabbitmq("loyalty.dlx");
 pub const NOTIFICATIONS_PARKING_QUEUE: &str = "notifications.points.dlq";
 /// A copy of every large order for compliance; nothing consumes it.
 pub const AUDIT: Destination = Destination::rabbitmq("audit");

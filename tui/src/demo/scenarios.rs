@@ -189,7 +189,7 @@ pub struct Checkout {
 /// `POST /checkout`: gateway → orders → inventory (stock check), then orders stores the
 /// order and sends `OrderPlaced` to Kafka; payments and inventory consume it as children of
 /// the producer, notifications, analytics and loyalty in new traces linked to it; loyalty
-/// goes on to publish `points.awarded` on RabbitMQ, which notifications consumes.
+/// goes on to publish `awarded` on the RabbitMQ topic exchange `loyalty.points`, which notifications consumes.
 pub async fn checkout(w: Arc<World>, mut rng: Rng, t0: SystemTime, v: Checkout) {
     let order = w.new_order_id();
     let sku = sku(&mut rng);
@@ -362,7 +362,7 @@ async fn update_dashboards(w: Arc<World>, message: Message, at: SystemTime, mut 
     w.end(&consumer, t + Duration::from_micros(100)).await;
 }
 
-/// Loyalty awards points (new trace, linked) and publishes `points.awarded` on RabbitMQ;
+/// Loyalty awards points (new trace, linked) and publishes `awarded` on `loyalty.points`;
 /// notifications consumes that (another new trace, linked) and pushes a message: a flow
 /// of three traces and two hops from the checkout.
 async fn award_points(
@@ -391,7 +391,7 @@ async fn award_points(
         &award,
         LOYALTY_POINTS,
         Publish {
-            routing_key: Some("points.awarded".into()),
+            routing_key: Some("awarded".into()),
             conversation_id: Some(order),
             ..Publish::default()
         },
@@ -528,11 +528,7 @@ pub async fn invoice(w: Arc<World>, mut rng: Rng, t0: SystemTime) {
         Service::Orders,
         &call.server,
         INVOICE_REQUESTS,
-        Publish {
-            routing_key: Some("invoice.render".into()),
-            conversation_id: Some(order.clone()),
-            ..Publish::default()
-        },
+        Publish { conversation_id: Some(order.clone()), ..Publish::default() },
         t,
     );
     t += rng.latency(ms(2));
@@ -554,11 +550,7 @@ pub async fn invoice(w: Arc<World>, mut rng: Rng, t0: SystemTime) {
         Service::Payments,
         &handler,
         INVOICE_REPLIES,
-        Publish {
-            routing_key: Some("invoice.rendered".into()),
-            conversation_id: Some(order),
-            ..Publish::default()
-        },
+        Publish { conversation_id: Some(order), ..Publish::default() },
         t + Duration::from_micros(100),
     );
     t += rng.latency(ms(2));
