@@ -494,13 +494,40 @@ fn analyze_finds_every_pattern_in_the_recording() {
         worst["consumer_services"].as_array().is_some_and(|s| s.iter().any(|s| s == "analytics")),
         "worst lag: {worst}"
     );
-    // And the audit exchange has no consumer.
+    // And the audit exchange's routing key has no consumer.
     assert!(
-        a["lag"].as_array().expect("lag").iter().any(|l| l["destination"] == "audit"
+        a["lag"].as_array().expect("lag").iter().any(|l| l["destination"] == "audit:order.placed"
             && l["system"] == "rabbitmq"
             && l["status"] == "no_consumer"),
         "{}",
         a["lag"]
+    );
+    // The loyalty topic exchange: its routing key is a destination, notifications' queue a
+    // subscription; the pushes it rejected were dead-lettered to its parking queue.
+    let nodes = strs(&a["graph"]["nodes"], "id");
+    assert!(nodes.contains("rabbitmq:loyalty.points:awarded"), "{nodes:?}");
+    let points = a["lag"]
+        .as_array()
+        .expect("lag")
+        .iter()
+        .find(|l| {
+            l["destination"] == "loyalty.points:awarded"
+                && l["consumer_group"] == "notifications.points"
+        })
+        .unwrap_or_else(|| panic!("no notifications.points row: {}", a["lag"]));
+    assert!(points["dead_lettered"].as_u64().is_some_and(|n| n >= 1), "{points}");
+    assert!(
+        a["graph"]["edges"].as_array().expect("edges").iter().any(|e| e["kind"] == "dead_letter"
+            && e["from"] == "rabbitmq:loyalty.points:awarded"
+            && e["to"] == "rabbitmq:loyalty.dlx:awarded"),
+        "{}",
+        a["graph"]["edges"]
+    );
+    assert!(
+        a["flows"].as_array().expect("flows").iter().any(|f| f["error_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("dead-lettered in queue notifications.points (rejected)"))),
+        "a flow says why it is an error"
     );
 
     let insights = strs(&a["insights"], "kind");

@@ -223,7 +223,7 @@ fn pane_node(screen: &str) -> Option<String> {
     })
 }
 
-/// The demo's own system (8 services, 9 destinations, reply cycles), recorded for 20 s and
+/// The demo's own system (8 services, 10 destinations, reply cycles), recorded for 20 s and
 /// replayed at 160x45 and at 100x30: screen 2 draws the diagram (boxes and arrows, not the
 /// list), and walking the selection column by column (k to the top, j down, l to the next
 /// column) brings every service and destination into view, drawn selected.
@@ -250,10 +250,11 @@ fn demo_graph_is_a_diagram_and_every_node_can_be_brought_into_view() {
         "payments",
         "shipping",
         "kafka:orders.placed",
-        "rabbitmq:audit",
+        "rabbitmq:audit:order.placed",
         "rabbitmq:inventory.commands",
         "rabbitmq:invoice.requests",
-        "rabbitmq:loyalty.points",
+        "rabbitmq:loyalty.dlx:awarded",
+        "rabbitmq:loyalty.points:awarded",
         "rabbitmq:orders.invoice-replies",
         "rabbitmq:orders.saga-replies",
         "rabbitmq:payments.commands",
@@ -299,14 +300,15 @@ fn demo_graph_is_a_diagram_and_every_node_can_be_brought_into_view() {
                 seen.insert(id);
             }
         };
-        for _column in 0..8 {
+        // Up to 10 columns: a dead-letter edge (destination to destination) adds one.
+        for _column in 0..10 {
             let mut top = String::new();
             // The demo's tallest column holds 7 nodes.
             for _ in 0..7 {
                 top = press("k");
             }
             note(&top);
-            for _ in 0..7 {
+            for _ in 0..8 {
                 note(&press("j"));
             }
             press("l");

@@ -204,7 +204,9 @@ pub(crate) fn flow(
         }
         _ => match stuck_saga {
             Some(reason) => (FlowStatus::Stuck, Some(reason)),
-            None if errors > 0 => (FlowStatus::Error, None),
+            None if errors > 0 || members.iter().any(|&t| linker.traces[t].dead_letters > 0) => {
+                (FlowStatus::Error, None)
+            }
             None if oldest.is_some() || running_saga => (FlowStatus::InFlight, None),
             None => (FlowStatus::Ok, None),
         },
@@ -229,6 +231,11 @@ pub(crate) fn flow(
         settled_after_ns: end.saturating_sub(root_end),
         status,
         stuck_reason: reason,
+        error_reason: if status == FlowStatus::Error {
+            super::deadletter::reason(cx, members)
+        } else {
+            None
+        },
     }
 }
 

@@ -11,6 +11,7 @@
 //! Output order never depends on arrival order: every list is sorted on resolved strings and
 //! ids, so the same spans in any order, split into any batches, give the same document.
 
+mod deadletter;
 mod flows;
 mod insights;
 pub mod live;
@@ -406,7 +407,8 @@ fn lag(cx: &Ctx<'_>) -> Vec<Lag> {
     let linker = cx.linker;
     let opts = cx.opts;
     let mut rows = Vec::new();
-    for sub in linker.agg.subs.iter() {
+    let dead = deadletter::per_subscription(cx);
+    for (slot, sub) in linker.agg.subs.slots().zip(linker.agg.subs.iter()) {
         if sub.consumed == 0 {
             continue;
         }
@@ -437,6 +439,7 @@ fn lag(cx: &Ctx<'_>) -> Vec<Lag> {
             oldest_unconsumed_age_ns: oldest,
             status,
             skew: sub.skewed > 0,
+            dead_lettered: dead.get(&slot).copied().unwrap_or(0),
         });
     }
     for (key, dest) in &linker.agg.dests {
@@ -457,6 +460,7 @@ fn lag(cx: &Ctx<'_>) -> Vec<Lag> {
             oldest_unconsumed_age_ns: cx.age(oldest),
             status: LagStatus::NoConsumer,
             skew: false,
+            dead_lettered: 0,
         });
     }
     rows.sort_by(|a, b| {

@@ -114,6 +114,9 @@ pub struct Flow {
     pub settled_after_ns: u64,
     pub status: FlowStatus,
     pub stuck_reason: Option<String>,
+    /// Why the flow is an error when a message of it was dead-lettered (an added key).
+    #[serde(default)]
+    pub error_reason: Option<String>,
 }
 
 /// How a hop was found.
@@ -240,6 +243,9 @@ pub struct Lag {
     pub status: LagStatus,
     /// Some queue time was negative: the hosts' clocks disagree (an added key).
     pub skew: bool,
+    /// Messages that died in this subscription and went to a dead-letter destination.
+    #[serde(default)]
+    pub dead_lettered: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -107,6 +107,9 @@ fn flow_block(flow: &Flow, by_trace: &HashMap<TraceId, Vec<(usize, &Hop)>>, out:
     if let Some(reason) = &flow.stuck_reason {
         let _ = writeln!(out, "      stuck: {reason}");
     }
+    if let Some(reason) = &flow.error_reason {
+        let _ = writeln!(out, "      error: {reason}");
+    }
     let traces: HashSet<TraceId> = flow.traces.iter().copied().collect();
     // A flow's hops; weak (conversation) hops also where they enter it from another flow.
     let in_flow = |(_, h): &&(usize, &Hop)| {
@@ -152,7 +155,16 @@ fn lag(a: &Analysis, out: &mut String) {
                 human(l.max_ns),
                 l.unconsumed.to_string(),
                 human(l.oldest_unconsumed_age_ns),
-                format!("{}{}", l.status.as_str(), if l.skew { " (skew)" } else { "" }),
+                format!(
+                    "{}{}{}",
+                    l.status.as_str(),
+                    if l.skew { " (skew)" } else { "" },
+                    if l.dead_lettered > 0 {
+                        format!(" ({} dead-lettered)", l.dead_lettered)
+                    } else {
+                        String::new()
+                    }
+                ),
             ]
         })
         .collect();
@@ -289,6 +301,7 @@ mod tests {
             oldest_unconsumed_age_ns: 0,
             status: LagStatus::Ok,
             skew: false,
+            dead_lettered: 0,
         };
         a.lag = vec![row("注文サービス"), row("billing")];
         let text = super::render(&a);

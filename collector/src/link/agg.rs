@@ -32,6 +32,9 @@ pub enum EdgeKind {
     Emit,
     /// A service consumed from a destination.
     Consume,
+    /// Messages of a destination died in one of its queues and went to a dead-letter
+    /// destination (from → to are both destinations).
+    DeadLetter,
 }
 
 impl EdgeKind {
@@ -40,6 +43,7 @@ impl EdgeKind {
             EdgeKind::Call => "call",
             EdgeKind::Emit => "emit",
             EdgeKind::Consume => "consume",
+            EdgeKind::DeadLetter => "dead_letter",
         }
     }
 }
@@ -94,6 +98,8 @@ pub(crate) struct Aggregates {
     /// Producers reached by more than one hop of one subscription: duplicate deliveries.
     /// The counts live on the producers' messaging records.
     pub dups: FxHashSet<Duplicate>,
+    /// Hops whose delivery reads a dead-letter destination.
+    pub dead_letters: FxHashSet<super::slot::HopSlot>,
 }
 
 impl Aggregates {

@@ -4,7 +4,9 @@
 use super::few::Few;
 use super::slot::{HopSlot, SagaSlot, SpanSlot, TraceSlot};
 use super::subscription::Reached;
-use crate::model::{Interner, MessagingOp, Span, SpanId, SpanKind, Sym, TraceId, Value};
+use crate::model::{
+    DeadLetter, Interner, MessagingOp, Span, SpanId, SpanKind, Sym, TraceId, Value,
+};
 
 /// The span is the producing side of a hop (kind PRODUCER, or operation create/send).
 pub(crate) const PRODUCER: u8 = 1;
@@ -86,6 +88,8 @@ pub(crate) struct MsgFacts {
     pub orphan: bool,
     /// Producer side: position in its destination's producer list.
     pub dest_pos: u32,
+    /// Consumer side: the span reads a dead-letter destination; its hops are dead letters.
+    pub dead: Option<Box<DeadLetter>>,
 }
 
 /// A span on the other side of a hop, and the evidence of the hop from this one (on the
@@ -341,7 +345,11 @@ pub(crate) fn extract(
             },
             _ => 0,
         };
-        if side == 0 {
+        // A send span linking the messages it carries (Pub/Sub's batch publish, Service
+        // Bus's `ServiceBusSender.Send`): their `create` spans are the producers.
+        if side == 0
+            || (side == PRODUCER && m.operation == MessagingOp::Send && !span.links.is_empty())
+        {
             return None;
         }
         flags |= side;
@@ -371,6 +379,7 @@ pub(crate) fn extract(
             ids,
             conversation: m.conversation_id.clone(),
             links,
+            dead: m.dead_letter.clone(),
             ..MsgFacts::default()
         }))
     });

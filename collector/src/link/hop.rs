@@ -350,7 +350,7 @@ impl Linker {
     fn new_hop(&mut self, p: SpanSlot, d: SpanSlot, vias: u8, consumer_error: bool) -> HopSlot {
         let (pf, df) = (self.span(p), self.span(d));
         let (pm, dm) = (self.msg(p), self.msg(d));
-        let dest = if pm.destination == Sym::EMPTY {
+        let dest = if pm.destination == Sym::EMPTY || dm.dead.is_some() {
             DestKey { system: dm.system, destination: dm.destination }
         } else {
             DestKey { system: pm.system, destination: pm.destination }
@@ -381,7 +381,33 @@ impl Linker {
         let (p_service, d_service) = (pf.service, df.service);
         let (pt, dt) = (pf.trace, df.trace);
         let dest_node = Node::Destination(hop.dest);
-        let emit = self.agg.edge(Node::Service(p_service), dest_node, EdgeKind::Emit);
+        let dead = self.msg(d).dead.is_some();
+        let emit = if dead {
+            // A dead letter: the broker, not the producer, put it there.
+            let pm = self.msg(p);
+            let from =
+                Node::Destination(DestKey { system: pm.system, destination: pm.destination });
+            let traces = &mut self.traces[dt];
+            traces.dead_letters = if add {
+                traces.dead_letters.saturating_add(1)
+            } else {
+                traces.dead_letters.saturating_sub(1)
+            };
+            if add {
+                self.agg.dead_letters.insert(h);
+            } else {
+                self.agg.dead_letters.remove(&h);
+            }
+            let e = self.agg.edge(from, dest_node, EdgeKind::DeadLetter);
+            if add {
+                e.count += 1;
+            } else {
+                e.count -= 1;
+            }
+            e
+        } else {
+            self.agg.edge(Node::Service(p_service), dest_node, EdgeKind::Emit)
+        };
         if add {
             emit.samples.add(hop.queue);
         } else {

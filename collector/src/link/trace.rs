@@ -35,6 +35,9 @@ pub(crate) struct TraceFacts {
     /// Traces this one has hops into, and how many.
     pub down: Few<TraceHops, 2>,
     pub live: bool,
+    /// Hops into this trace that are dead letters (their delivery reads a dead-letter
+    /// destination).
+    pub dead_letters: u16,
     /// Span id → slot, built once the trace grows past [`INDEX_AFTER`] spans.
     pub(super) index: Option<Box<FxHashMap<SpanId, SpanSlot>>>,
     /// Children whose parent has not arrived: (parent id, first child), the rest of the
@@ -152,6 +155,7 @@ impl Linker {
             up: Few::default(),
             down: Few::default(),
             live: true,
+            dead_letters: 0,
             index: None,
             pending: Few::default(),
         };

@@ -13,7 +13,7 @@ mod span;
 
 pub use ids::{IdError, SpanId, TraceId};
 pub use intern::{Interner, Sym};
-pub use messaging::{Keys, Messaging, MessagingOp, normalise};
+pub use messaging::{DeadLetter, Keys, Messaging, MessagingOp, is_dead_letter_name, normalise};
 pub use span::{
     Event, KeyValue, Link, LogRecord, Resource, Scope, Span, SpanKind, Status, StatusCode, Value,
 };

@@ -59,8 +59,15 @@ impl Destination {
 /// `OrderPlaced` events; consumed by payments, inventory, notifications, analytics (twice:
 /// a live consumer and a batch loader) and loyalty.
 pub const ORDERS_PLACED: Destination = Destination::kafka("orders.placed", 6);
-/// Points awarded by loyalty; notifications tells the customer.
+/// Points awarded by loyalty, a topic exchange (routing key `awarded`);
+/// notifications tells the customer, from its queue [`NOTIFICATIONS_POINTS_QUEUE`].
 pub const LOYALTY_POINTS: Destination = Destination::rabbitmq("loyalty.points");
+/// Notifications' queue bound to `awarded` on [`LOYALTY_POINTS`].
+pub const NOTIFICATIONS_POINTS_QUEUE: &str = "notifications.points";
+/// The dead-letter exchange of that queue: messages notifications rejects go there, and on
+/// to its parking queue [`NOTIFICATIONS_PARKING_QUEUE`].
+pub const LOYALTY_DLX: Destination = Destination::rabbitmq("loyalty.dlx");
+pub const NOTIFICATIONS_PARKING_QUEUE: &str = "notifications.points.dlq";
 /// A copy of every large order for compliance; nothing consumes it.
 pub const AUDIT: Destination = Destination::rabbitmq("audit");
 /// Invoice requests (orders → payments) and their replies, awaited inside an HTTP request.
@@ -98,6 +105,9 @@ pub struct Message {
     conversation_id: Option<String>,
     /// Trace context and baggage of the producer span.
     pub headers: Headers,
+    /// Set when the broker dead-lettered the message: (queue it died in, reason), as
+    /// RabbitMQ's `x-first-death-queue` / `x-first-death-reason` headers say.
+    death: Option<(&'static str, &'static str)>,
 }
 
 impl Message {
@@ -117,13 +127,25 @@ impl Message {
         attrs
     }
 
-    /// Attributes of a CONSUMER span (`group`: the Kafka consumer group).
+    /// Attributes of a CONSUMER span (`group`: the Kafka consumer group, or the RabbitMQ
+    /// queue, `messaging.destination.subscription.name`). A dead letter carries the death
+    /// headers as the Java agent captures them (`messaging.header.*`, string arrays).
     pub fn consumer_attributes(&self, group: Option<&'static str>) -> Vec<KeyValue> {
         let mut attrs = self.common_attributes();
         attrs.push(KeyValue::new("messaging.operation.type", "process"));
         attrs.push(KeyValue::new("messaging.operation.name", "process"));
         if let Some(group) = group {
-            attrs.push(KeyValue::new("messaging.consumer.group.name", group));
+            let key = match self.destination.system {
+                System::Kafka => "messaging.consumer.group.name",
+                System::RabbitMq => "messaging.destination.subscription.name",
+            };
+            attrs.push(KeyValue::new(key, group));
+        }
+        if let Some((queue, reason)) = self.death {
+            let list =
+                |s: &'static str| Value::Array(vec![opentelemetry::StringValue::from(s)].into());
+            attrs.push(KeyValue::new("messaging.header.x_first_death_queue", list(queue)));
+            attrs.push(KeyValue::new("messaging.header.x_first_death_reason", list(reason)));
         }
         attrs
     }
@@ -243,6 +265,19 @@ impl Broker {
             routing_key: publish.routing_key,
             conversation_id: publish.conversation_id,
             headers: Headers::new(),
+            death: None,
+        }
+    }
+
+    /// What RabbitMQ does with `message` when `queue` rejects it without requeue: republish
+    /// it to the queue's dead-letter exchange `dlx`, same routing key, all headers kept (so
+    /// its consumer continues the original producer's trace), plus the death headers.
+    pub fn dead_letter(&self, message: &Message, dlx: Destination, queue: &'static str) -> Message {
+        Message {
+            destination: dlx,
+            id: Some(self.message_id()),
+            death: Some((queue, "rejected")),
+            ..message.clone()
         }
     }
 

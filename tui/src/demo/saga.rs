@@ -144,11 +144,8 @@ pub async fn order_saga(w: Arc<World>, mut rng: Rng, t0: SystemTime, outcome: Sa
             Service::Orders,
             &orchestrator,
             step.commands,
-            Publish {
-                routing_key: Some(step_name(step, kind).to_owned()),
-                conversation_id: Some(order.clone()),
-                ..Publish::default()
-            },
+            // A command is sent to its queue itself (no routing key): point to point.
+            Publish { conversation_id: Some(order.clone()), ..Publish::default() },
             t + Duration::from_micros(100),
         );
         producer.span().set_attributes(saga_tags(&orchestrator));
@@ -302,8 +299,8 @@ async fn perform(
         step.service,
         &step_span,
         SAGA_REPLIES,
+        // Replies go to the orchestrator's reply queue itself (no routing key).
         Publish {
-            routing_key: Some(format!("{name}.{}", if fails { "failed" } else { "succeeded" })),
             conversation_id: command.conversation_id().map(str::to_owned),
             ..Publish::default()
         },

@@ -21,8 +21,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::broker::{
-    AUDIT, Broker, Destination, INVOICE_REPLIES, INVOICE_REQUESTS, LOYALTY_POINTS, Message,
-    ORDERS_PLACED, Publish,
+    AUDIT, Broker, Destination, INVOICE_REPLIES, INVOICE_REQUESTS, LOYALTY_DLX, LOYALTY_POINTS,
+    Message, NOTIFICATIONS_PARKING_QUEUE, NOTIFICATIONS_POINTS_QUEUE, ORDERS_PLACED, Publish,
 };
 use super::clock::{Clock, NET, ms};
 use super::shop::{HttpCall, Service, Shop, Side, fail, http_status};
@@ -38,7 +38,12 @@ pub struct World {
     /// Distinguishes this run's order ids from another run's.
     run_tag: String,
     orders: AtomicU64,
+    /// Points notifications handled: every [`REFUSED_EVERY`]th push is refused.
+    pushes: AtomicU64,
 }
+
+/// One push in this many is refused for good, and its message dead-lettered.
+const REFUSED_EVERY: u64 = 8;
 
 /// How a consumer receives a message's trace context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +65,7 @@ impl World {
             started: now,
             run_tag: format!("{:04x}", run_id & 0xffff),
             orders: AtomicU64::new(1),
+            pushes: AtomicU64::new(0),
         }
     }
 
@@ -183,7 +189,7 @@ pub struct Checkout {
 /// `POST /checkout`: gateway → orders → inventory (stock check), then orders stores the
 /// order and sends `OrderPlaced` to Kafka; payments and inventory consume it as children of
 /// the producer, notifications, analytics and loyalty in new traces linked to it; loyalty
-/// goes on to publish `points.awarded` on RabbitMQ, which notifications consumes.
+/// goes on to publish `awarded` on the RabbitMQ topic exchange `loyalty.points`, which notifications consumes.
 pub async fn checkout(w: Arc<World>, mut rng: Rng, t0: SystemTime, v: Checkout) {
     let order = w.new_order_id();
     let sku = sku(&mut rng);
@@ -356,7 +362,7 @@ async fn update_dashboards(w: Arc<World>, message: Message, at: SystemTime, mut 
     w.end(&consumer, t + Duration::from_micros(100)).await;
 }
 
-/// Loyalty awards points (new trace, linked) and publishes `points.awarded` on RabbitMQ;
+/// Loyalty awards points (new trace, linked) and publishes `awarded` on `loyalty.points`;
 /// notifications consumes that (another new trace, linked) and pushes a message: a flow
 /// of three traces and two hops from the checkout.
 async fn award_points(
@@ -385,7 +391,7 @@ async fn award_points(
         &award,
         LOYALTY_POINTS,
         Publish {
-            routing_key: Some("points.awarded".into()),
+            routing_key: Some("awarded".into()),
             conversation_id: Some(order),
             ..Publish::default()
         },
@@ -399,7 +405,13 @@ async fn award_points(
     w.end(&consumer, t + Duration::from_micros(100)).await;
 
     let at = sent + rng.latency(ms(8));
-    let notify = w.consume(Service::Notifications, &awarded, None, Delivery::Linked, at);
+    let notify = w.consume(
+        Service::Notifications,
+        &awarded,
+        Some(NOTIFICATIONS_POINTS_QUEUE),
+        Delivery::Linked,
+        at,
+    );
     let mut t = at + Duration::from_micros(300);
     let push = w.shop.external_call(
         &notify,
@@ -410,9 +422,32 @@ async fn award_points(
         t,
     );
     t += rng.latency(ms(40));
-    http_status(&push, Side::Client, 200, "");
+    // Every eighth push is refused for good (an expired device token): notifications rejects
+    // the message without requeue and RabbitMQ dead-letters it to its parking queue.
+    let refused = w.pushes.fetch_add(1, Ordering::Relaxed) % REFUSED_EVERY == REFUSED_EVERY - 1;
+    if refused {
+        http_status(&push, Side::Client, 410, "device token expired");
+    } else {
+        http_status(&push, Side::Client, 200, "");
+    }
     w.end(&push, t).await;
+    if refused {
+        fail(&notify, "PushRejected", "reject called on message without requeue", t);
+    }
     w.end(&notify, t + Duration::from_micros(200)).await;
+    if refused {
+        let dead = w.broker.dead_letter(&awarded, LOYALTY_DLX, NOTIFICATIONS_POINTS_QUEUE);
+        let at = t + rng.latency(ms(5));
+        let parked = w.consume(
+            Service::Notifications,
+            &dead,
+            Some(NOTIFICATIONS_PARKING_QUEUE),
+            Delivery::Child,
+            at,
+        );
+        let t = at + rng.latency(ms(1));
+        w.end(&parked, t).await;
+    }
 }
 
 /// `GET /orders/{id}`: gateway → orders → inventory, all synchronous. With `cascade`,
@@ -493,11 +528,7 @@ pub async fn invoice(w: Arc<World>, mut rng: Rng, t0: SystemTime) {
         Service::Orders,
         &call.server,
         INVOICE_REQUESTS,
-        Publish {
-            routing_key: Some("invoice.render".into()),
-            conversation_id: Some(order.clone()),
-            ..Publish::default()
-        },
+        Publish { conversation_id: Some(order.clone()), ..Publish::default() },
         t,
     );
     t += rng.latency(ms(2));
@@ -519,11 +550,7 @@ pub async fn invoice(w: Arc<World>, mut rng: Rng, t0: SystemTime) {
         Service::Payments,
         &handler,
         INVOICE_REPLIES,
-        Publish {
-            routing_key: Some("invoice.rendered".into()),
-            conversation_id: Some(order),
-            ..Publish::default()
-        },
+        Publish { conversation_id: Some(order), ..Publish::default() },
         t + Duration::from_micros(100),
     );
     t += rng.latency(ms(2));

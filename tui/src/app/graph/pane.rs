@@ -43,8 +43,8 @@ pub fn pane(state: &State, selected: Option<usize>) -> NodePane {
             [
                 ("emitted by", false, EdgeKind::Emit, "⇠ "),
                 ("consumed by", true, EdgeKind::Consume, "⇢ "),
-                ("", true, EdgeKind::Call, ""),
-                ("", false, EdgeKind::Call, ""),
+                ("dead letters to", true, EdgeKind::DeadLetter, "✗⇢ "),
+                ("dead letters from", false, EdgeKind::DeadLetter, "✗⇠ "),
             ],
         ),
     };

@@ -64,11 +64,13 @@ fn graph_list(state: &State, body: Rect) -> TableVm {
             };
             let mut out = Vec::new();
             for e in a.graph.edges.iter().filter(|e| e.from == n.id) {
-                let arrow = if e.kind == EdgeKind::Call { "→ " } else { "⇢ " };
-                out.push(Seg::new(
-                    arrow,
-                    if e.kind == EdgeKind::Call { Tone::Normal } else { Tone::Async },
-                ));
+                let (arrow, tone) = match e.kind {
+                    EdgeKind::Call => ("→ ", Tone::Normal),
+                    // Messages the broker moved to a dead-letter destination.
+                    EdgeKind::DeadLetter => ("✗⇢ ", Tone::Bad),
+                    EdgeKind::Emit | EdgeKind::Consume => ("⇢ ", Tone::Async),
+                };
+                out.push(Seg::new(arrow, tone));
                 out.push(Seg::new(e.to.clone(), Tone::Normal));
                 out.push(Seg::new(
                     format!(
