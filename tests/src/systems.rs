@@ -114,11 +114,27 @@ impl Drop for Broker {
     }
 }
 
-/// `tests/node`, checked to have its packages installed.
+/// `tests/node`, with its packages installed: `npm ci` (exactly the committed lock) runs once
+/// per test process when they are missing, so `cargo test` needs no step of its own.
 pub fn node_dir() -> PathBuf {
+    static INSTALLED: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let dir = workspace_root().join("tests/node");
+    let marker = dir.join("node_modules/@opentelemetry/instrumentation-amqplib");
+    let _once = INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !marker.exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status();
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "`npm ci` in {} failed ({status:?}): the Node.js test system needs node and npm \
+             (`apt-get install nodejs npm`; .ci/run does)",
+            dir.display()
+        );
+    }
     assert!(
-        dir.join("node_modules/@opentelemetry/instrumentation-amqplib").exists(),
+        marker.exists(),
         "the Node.js test system's packages are not installed: run `npm ci` in {} (.ci/run does)",
         dir.display()
     );
