@@ -1,7 +1,9 @@
 //! Real systems the messaging end-to-end tests run: a RabbitMQ broker of its own (Debian's
-//! `rabbitmq-server`, on free ports, in a temporary directory) and the Node.js services of
-//! `tests/node/` (their npm packages installed by `npm ci` there). `.ci/run` installs both;
-//! a test that finds one missing fails and says how to install it, it never skips.
+//! `rabbitmq-server`, on free ports, in a temporary directory), the Node.js services of
+//! `tests/node/` (their npm packages installed by `npm ci` there) and the Python programs of
+//! `tests/python/` (in a virtual environment, packages from `requirements.txt`). `.ci/run`
+//! installs them all; a test that finds one missing fails and says how to install it, it
+//! never skips.
 
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::process::CommandExt as _;
@@ -87,6 +89,20 @@ impl Broker {
         broker
     }
 
+    /// The broker the tests of one test binary share while they overlap: started by the
+    /// first that asks, stopped when the last one holding it drops it.
+    pub fn shared() -> std::sync::Arc<Broker> {
+        static SHARED: std::sync::Mutex<std::sync::Weak<Broker>> =
+            std::sync::Mutex::new(std::sync::Weak::new());
+        let mut slot = SHARED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(broker) = slot.upgrade() {
+            return broker;
+        }
+        let broker = std::sync::Arc::new(Broker::start());
+        *slot = std::sync::Arc::downgrade(&broker);
+        broker
+    }
+
     /// The broker's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("broker.log")).unwrap_or_default()
@@ -112,6 +128,59 @@ impl Drop for Broker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `hopscope analyze --format json <path>`, parsed.
+pub fn analyze(path: &Path) -> hopscope_collector::analysis::Analysis {
+    let out = Command::new(crate::hopscope_bin())
+        .args(["analyze", "--format", "json"])
+        .arg(path)
+        .env_remove("HOPSCOPE_CONFIG")
+        .output()
+        .expect("cannot run hopscope analyze");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("analysis JSON")
+}
+
+/// `tests/python`, with its virtual environment `.venv` made (by Debian's or any `python3`)
+/// and the packages of `requirements.txt` installed in it: once per test process, when the
+/// environment is missing or was installed from another `requirements.txt`.
+pub fn python_dir() -> PathBuf {
+    static INSTALLED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let dir = workspace_root().join("tests/python");
+    let venv = dir.join(".venv");
+    let stamp = venv.join("requirements.installed");
+    let wanted = std::fs::read_to_string(dir.join("requirements.txt")).expect("requirements.txt");
+    let _once = INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return dir;
+    }
+    let run = |cmd: &mut Command, what: &str| {
+        let status = cmd.current_dir(&dir).status();
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "{what} in {} failed ({status:?}): the Python test programs need python3 with its \
+             venv module (`apt-get install python3 python3-venv`; .ci/run does) and PyPI",
+            dir.display()
+        );
+    };
+    if !venv.join("bin/python").exists() {
+        run(Command::new("python3").args(["-m", "venv", ".venv"]), "`python3 -m venv .venv`");
+    }
+    run(
+        Command::new(venv.join("bin/python")).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            "requirements.txt",
+        ]),
+        "`pip install -r requirements.txt`",
+    );
+    std::fs::write(&stamp, wanted).expect("write the venv's stamp");
+    dir
 }
 
 /// `tests/node`, with its packages installed: `npm ci` (exactly the committed lock) runs once
@@ -141,20 +210,23 @@ pub fn node_dir() -> PathBuf {
     dir
 }
 
-/// A running Node.js service of `tests/node/system.js`, killed when dropped.
-pub struct NodeService {
+/// A running service of a test system (Node.js or Python), killed when dropped.
+pub struct Service {
     child: Child,
     lines: mpsc::Receiver<String>,
     name: String,
 }
 
-impl std::fmt::Debug for NodeService {
+/// The Node.js services of `tests/node/system.js`.
+pub type NodeService = Service;
+
+impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeService").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Service").field("name", &self.name).finish_non_exhaustive()
     }
 }
 
-impl NodeService {
+impl Service {
     /// `node system.js <role>` as service `name`, exporting OTLP/gRPC to `otlp`.
     pub fn start(
         dir: &Path,
@@ -163,24 +235,54 @@ impl NodeService {
         otlp: &str,
         amqp: &str,
         env: &[(&str, &str)],
-    ) -> NodeService {
+    ) -> Service {
+        Service::node(dir, &["system.js", role], name, otlp, &[&[("AMQP_URL", amqp)], env].concat())
+    }
+
+    /// `node <args>` in `dir` as service `name`, exporting OTLP/gRPC to `otlp`.
+    pub fn node(
+        dir: &Path,
+        args: &[&str],
+        name: &str,
+        otlp: &str,
+        env: &[(&str, &str)],
+    ) -> Service {
         let mut cmd = Command::new("node");
         cmd.current_dir(dir)
-            .arg("system.js")
-            .arg(role)
-            .env("OTEL_SERVICE_NAME", name)
+            .args(args)
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
             .env("OTEL_TRACES_EXPORTER", "otlp")
             .env("OTEL_METRICS_EXPORTER", "none")
-            .env("OTEL_LOGS_EXPORTER", "none")
-            .env("AMQP_URL", amqp)
+            .env("OTEL_LOGS_EXPORTER", "none");
+        Service::spawn(cmd, name, env, "`node`: Node.js 20 is needed (.ci/run checks for it)")
+    }
+
+    /// `python <args>` with the interpreter of `tests/python`'s virtual environment (see
+    /// [`python_dir`]), as service `name`, exporting OTLP/HTTP to `otlp_http`.
+    pub fn python(
+        dir: &Path,
+        args: &[&str],
+        name: &str,
+        otlp_http: &str,
+        env: &[(&str, &str)],
+    ) -> Service {
+        let mut cmd = Command::new(dir.join(".venv/bin/python"));
+        cmd.current_dir(dir)
+            .args(args)
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_http)
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            .env("PYTHONUNBUFFERED", "1")
+            .env_remove("PYTHONPATH");
+        Service::spawn(cmd, name, env, "the virtual environment's python (see python_dir)")
+    }
+
+    fn spawn(mut cmd: Command, name: &str, env: &[(&str, &str)], what: &str) -> Service {
+        cmd.env("OTEL_SERVICE_NAME", name)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().unwrap_or_else(|e| {
-            panic!("cannot run `node` ({e}): Node.js 20 is needed (.ci/run checks for it)")
-        });
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -190,7 +292,7 @@ impl NodeService {
                 }
             }
         });
-        NodeService { child, lines, name: name.to_owned() }
+        Service { child, lines, name: name.to_owned() }
     }
 
     /// Waits until the service prints `line`.
@@ -220,7 +322,7 @@ impl NodeService {
     }
 }
 
-impl Drop for NodeService {
+impl Drop for Service {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
             let _ = self.child.kill();

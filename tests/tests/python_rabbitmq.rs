@@ -1,0 +1,135 @@
+//! Python on RabbitMQ, for real: Debian's `rabbitmq-server`, pika 1.4 and aio-pika 10 under
+//! `opentelemetry-instrumentation-pika` / `-aio-pika` 0.66b1 and the OpenTelemetry SDK,
+//! exporting OTLP/HTTP to `hopscope serve --record`; then `hopscope analyze --format json`.
+//! The programs are `tests/python/pika_system.py` and `aio_pika_system.py`; what the
+//! instrumentations write is in `tests/instrumentations.md` §3.
+
+use std::time::Duration;
+
+use hopscope_collector::analysis::{Analysis, FlowStatus, Hop, HopVia, NodeKind};
+use hopscope_tests::Serve;
+use hopscope_tests::systems::{Broker, Service, analyze, python_dir};
+
+const RUN: Duration = Duration::from_secs(120);
+
+/// Starts `consumers` (service, environment), waits until each is ready, runs the publisher
+/// `publisher` (service, environment) to completion, waits for the consumers to finish, and
+/// returns the analysis of what `hopscope serve` recorded.
+fn run_system(
+    script: &str,
+    broker: &Broker,
+    consumers: &[(&str, Vec<(&str, &str)>)],
+    publisher: (&str, Vec<(&str, &str)>),
+) -> Analysis {
+    let dir = python_dir();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let path = tmp.path().join("python.jsonl");
+    let mut serve = Serve::start(&["--record", path.to_str().expect("UTF-8 path")]);
+    let otlp = serve.http_endpoint();
+    let start = |(name, env): &(&str, Vec<(&str, &str)>), role: &str| {
+        let env: Vec<(&str, &str)> =
+            [("AMQP_URL", broker.url.as_str())].into_iter().chain(env.iter().copied()).collect();
+        Service::python(&dir, &[script, role], name, &otlp, &env)
+    };
+    let mut running: Vec<Service> = consumers.iter().map(|c| start(c, "consumer")).collect();
+    for c in &running {
+        c.wait_for_line("ready", RUN);
+    }
+    start(&publisher, "publisher").wait_success(RUN);
+    for c in &mut running {
+        c.wait_success(RUN);
+    }
+    // Every exporter has shut down (flushed); give the receiver a moment to store the last.
+    std::thread::sleep(Duration::from_millis(500));
+    let status = serve.stop();
+    assert!(status.success(), "{status}: {:?}", serve.stderr_lines());
+    analyze(&path)
+}
+
+fn destinations(a: &Analysis) -> Vec<&str> {
+    a.graph
+        .nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::Destination)
+        .map(|n| n.id.as_str())
+        .collect()
+}
+
+fn hops(a: &Analysis) -> Vec<&Hop> {
+    a.hops.iter().collect()
+}
+
+#[test]
+fn pika_default_and_topic_exchanges() {
+    let broker = Broker::shared();
+    let a = run_system(
+        "pika_system.py",
+        &broker,
+        &[
+            ("worker", vec![("QUEUE", "tasks"), ("EXCHANGE", ""), ("EXPECT", "10")]),
+            (
+                "mailer",
+                vec![
+                    ("QUEUE", "mailer"),
+                    ("KEY", "user.signed_up"),
+                    ("EXPECT", "10"),
+                    ("DELAY_MS", "100"),
+                ],
+            ),
+            (
+                "crm",
+                vec![
+                    ("QUEUE", "crm"),
+                    ("KEY", "user.signed_up"),
+                    ("EXPECT", "10"),
+                    ("MODE", "generator"),
+                ],
+            ),
+        ],
+        ("web", vec![("JOBS", "10"), ("SIGNUPS", "10")]),
+    );
+    assert_eq!(destinations(&a), ["rabbitmq:events", "rabbitmq:tasks"], "{:#?}", a.graph);
+    // 20 requests, one `send` each, 30 deliveries: pika's spans and nothing else.
+    assert_eq!(a.summary.spans, 70, "{:#?}", a.summary);
+    let hops = hops(&a);
+    assert_eq!(hops.len(), 30, "one hop per delivery: {hops:#?}");
+    for h in &hops {
+        // The consumer span is a child of the context pika injected in the headers; the
+        // message id (`messaging.message.id` on both sides) agrees.
+        assert_eq!((h.via, &*h.system), (HopVia::Parent, "rabbitmq"), "{h:#?}");
+        let (send, receive) = match &*h.destination {
+            "tasks" => ("tasks send", "tasks receive"),
+            _ => ("events send", "events receive"),
+        };
+        assert_eq!((&*h.producer.name, &*h.consumer.name), (send, receive));
+        assert_eq!(h.consumer_group, h.consumer.service, "pika names no queue: {h:#?}");
+    }
+    let count = |dest: &str, group: &str| {
+        hops.iter().filter(|h| h.destination == dest && h.consumer_group == group).count()
+    };
+    assert_eq!(
+        (count("tasks", "worker"), count("events", "mailer"), count("events", "crm")),
+        (10, 10, 10)
+    );
+    assert_eq!(a.flows.len(), 20);
+    assert!(a.flows.iter().all(|f| f.status == FlowStatus::Ok), "{:#?}", a.flows);
+    for f in a.flows.iter().filter(|f| f.root.name == "POST /users") {
+        assert_eq!(f.services, ["crm", "mailer", "web"], "{f:#?}");
+    }
+    assert_eq!(a.lag.len(), 3, "{:#?}", a.lag);
+    for l in &a.lag {
+        assert_eq!((l.consumed, l.unconsumed, l.dead_lettered), (10, 0, 0), "{l:#?}");
+    }
+    let row = |dest: &str, group: &str| {
+        a.lag
+            .iter()
+            .find(|l| l.destination == dest && l.consumer_group.as_deref() == Some(group))
+            .unwrap_or_else(|| panic!("no lag row {dest} {group}: {:#?}", a.lag))
+    };
+    let (mailer, crm) = (row("events", "mailer"), row("events", "crm"));
+    // `mailer` takes 100 ms a message, so its backlog grows; `crm` keeps up.
+    assert!(
+        mailer.p95_ns > 2 * crm.p95_ns && mailer.p50_ns > 2 * crm.p50_ns,
+        "the slow consumer's queue times are far above the other's: {mailer:#?} {crm:#?}"
+    );
+}
