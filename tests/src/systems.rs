@@ -142,6 +142,46 @@ pub fn analyze(path: &Path) -> hopscope_collector::analysis::Analysis {
     serde_json::from_slice(&out.stdout).expect("analysis JSON")
 }
 
+/// How long a test system's program may take to get ready, or to finish.
+const RUN: Duration = Duration::from_secs(120);
+
+/// Runs a Python test system of `tests/python/<script>` on `broker`: starts each of
+/// `consumers` (service, environment) as `<script> <role>` and waits until it prints
+/// `ready`, runs `<script> publisher` as `publisher` (service, environment) to completion,
+/// waits for the consumers to exit, and returns `hopscope analyze` of what `hopscope serve`
+/// recorded from them all (OTLP/HTTP), and the recorded spans.
+pub fn run_python(
+    script: &str,
+    broker: &Broker,
+    role: &str,
+    consumers: &[(&str, Vec<(&str, &str)>)],
+    publisher: (&str, Vec<(&str, &str)>),
+) -> (hopscope_collector::analysis::Analysis, Vec<crate::RecordedSpan>) {
+    let dir = python_dir();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let path = tmp.path().join("python.jsonl");
+    let mut serve = crate::Serve::start(&["--record", path.to_str().expect("UTF-8 path")]);
+    let otlp = serve.http_endpoint();
+    let start = |(name, env): &(&str, Vec<(&str, &str)>), role: &str| {
+        let env: Vec<(&str, &str)> =
+            [("AMQP_URL", broker.url.as_str())].into_iter().chain(env.iter().copied()).collect();
+        Service::python(&dir, &[script, role], name, &otlp, &env)
+    };
+    let mut running: Vec<Service> = consumers.iter().map(|c| start(c, role)).collect();
+    for c in &running {
+        c.wait_for_line("ready", RUN);
+    }
+    start(&publisher, "publisher").wait_success(RUN);
+    for c in &mut running {
+        c.wait_success(RUN);
+    }
+    // Every exporter has shut down (flushed); give the receiver a moment to store the last.
+    std::thread::sleep(Duration::from_millis(500));
+    let status = serve.stop();
+    assert!(status.success(), "{status}: {:?}", serve.stderr_lines());
+    (analyze(&path), crate::read_recording(&path))
+}
+
 /// `tests/python`, with its virtual environment `.venv` made (by Debian's or any `python3`)
 /// and the packages of `requirements.txt` installed in it: once per test process, when the
 /// environment is missing or was installed from another `requirements.txt`.

@@ -4,47 +4,8 @@
 //! The programs are `tests/python/pika_system.py` and `aio_pika_system.py`; what the
 //! instrumentations write is in `tests/instrumentations.md` §3.
 
-use std::time::Duration;
-
 use hopscope_collector::analysis::{Analysis, FlowStatus, Hop, HopVia, NodeKind};
-use hopscope_tests::Serve;
-use hopscope_tests::systems::{Broker, Service, analyze, python_dir};
-
-const RUN: Duration = Duration::from_secs(120);
-
-/// Starts `consumers` (service, environment), waits until each is ready, runs the publisher
-/// `publisher` (service, environment) to completion, waits for the consumers to finish, and
-/// returns the analysis of what `hopscope serve` recorded.
-fn run_system(
-    script: &str,
-    broker: &Broker,
-    consumers: &[(&str, Vec<(&str, &str)>)],
-    publisher: (&str, Vec<(&str, &str)>),
-) -> Analysis {
-    let dir = python_dir();
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let path = tmp.path().join("python.jsonl");
-    let mut serve = Serve::start(&["--record", path.to_str().expect("UTF-8 path")]);
-    let otlp = serve.http_endpoint();
-    let start = |(name, env): &(&str, Vec<(&str, &str)>), role: &str| {
-        let env: Vec<(&str, &str)> =
-            [("AMQP_URL", broker.url.as_str())].into_iter().chain(env.iter().copied()).collect();
-        Service::python(&dir, &[script, role], name, &otlp, &env)
-    };
-    let mut running: Vec<Service> = consumers.iter().map(|c| start(c, "consumer")).collect();
-    for c in &running {
-        c.wait_for_line("ready", RUN);
-    }
-    start(&publisher, "publisher").wait_success(RUN);
-    for c in &mut running {
-        c.wait_success(RUN);
-    }
-    // Every exporter has shut down (flushed); give the receiver a moment to store the last.
-    std::thread::sleep(Duration::from_millis(500));
-    let status = serve.stop();
-    assert!(status.success(), "{status}: {:?}", serve.stderr_lines());
-    analyze(&path)
-}
+use hopscope_tests::systems::{Broker, run_python};
 
 fn destinations(a: &Analysis) -> Vec<&str> {
     a.graph
@@ -62,9 +23,10 @@ fn hops(a: &Analysis) -> Vec<&Hop> {
 #[test]
 fn pika_default_and_topic_exchanges() {
     let broker = Broker::shared();
-    let a = run_system(
+    let (a, _) = run_python(
         "pika_system.py",
         &broker,
+        "consumer",
         &[
             ("worker", vec![("QUEUE", "tasks"), ("EXCHANGE", ""), ("EXPECT", "10")]),
             (
