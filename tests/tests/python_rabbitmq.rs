@@ -4,7 +4,7 @@
 //! The programs are `tests/python/pika_system.py` and `aio_pika_system.py`; what the
 //! instrumentations write is in `tests/instrumentations.md` §3.
 
-use hopscope_collector::analysis::{Analysis, FlowStatus, Hop, HopVia, NodeKind};
+use hopscope_collector::analysis::{Analysis, FlowStatus, Hop, HopVia, LagStatus, NodeKind};
 use hopscope_tests::systems::{Broker, run_python};
 
 fn destinations(a: &Analysis) -> Vec<&str> {
@@ -90,6 +90,83 @@ fn pika_default_and_topic_exchanges() {
     };
     let (mailer, crm) = (row("events", "mailer"), row("events", "crm"));
     // `mailer` takes 100 ms a message, so its backlog grows; `crm` keeps up.
+    assert!(
+        mailer.p95_ns > 2 * crm.p95_ns && mailer.p50_ns > 2 * crm.p50_ns,
+        "the slow consumer's queue times are far above the other's: {mailer:#?} {crm:#?}"
+    );
+}
+
+#[test]
+fn aio_pika_default_and_topic_exchanges() {
+    let broker = Broker::shared();
+    let (a, _) = run_python(
+        "aio_pika_system.py",
+        &broker,
+        "consumer",
+        &[
+            ("worker", vec![("QUEUE", "aio-tasks"), ("EXCHANGE", ""), ("EXPECT", "10")]),
+            (
+                "mailer",
+                vec![
+                    ("QUEUE", "aio-mailer"),
+                    ("KEY", "user.signed_up"),
+                    ("EXPECT", "10"),
+                    ("DELAY_MS", "100"),
+                ],
+            ),
+            ("crm", vec![("QUEUE", "aio-crm"), ("KEY", "user.signed_up"), ("EXPECT", "10")]),
+        ],
+        ("web", vec![("JOBS", "10"), ("SIGNUPS", "10"), ("DELETES", "3")]),
+    );
+    // The producer names `"<exchange>,<routing key>"`, so each routing key is its own
+    // destination even though the consumer span names only the exchange.
+    assert_eq!(
+        destinations(&a),
+        ["rabbitmq:aio-tasks", "rabbitmq:shop:user.deleted", "rabbitmq:shop:user.signed_up"],
+        "{:#?}",
+        a.graph
+    );
+    assert_eq!(a.summary.spans, 23 + 23 + 30, "{:#?}", a.summary);
+    let hops = hops(&a);
+    assert_eq!(hops.len(), 30, "one hop per delivery: {hops:#?}");
+    for h in &hops {
+        let (destination, send, receive) = match &*h.consumer_group {
+            "worker" => ("aio-tasks", ",aio-tasks send", "aio-tasks receive"),
+            _ => ("shop:user.signed_up", "shop,user.signed_up send", "shop receive"),
+        };
+        assert_eq!(
+            (h.via, &*h.destination, &*h.producer.name, &*h.consumer.name),
+            (HopVia::Parent, destination, send, receive),
+            "{h:#?}"
+        );
+    }
+    assert_eq!(a.flows.len(), 23);
+    assert!(a.flows.iter().all(|f| f.status == FlowStatus::Ok), "{:#?}", a.flows);
+    let crm_from: Vec<&str> = a
+        .graph
+        .edges
+        .iter()
+        .filter(|e| e.to == "crm" && e.kind.as_str() == "consume")
+        .map(|e| e.from.as_str())
+        .collect();
+    assert_eq!(crm_from, ["rabbitmq:shop:user.signed_up"], "crm consumes sign-ups only");
+    let row = |dest: &str, group: Option<&str>| {
+        a.lag
+            .iter()
+            .find(|l| l.destination == dest && l.consumer_group.as_deref() == group)
+            .unwrap_or_else(|| panic!("no lag row {dest} {group:?}: {:#?}", a.lag))
+    };
+    assert_eq!(a.lag.len(), 4, "{:#?}", a.lag);
+    let deleted = row("shop:user.deleted", None);
+    assert_eq!((deleted.status, deleted.unconsumed), (LagStatus::NoConsumer, 3));
+    for (dest, group) in
+        [("aio-tasks", "worker"), ("shop:user.signed_up", "mailer"), ("shop:user.signed_up", "crm")]
+    {
+        let l = row(dest, Some(group));
+        assert_eq!((l.consumed, l.unconsumed), (10, 0), "{l:#?}");
+    }
+    let (mailer, crm) =
+        (row("shop:user.signed_up", Some("mailer")), row("shop:user.signed_up", Some("crm")));
     assert!(
         mailer.p95_ns > 2 * crm.p95_ns && mailer.p50_ns > 2 * crm.p50_ns,
         "the slow consumer's queue times are far above the other's: {mailer:#?} {crm:#?}"
