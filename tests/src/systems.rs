@@ -130,6 +130,60 @@ impl Drop for Broker {
     }
 }
 
+/// A Redis server of the test's own (Debian's `redis-server`, on a free port, nothing saved
+/// to disk), stopped when dropped.
+pub struct Redis {
+    child: Child,
+    _dir: tempfile::TempDir,
+    /// `redis://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+impl Redis {
+    /// Starts a server on a free port and waits until it accepts connections.
+    pub fn start() -> Redis {
+        let dir = tempfile::tempdir().expect("redis directory");
+        let port = free_ports(1)[0];
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start redis-server ({e}): `apt-get install redis-server` (.ci/run \
+                     does); the BullMQ end-to-end test needs a real Redis"
+                )
+            });
+        let mut redis = Redis { child, _dir: dir, url: format!("redis://127.0.0.1:{port}") };
+        let deadline = Instant::now() + BROKER_START;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = redis.child.try_wait() {
+                panic!("redis-server exited ({status})");
+            }
+            assert!(Instant::now() < deadline, "redis-server not up within {BROKER_START:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        redis
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// `hopscope analyze --format json <path>`, parsed.
 pub fn analyze(path: &Path) -> hopscope_collector::analysis::Analysis {
     let out = Command::new(crate::hopscope_bin())
