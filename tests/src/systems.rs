@@ -209,7 +209,7 @@ pub fn run_python(
     broker: &Broker,
     role: &str,
     consumers: &[(&str, Vec<(&str, &str)>)],
-    publisher: (&str, Vec<(&str, &str)>),
+    publisher: &(&str, Vec<(&str, &str)>),
 ) -> (hopscope_collector::analysis::Analysis, Vec<crate::RecordedSpan>) {
     let dir = python_dir();
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -225,7 +225,7 @@ pub fn run_python(
     for c in &running {
         c.wait_for_line("ready", RUN);
     }
-    start(&publisher, "publisher").wait_success(RUN);
+    start(publisher, "publisher").wait_success(RUN);
     for c in &mut running {
         c.wait_success(RUN);
     }
@@ -282,9 +282,14 @@ pub fn python_dir() -> PathBuf {
 pub fn node_dir() -> PathBuf {
     static INSTALLED: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let dir = workspace_root().join("tests/node");
-    let marker = dir.join("node_modules/@opentelemetry/instrumentation-amqplib");
+    // One package per test system: a `node_modules` from before one was added is reinstalled.
+    let installed = || {
+        ["@opentelemetry/instrumentation-amqplib", "bullmq-otel", "ioredis"]
+            .iter()
+            .all(|p| dir.join("node_modules").join(p).exists())
+    };
     let _once = INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !marker.exists() {
+    if !installed() {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&dir)
@@ -297,7 +302,7 @@ pub fn node_dir() -> PathBuf {
         );
     }
     assert!(
-        marker.exists(),
+        installed(),
         "the Node.js test system's packages are not installed: run `npm ci` in {} (.ci/run does)",
         dir.display()
     );

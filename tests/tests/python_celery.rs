@@ -30,7 +30,7 @@ fn celery_tasks_on_rabbitmq() {
             ("mailer", vec![("QUEUES", "celery"), ("EXPECT", "10"), ("DELAY_MS", "50")]),
             ("imaging", vec![("QUEUES", "images"), ("EXPECT", "5"), ("LINKS", "1")]),
         ],
-        ("web", vec![("WELCOMES", "10"), ("IMAGES", "5"), ("CLEANUPS", "2")]),
+        &("web", vec![("WELCOMES", "10"), ("IMAGES", "5"), ("CLEANUPS", "2")]),
     );
     // Destination nodes: `celery:<queue>:<task>`; nobody reads `maintenance`.
     assert_eq!(

@@ -48,7 +48,7 @@ fn pika_default_and_topic_exchanges() {
                 ],
             ),
         ],
-        ("web", vec![("JOBS", "10"), ("SIGNUPS", "10")]),
+        &("web", vec![("JOBS", "10"), ("SIGNUPS", "10")]),
     );
     assert_eq!(destinations(&a), ["rabbitmq:events", "rabbitmq:tasks"], "{:#?}", a.graph);
     // 20 requests, one `send` each, 30 deliveries: pika's spans and nothing else.
@@ -116,7 +116,7 @@ fn aio_pika_default_and_topic_exchanges() {
             ),
             ("crm", vec![("QUEUE", "aio-crm"), ("KEY", "user.signed_up"), ("EXPECT", "10")]),
         ],
-        ("web", vec![("JOBS", "10"), ("SIGNUPS", "10"), ("DELETES", "3")]),
+        &("web", vec![("JOBS", "10"), ("SIGNUPS", "10"), ("DELETES", "3")]),
     );
     // The producer names `"<exchange>,<routing key>"`, so each routing key is its own
     // destination even though the consumer span names only the exchange.
