@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use hopscope_collector::analysis::{Analysis, Lag, NodeKind};
+
 use crate::{free_ports, workspace_root};
 
 /// How long a broker may take to accept connections (about 12 s on a busy 2-core box).
@@ -184,8 +186,36 @@ impl Drop for Redis {
     }
 }
 
+/// The destination nodes of the analysis' graph, by id.
+pub fn destination_nodes(a: &Analysis) -> Vec<&str> {
+    a.graph
+        .nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::Destination)
+        .map(|n| n.id.as_str())
+        .collect()
+}
+
+/// The destinations `service` consumes from, by graph node id.
+pub fn consumed_from<'a>(a: &'a Analysis, service: &str) -> Vec<&'a str> {
+    a.graph
+        .edges
+        .iter()
+        .filter(|e| e.to == service && e.kind.as_str() == "consume")
+        .map(|e| e.from.as_str())
+        .collect()
+}
+
+/// The lag row of (`destination`, `group`); `None`: the row of nobody (`no_consumer`).
+pub fn lag_row<'a>(a: &'a Analysis, destination: &str, group: Option<&str>) -> &'a Lag {
+    a.lag
+        .iter()
+        .find(|l| l.destination == destination && l.consumer_group.as_deref() == group)
+        .unwrap_or_else(|| panic!("no lag row {destination} {group:?}: {:#?}", a.lag))
+}
+
 /// `hopscope analyze --format json <path>`, parsed.
-pub fn analyze(path: &Path) -> hopscope_collector::analysis::Analysis {
+pub fn analyze(path: &Path) -> Analysis {
     let out = Command::new(crate::hopscope_bin())
         .args(["analyze", "--format", "json"])
         .arg(path)
@@ -210,7 +240,7 @@ pub fn run_python(
     role: &str,
     consumers: &[(&str, Vec<(&str, &str)>)],
     publisher: &(&str, Vec<(&str, &str)>),
-) -> (hopscope_collector::analysis::Analysis, Vec<crate::RecordedSpan>) {
+) -> (Analysis, Vec<crate::RecordedSpan>) {
     let dir = python_dir();
     let tmp = tempfile::tempdir().expect("temp dir");
     let path = tmp.path().join("python.jsonl");

@@ -6,22 +6,11 @@
 
 use std::time::Duration;
 
-use hopscope_collector::analysis::{
-    Analysis, FlowStatus, Hop, HopVia, InsightKind, LagStatus, NodeKind,
-};
+use hopscope_collector::analysis::{FlowStatus, Hop, HopVia, InsightKind, LagStatus};
 use hopscope_tests::Serve;
-use hopscope_tests::systems::{Redis, Service, analyze, node_dir};
+use hopscope_tests::systems::{Redis, Service, analyze, destination_nodes, lag_row, node_dir};
 
 const RUN: Duration = Duration::from_secs(120);
-
-fn destinations(a: &Analysis) -> Vec<&str> {
-    a.graph
-        .nodes
-        .iter()
-        .filter(|n| n.kind == NodeKind::Destination)
-        .map(|n| n.id.as_str())
-        .collect()
-}
 
 #[test]
 fn bullmq_jobs_on_redis() {
@@ -60,7 +49,7 @@ fn bullmq_jobs_on_redis() {
     let a = analyze(&path);
     // The event is the job name: destination node `bullmq:<queue>:<job>`.
     assert_eq!(
-        destinations(&a),
+        destination_nodes(&a),
         ["bullmq:emails:receipt", "bullmq:emails:welcome", "bullmq:reports:monthly"],
         "{:#?}",
         a.graph
@@ -90,17 +79,12 @@ fn bullmq_jobs_on_redis() {
         assert_eq!(f.services, want, "{f:#?}");
         assert_eq!(f.status, FlowStatus::Ok, "{f:#?}");
     }
-    let row = |dest: &str| {
-        a.lag
-            .iter()
-            .find(|l| l.destination == dest)
-            .unwrap_or_else(|| panic!("no lag row {dest}: {:#?}", a.lag))
-    };
+    let row = |dest: &str, group: Option<&str>| lag_row(&a, dest, group);
     assert_eq!(a.lag.len(), 3, "{:#?}", a.lag);
-    let monthly = row("reports:monthly");
+    let monthly = row("reports:monthly", None);
     assert_eq!((monthly.status, monthly.unconsumed), (LagStatus::NoConsumer, 2));
     for dest in ["emails:welcome", "emails:receipt"] {
-        let l = row(dest);
+        let l = row(dest, Some("emails"));
         assert_eq!((l.consumed, l.unconsumed), (10, 0), "{l:#?}");
         assert_eq!(l.consumer_services, ["mailer"]);
     }

@@ -4,18 +4,9 @@
 //! analyze --format json`. The program is `tests/python/celery_system.py`; what the
 //! instrumentation writes is in `tests/instrumentations.md` §3c.
 
-use hopscope_collector::analysis::{Analysis, FlowStatus, Hop, HopVia, LagStatus, NodeKind};
-use hopscope_tests::systems::{Broker, run_python};
+use hopscope_collector::analysis::{FlowStatus, Hop, HopVia, LagStatus};
+use hopscope_tests::systems::{Broker, destination_nodes, lag_row, run_python};
 use hopscope_tests::{RecordedSpan, as_str};
-
-fn destinations(a: &Analysis) -> Vec<&str> {
-    a.graph
-        .nodes
-        .iter()
-        .filter(|n| n.kind == NodeKind::Destination)
-        .map(|n| n.id.as_str())
-        .collect()
-}
 
 #[test]
 fn celery_tasks_on_rabbitmq() {
@@ -34,7 +25,7 @@ fn celery_tasks_on_rabbitmq() {
     );
     // Destination nodes: `celery:<queue>:<task>`; nobody reads `maintenance`.
     assert_eq!(
-        destinations(&a),
+        destination_nodes(&a),
         [
             "celery:celery:shop.send_welcome",
             "celery:images:shop.resize_image",
@@ -82,16 +73,14 @@ fn celery_tasks_on_rabbitmq() {
         };
         assert_eq!(f.services, want, "{f:#?}");
     }
-    let row = |dest: &str| {
-        a.lag
-            .iter()
-            .find(|l| l.destination == dest)
-            .unwrap_or_else(|| panic!("no lag row {dest}: {:#?}", a.lag))
-    };
+    let row = |dest: &str, group: Option<&str>| lag_row(&a, dest, group);
     assert_eq!(a.lag.len(), 3, "{:#?}", a.lag);
-    let cleanup = row("maintenance:shop.cleanup");
+    let cleanup = row("maintenance:shop.cleanup", None);
     assert_eq!((cleanup.status, cleanup.unconsumed), (LagStatus::NoConsumer, 2));
-    let (welcome, resize) = (row("celery:shop.send_welcome"), row("images:shop.resize_image"));
+    let (welcome, resize) = (
+        row("celery:shop.send_welcome", Some("mailer")),
+        row("images:shop.resize_image", Some("imaging")),
+    );
     assert_eq!((welcome.consumed, welcome.unconsumed), (10, 0));
     assert_eq!((resize.consumed, resize.unconsumed), (5, 0));
     assert!(

@@ -4,17 +4,8 @@
 //! The programs are `tests/python/pika_system.py` and `aio_pika_system.py`; what the
 //! instrumentations write is in `tests/instrumentations.md` §3.
 
-use hopscope_collector::analysis::{Analysis, FlowStatus, Hop, HopVia, LagStatus, NodeKind};
-use hopscope_tests::systems::{Broker, run_python};
-
-fn destinations(a: &Analysis) -> Vec<&str> {
-    a.graph
-        .nodes
-        .iter()
-        .filter(|n| n.kind == NodeKind::Destination)
-        .map(|n| n.id.as_str())
-        .collect()
-}
+use hopscope_collector::analysis::{Analysis, FlowStatus, Hop, HopVia, LagStatus};
+use hopscope_tests::systems::{Broker, consumed_from, destination_nodes, lag_row, run_python};
 
 fn hops(a: &Analysis) -> Vec<&Hop> {
     a.hops.iter().collect()
@@ -50,7 +41,7 @@ fn pika_default_and_topic_exchanges() {
         ],
         &("web", vec![("JOBS", "10"), ("SIGNUPS", "10")]),
     );
-    assert_eq!(destinations(&a), ["rabbitmq:events", "rabbitmq:tasks"], "{:#?}", a.graph);
+    assert_eq!(destination_nodes(&a), ["rabbitmq:events", "rabbitmq:tasks"], "{:#?}", a.graph);
     // 20 requests, one `send` each, 30 deliveries: pika's spans and nothing else.
     assert_eq!(a.summary.spans, 70, "{:#?}", a.summary);
     let hops = hops(&a);
@@ -82,12 +73,7 @@ fn pika_default_and_topic_exchanges() {
     for l in &a.lag {
         assert_eq!((l.consumed, l.unconsumed, l.dead_lettered), (10, 0, 0), "{l:#?}");
     }
-    let row = |dest: &str, group: &str| {
-        a.lag
-            .iter()
-            .find(|l| l.destination == dest && l.consumer_group.as_deref() == Some(group))
-            .unwrap_or_else(|| panic!("no lag row {dest} {group}: {:#?}", a.lag))
-    };
+    let row = |dest: &str, group: &str| lag_row(&a, dest, Some(group));
     let (mailer, crm) = (row("events", "mailer"), row("events", "crm"));
     // `mailer` takes 100 ms a message, so its backlog grows; `crm` keeps up.
     assert!(
@@ -121,7 +107,7 @@ fn aio_pika_default_and_topic_exchanges() {
     // The producer names `"<exchange>,<routing key>"`, so each routing key is its own
     // destination even though the consumer span names only the exchange.
     assert_eq!(
-        destinations(&a),
+        destination_nodes(&a),
         ["rabbitmq:aio-tasks", "rabbitmq:shop:user.deleted", "rabbitmq:shop:user.signed_up"],
         "{:#?}",
         a.graph
@@ -142,20 +128,12 @@ fn aio_pika_default_and_topic_exchanges() {
     }
     assert_eq!(a.flows.len(), 23);
     assert!(a.flows.iter().all(|f| f.status == FlowStatus::Ok), "{:#?}", a.flows);
-    let crm_from: Vec<&str> = a
-        .graph
-        .edges
-        .iter()
-        .filter(|e| e.to == "crm" && e.kind.as_str() == "consume")
-        .map(|e| e.from.as_str())
-        .collect();
-    assert_eq!(crm_from, ["rabbitmq:shop:user.signed_up"], "crm consumes sign-ups only");
-    let row = |dest: &str, group: Option<&str>| {
-        a.lag
-            .iter()
-            .find(|l| l.destination == dest && l.consumer_group.as_deref() == group)
-            .unwrap_or_else(|| panic!("no lag row {dest} {group:?}: {:#?}", a.lag))
-    };
+    assert_eq!(
+        consumed_from(&a, "crm"),
+        ["rabbitmq:shop:user.signed_up"],
+        "crm consumes sign-ups only"
+    );
+    let row = |dest: &str, group: Option<&str>| lag_row(&a, dest, group);
     assert_eq!(a.lag.len(), 4, "{:#?}", a.lag);
     let deleted = row("shop:user.deleted", None);
     assert_eq!((deleted.status, deleted.unconsumed), (LagStatus::NoConsumer, 3));
