@@ -299,7 +299,8 @@ pub struct DemoArgs {
     Exit status: 0 ok; 1 a --fail-on condition holds; 2 nothing readable in the input.")]
 pub struct AnalyzeArgs {
     /// Recordings to read (`hopscope serve --record` output, OTLP JSON/protobuf, Jaeger,
-    /// Zipkin); `-` reads stdin.
+    /// Zipkin); a directory reads its files in name order (rotated recordings in time
+    /// order); `-` reads stdin.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 
