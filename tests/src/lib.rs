@@ -514,6 +514,19 @@ pub fn read_recording(path: &Path) -> Vec<RecordedSpan> {
     spans
 }
 
+/// `hopscope analyze PATH --format json`: whether it succeeded, its stderr, and the
+/// `hopscope.analysis/v1` report (`Null` when stdout was not JSON).
+pub fn analyze_json(path: &Path) -> (bool, String, serde_json::Value) {
+    let out = Command::new(hopscope_bin())
+        .arg("analyze")
+        .arg(path)
+        .args(["--format", "json"])
+        .output()
+        .expect("run hopscope analyze");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned(), report)
+}
+
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     hopscope_collector::model::hex::encode(bytes)

@@ -5,11 +5,10 @@
 //! naming the file and the line, and every whole line kept.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hopscope_tests::sdk::{export_acked, grpc_exporter, sdk_spans};
-use hopscope_tests::{Serve, hopscope_bin, read_recording};
+use hopscope_tests::{Serve, analyze_json, read_recording};
 
 const BATCHES: usize = 40;
 const BATCH: usize = 50;
@@ -67,21 +66,6 @@ fn with_record_sync_sigkill_right_after_the_last_ack_loses_nothing() {
     killed_after_last_ack(&["--record-sync"], Duration::ZERO);
 }
 
-/// `hopscope analyze FILE --format json`: its exit status, its stderr, and the spans read.
-fn analyze(path: &Path) -> (bool, String, u64) {
-    let out = std::process::Command::new(hopscope_bin())
-        .arg("analyze")
-        .arg(path)
-        .args(["--format", "json"])
-        .output()
-        .expect("run hopscope analyze");
-    let spans = serde_json::from_slice::<serde_json::Value>(&out.stdout)
-        .ok()
-        .and_then(|v| v["summary"]["spans"].as_u64())
-        .unwrap_or(0);
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned(), spans)
-}
-
 #[test]
 fn a_recording_cut_mid_line_reads_back_with_one_warning_naming_file_and_line() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -103,7 +87,8 @@ fn a_recording_cut_mid_line_reads_back_with_one_warning_naming_file_and_line() {
     let cut = lines[0].len() + lines[1].len() + lines[2].len() / 2;
     std::fs::write(&path, &text[..cut]).expect("cut the recording");
 
-    let (ok, stderr, read) = analyze(&path);
+    let (ok, stderr, report) = analyze_json(&path);
+    let read = report["summary"]["spans"].as_u64().unwrap_or(0);
     assert!(ok, "analyze failed on a cut recording:\n{stderr}");
     assert_eq!(read, 20, "the two whole lines are read:\n{stderr}");
     let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("spans.jsonl")).collect();

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use hopscope_tests::sdk::{export_acked, grpc_exporter, sdk_spans};
-use hopscope_tests::{RecordedSpan, Serve, hopscope_bin, read_recording};
+use hopscope_tests::{RecordedSpan, Serve, analyze_json, read_recording};
 
 /// Records `n` spans of `pad` bytes each in batches of 100 with `extra` flags; returns the
 /// directory, the acknowledged span ids in order, and the files left, in name order.
@@ -81,16 +81,9 @@ fn check_files(files: &[PathBuf], max: u64) {
 }
 
 fn analyze_spans(path: &Path) -> u64 {
-    let out = std::process::Command::new(hopscope_bin())
-        .arg("analyze")
-        .arg(path)
-        .args(["--format", "json"])
-        .output()
-        .expect("run hopscope analyze");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "analyze failed:\n{stderr}");
+    let (ok, stderr, report) = analyze_json(path);
+    assert!(ok, "analyze failed:\n{stderr}");
     assert!(!stderr.contains("skipped"), "analyze skipped something:\n{stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     report["summary"]["spans"].as_u64().expect("summary.spans")
 }
 
