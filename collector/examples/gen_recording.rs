@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use hopscope_collector::formats::record::Recorder;
+use hopscope_collector::formats::record::{RecordOptions, Recorder};
 use hopscope_collector::link::synth::Shop;
 use hopscope_collector::model::Interner;
 
@@ -14,12 +14,12 @@ fn main() {
     let path = std::env::var("RECORDING").unwrap_or_else(|_| "generated.jsonl".to_owned());
     let interner = Arc::new(Interner::new());
     let spans = Shop::new(42, 1_700_000_000_000_000_000, Arc::clone(&interner)).spans(n);
-    let mut recorder = Recorder::create(std::path::Path::new(&path)).expect("create recording");
+    let recorder = Recorder::create(&RecordOptions::new(&path), Arc::clone(&interner))
+        .expect("create recording");
     // Exporters send batches of a few hundred spans.
     for batch in spans.chunks(512) {
-        let refs: Vec<&_> = batch.iter().collect();
-        recorder.write_spans(&refs, &interner).expect("write recording");
+        recorder.write_spans(batch).expect("write recording");
     }
-    recorder.flush().expect("flush recording");
+    recorder.finish().expect("flush recording");
     eprintln!("{} spans written to {path}", spans.len());
 }

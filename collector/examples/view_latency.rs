@@ -20,6 +20,10 @@
 //!    up to it. The figures are given for the whole run and for its last half, with the
 //!    engine's time per view. `DUMP=FILE` writes one line per batch: when it was sent (ms
 //!    into the run), its latency and the build time of the view that first held it (ms).
+//!    Batches are generated as they are sent; a refused one is counted, not sent again. A run
+//!    of a minute or more (the soak: `SECONDS=600`) also prints a table with one row per
+//!    minute: resident memory, spans accepted per second, refused so far, the store, and the
+//!    view latency of that minute's batches.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -41,6 +45,62 @@ const BATCH: usize = 512;
 
 fn percentile(sorted: &[Duration], p: usize) -> Duration {
     sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+/// Resident set size of this process (Linux), 0 elsewhere.
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// The soak's table, one row per minute of part 3: resident memory at the minute's end,
+/// spans accepted per second during it, refused so far, the store, and the view latency of
+/// the batches sent during it.
+fn per_minute(
+    minutes: &[(u64, u64, u64, u64, u64)],
+    timeline: &[(Instant, Duration, Duration)],
+    start: Instant,
+) {
+    if minutes.is_empty() {
+        return;
+    }
+    eprintln!(
+        "| minute | RSS (MiB) | accepted spans/s | refused so far | stored | evicted | view latency p50 / p99 / max |"
+    );
+    eprintln!("|---|---|---|---|---|---|---|");
+    let mut before = 0;
+    for (m, &(rss, accepted, refused, stored, evicted)) in minutes.iter().enumerate() {
+        let (from, to) =
+            (Duration::from_secs(60 * m as u64), Duration::from_secs(60 * (m as u64 + 1)));
+        let mut lat: Vec<Duration> = timeline
+            .iter()
+            .filter(|t| (from..to).contains(&t.0.saturating_duration_since(start)))
+            .map(|t| t.1)
+            .collect();
+        lat.sort();
+        let latency = if lat.is_empty() {
+            "-".to_owned()
+        } else {
+            format!(
+                "{} / {} / {} ms",
+                percentile(&lat, 50).as_millis(),
+                percentile(&lat, 99).as_millis(),
+                lat[lat.len() - 1].as_millis()
+            )
+        };
+        eprintln!(
+            "| {} | {} | {} | {refused} | {stored} | {evicted} | {latency} |",
+            m + 1,
+            rss >> 20,
+            (accepted - before) / 60,
+        );
+        before = accepted;
+    }
 }
 
 fn now_ns() -> u64 {
@@ -220,23 +280,30 @@ fn main() {
     //    holding it, while batches keep coming.
     let rate: usize = std::env::var("RATE").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let seconds: usize = std::env::var("SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
-    let batches: Vec<Vec<_>> = (0..rate * seconds / BATCH).map(|_| shop.spans(BATCH)).collect();
+    // Batches are generated as they are sent (a long run would not fit in memory otherwise);
+    // one refused (the engine behind) is counted and not sent again.
     let period = Duration::from_secs_f64(BATCH as f64 / rate as f64);
     let sent: Arc<std::sync::Mutex<Vec<(u64, Instant)>>> = Arc::default();
+    let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let feeder = {
-        let (sent, ingest) = (Arc::clone(&sent), engine.ingest());
+        let (sent, ingest, refused) = (Arc::clone(&sent), engine.ingest(), Arc::clone(&refused));
         std::thread::spawn(move || {
             let start = Instant::now();
             let mut total = held;
-            for (i, batch) in batches.into_iter().enumerate() {
+            for i in 0..rate * seconds / BATCH {
+                let batch = shop.spans(BATCH);
                 let due = start + period * i as u32;
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     std::thread::sleep(wait);
                 }
-                total += batch.len() as u64;
+                let len = batch.len() as u64;
                 let at = Instant::now();
-                ingest.submit_spans(batch).expect("room for a batch");
-                sent.lock().expect("lock").push((total, at));
+                if ingest.submit_spans(batch).is_ok() {
+                    total += len;
+                    sent.lock().expect("lock").push((total, at));
+                } else {
+                    refused.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+                }
             }
             total
         })
@@ -244,7 +311,21 @@ fn main() {
     let mut timeline = Vec::new();
     let mut builds = Vec::new();
     let mut next = 0;
+    // Once a minute: resident memory, spans accepted so far, refused so far, the view's store.
+    let run_start = Instant::now();
+    let mut minutes: Vec<(u64, u64, u64, u64, u64)> = Vec::new();
     loop {
+        if run_start.elapsed() >= Duration::from_secs(60 * (minutes.len() as u64 + 1)) {
+            let accepted = sent.lock().expect("lock").last().map_or(held, |s| s.0) - held;
+            let v = views.latest();
+            minutes.push((
+                rss_bytes(),
+                accepted,
+                refused.load(std::sync::atomic::Ordering::Relaxed),
+                v.stats.stored,
+                v.stats.evicted,
+            ));
+        }
         if let Some(v) = views.changed() {
             let seen = Instant::now();
             builds.push(v.build_time);
@@ -260,6 +341,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(1));
     }
     let total = feeder.join().expect("feeder");
+    per_minute(&minutes, &timeline, run_start);
     let mut latencies: Vec<Duration> = timeline.iter().map(|t| t.1).collect();
     if let Some(path) = std::env::var_os("DUMP") {
         let t0 = timeline.first().map_or_else(Instant::now, |t| t.0);

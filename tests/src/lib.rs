@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub mod sdk;
 pub mod systems;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -104,10 +105,18 @@ pub struct Stats {
     pub evicted: u64,
     pub rss_bytes: u64,
     pub spans_per_sec: u64,
+    /// Connections the receivers closed: headers too slow, a stalled body, idle, an
+    /// unanswered HTTP/2 ping, the connection limit.
+    pub header_timeouts: u64,
+    pub body_timeouts: u64,
+    pub idle_closed: u64,
+    pub ping_timeouts: u64,
+    pub limit_closed: u64,
 }
 
 impl Stats {
-    /// Parses `stats: received=N stored=N refused=N evicted=N rss_bytes=N spans_per_sec=N`
+    /// Parses `stats: received=N stored=N refused=N evicted=N rss_bytes=N spans_per_sec=N
+    /// header_timeouts=N body_timeouts=N idle_closed=N ping_timeouts=N limit_closed=N`
     /// exactly (every key, in that order, nothing else); `None` for any other line.
     pub fn parse(line: &str) -> Option<Stats> {
         let rest = line.strip_prefix("stats: ")?;
@@ -126,6 +135,11 @@ impl Stats {
             evicted: next("evicted")?,
             rss_bytes: next("rss_bytes")?,
             spans_per_sec: next("spans_per_sec")?,
+            header_timeouts: next("header_timeouts")?,
+            body_timeouts: next("body_timeouts")?,
+            idle_closed: next("idle_closed")?,
+            ping_timeouts: next("ping_timeouts")?,
+            limit_closed: next("limit_closed")?,
         };
         fields.next().is_none().then_some(stats)
     }
@@ -500,6 +514,19 @@ pub fn read_recording(path: &Path) -> Vec<RecordedSpan> {
     spans
 }
 
+/// `hopscope analyze PATH --format json`: whether it succeeded, its stderr, and the
+/// `hopscope.analysis/v1` report (`Null` when stdout was not JSON).
+pub fn analyze_json(path: &Path) -> (bool, String, serde_json::Value) {
+    let out = Command::new(hopscope_bin())
+        .arg("analyze")
+        .arg(path)
+        .args(["--format", "json"])
+        .output()
+        .expect("run hopscope analyze");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned(), report)
+}
+
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     hopscope_collector::model::hex::encode(bytes)
@@ -710,7 +737,8 @@ mod tests {
 
     #[test]
     fn parses_the_stats_line_exactly() {
-        let line = "stats: received=10 stored=9 refused=1 evicted=0 rss_bytes=123 spans_per_sec=5";
+        let line = "stats: received=10 stored=9 refused=1 evicted=0 rss_bytes=123 spans_per_sec=5 \
+                    header_timeouts=1 body_timeouts=2 idle_closed=3 ping_timeouts=4 limit_closed=5";
         assert_eq!(
             Stats::parse(line),
             Some(Stats {
@@ -719,7 +747,12 @@ mod tests {
                 refused: 1,
                 evicted: 0,
                 rss_bytes: 123,
-                spans_per_sec: 5
+                spans_per_sec: 5,
+                header_timeouts: 1,
+                body_timeouts: 2,
+                idle_closed: 3,
+                ping_timeouts: 4,
+                limit_closed: 5,
             })
         );
         assert_eq!(Stats::parse(&format!("{line} extra=1")), None);

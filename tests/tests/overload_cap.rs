@@ -10,6 +10,11 @@
 //! - has every span it accepted in the recording (the load generator re-salts ids, so every
 //!   accepted span is new and appears once);
 //! - keeps printing stats lines, with the counters moving, all along.
+//!
+//! The engine is slowed by the hidden test hook `--debug-engine-delay 100ms` (a sleep after
+//! each batch): the receivers encode the recording themselves before answering, which in a
+//! debug build bounds them below the engine's own rate, and the engine must be the slower
+//! side for its queue to fill and refusals to start.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -62,8 +67,14 @@ fn spans_in_recording(path: &Path) -> u64 {
 fn sixty_seconds_of_overload_within_the_memory_cap() {
     let dir = tempfile::tempdir().expect("tempdir");
     let record = dir.path().join("overload.jsonl");
-    let mut serve =
-        Serve::start(&["--max-memory", "256MiB", "--record", &record.display().to_string()]);
+    let mut serve = Serve::start(&[
+        "--max-memory",
+        "256MiB",
+        "--record",
+        &record.display().to_string(),
+        "--debug-engine-delay",
+        "100ms",
+    ]);
     let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args(["--endpoint", &format!("grpc://{}", serve.grpc_addr)])
         .args(["--duration", &format!("{SECONDS}s"), "--concurrency", "8", "--json"])

@@ -174,6 +174,48 @@ pub struct CollectorArgs {
     #[arg(long, env = "HOPSCOPE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Hand every recorded line to the OS before answering the request (with --record):
+    /// a killed process loses no acknowledged span, at a cost in throughput. Without it,
+    /// lines reach the OS within 200 ms of the answer.
+    #[arg(long, env = "HOPSCOPE_RECORD_SYNC")]
+    pub record_sync: bool,
+
+    /// Rotate the recording before it would grow past SIZE: `spans.jsonl` is renamed to
+    /// `spans.<UTC time>.jsonl` and a new one started (a line is never split).
+    #[arg(long, env = "HOPSCOPE_RECORD_MAX_SIZE", value_name = "SIZE", value_parser = parse_size)]
+    pub record_max_size: Option<u64>,
+
+    /// With --record-max-size: keep at most N files, deleting the oldest rotated ones.
+    #[arg(long, env = "HOPSCOPE_RECORD_MAX_FILES", value_name = "N")]
+    pub record_max_files: Option<usize>,
+
+    /// Time a client has to send a request's headers, from connecting (or from sending the
+    /// first byte of the next request) [default: 10s].
+    #[arg(long, env = "HOPSCOPE_HEADER_TIMEOUT", value_name = "DUR", value_parser = parse_duration)]
+    pub header_timeout: Option<Duration>,
+
+    /// Longest a request body may go without a byte arriving [default: 30s].
+    #[arg(long, env = "HOPSCOPE_BODY_TIMEOUT", value_name = "DUR", value_parser = parse_duration)]
+    pub body_timeout: Option<Duration>,
+
+    /// Close a connection with no request in flight for DUR [default: 2m].
+    #[arg(long, env = "HOPSCOPE_IDLE_TIMEOUT", value_name = "DUR", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+
+    /// HTTP/2 keep-alive: ping every DUR, close a connection whose peer does not answer
+    /// within DUR [default: 60s].
+    #[arg(long, env = "HOPSCOPE_H2_PING", value_name = "DUR", value_parser = parse_duration)]
+    pub h2_ping: Option<Duration>,
+
+    /// Concurrent streams allowed on one HTTP/2 connection [default: 128].
+    #[arg(long, env = "HOPSCOPE_MAX_STREAMS", value_name = "N")]
+    pub max_streams: Option<u32>,
+
+    /// Open connections per receiver; past it the connection idle the longest is closed
+    /// and the new one served [default: 512].
+    #[arg(long, env = "HOPSCOPE_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+
     /// Test hook: the engine sleeps this long after each batch, so the queue fills.
     #[arg(long, env = "HOPSCOPE_DEBUG_ENGINE_DELAY", value_parser = parse_duration, hide = true)]
     pub debug_engine_delay: Option<Duration>,
@@ -257,7 +299,8 @@ pub struct DemoArgs {
     Exit status: 0 ok; 1 a --fail-on condition holds; 2 nothing readable in the input.")]
 pub struct AnalyzeArgs {
     /// Recordings to read (`hopscope serve --record` output, OTLP JSON/protobuf, Jaeger,
-    /// Zipkin); `-` reads stdin.
+    /// Zipkin); a directory reads its files in name order (rotated recordings in time
+    /// order); `-` reads stdin.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use hopscope_collector::ingest::TlsIdentity;
+use hopscope_collector::ingest::conn::ConnLimits;
 
 use crate::cli::{
     AnalyzeArgs, CollectorArgs, DemoArgs, FailOn, ReportFormat, ServeArgs, parse_duration,
@@ -34,6 +35,24 @@ struct FileConfig {
     #[serde(alias = "tls-key")]
     tls_key: Option<PathBuf>,
     record: Option<PathBuf>,
+    #[serde(alias = "record-sync")]
+    record_sync: Option<bool>,
+    #[serde(alias = "record-max-size")]
+    record_max_size: Option<SizeValue>,
+    #[serde(alias = "record-max-files")]
+    record_max_files: Option<usize>,
+    #[serde(alias = "header-timeout")]
+    header_timeout: Option<String>,
+    #[serde(alias = "body-timeout")]
+    body_timeout: Option<String>,
+    #[serde(alias = "idle-timeout")]
+    idle_timeout: Option<String>,
+    #[serde(alias = "h2-ping")]
+    h2_ping: Option<String>,
+    #[serde(alias = "max-streams")]
+    max_streams: Option<u32>,
+    #[serde(alias = "max-connections")]
+    max_connections: Option<usize>,
     #[serde(alias = "stats-interval")]
     stats_interval: Option<String>,
     #[serde(alias = "stuck-after")]
@@ -85,6 +104,12 @@ pub struct CollectorSettings {
     pub auth_token: Option<String>,
     /// Certificate and key both receivers serve TLS with, loaded and checked.
     pub tls: Option<TlsIdentity>,
+    /// How `--record` writes (sync, rotation), whatever the mode's recording path.
+    pub record_sync: bool,
+    pub record_max_size: Option<u64>,
+    pub record_max_files: Option<usize>,
+    /// Both receivers' timeouts and connection limits.
+    pub limits: ConnLimits,
     pub debug_engine_delay: Option<Duration>,
 }
 
@@ -189,8 +214,29 @@ fn collector(args: &CollectorArgs, file: &FileConfig) -> Result<CollectorSetting
             .into());
         }
     };
+    let record_max_size = match args.record_max_size {
+        Some(n) => Some(n),
+        None => file.record_max_size.as_ref().map(|v| v.bytes("record_max_size")).transpose()?,
+    };
+    let record_max_files = args.record_max_files.or(file.record_max_files);
+    if record_max_size == Some(0) {
+        return Err(UsageError("--record-max-size must be larger than 0".into()).into());
+    }
+    if record_max_files == Some(0) {
+        return Err(UsageError("--record-max-files must be at least 1".into()).into());
+    }
+    if record_max_files.is_some() && record_max_size.is_none() {
+        return Err(UsageError(
+            "--record-max-files needs --record-max-size (files are rotated by size)".into(),
+        )
+        .into());
+    }
     Ok(CollectorSettings {
         tls,
+        record_sync: args.record_sync || file.record_sync.unwrap_or(false),
+        record_max_size,
+        record_max_files,
+        limits: limits(args, file)?,
         grpc: args.grpc.or(file.grpc).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4317))),
         http: args.http.or(file.http).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4318))),
         max_memory,
@@ -202,6 +248,52 @@ fn collector(args: &CollectorArgs, file: &FileConfig) -> Result<CollectorSetting
         },
         debug_engine_delay: args.debug_engine_delay,
     })
+}
+
+/// The receivers' timeouts and connection limits: flag > env > file > default.
+fn limits(args: &CollectorArgs, file: &FileConfig) -> Result<ConnLimits> {
+    let d = ConnLimits::default();
+    let pick = |flag: Option<Duration>, key: Option<&String>, name: &str, default: Duration| {
+        let value = match flag {
+            Some(v) => v,
+            None => duration(key, name)?.unwrap_or(default),
+        };
+        if value.is_zero() {
+            return Err(
+                UsageError(format!("--{} must be longer than 0", name.replace('_', "-"))).into()
+            );
+        }
+        Ok::<_, anyhow::Error>(value)
+    };
+    let limits = ConnLimits {
+        header_timeout: pick(
+            args.header_timeout,
+            file.header_timeout.as_ref(),
+            "header_timeout",
+            d.header_timeout,
+        )?,
+        body_timeout: pick(
+            args.body_timeout,
+            file.body_timeout.as_ref(),
+            "body_timeout",
+            d.body_timeout,
+        )?,
+        idle_timeout: pick(
+            args.idle_timeout,
+            file.idle_timeout.as_ref(),
+            "idle_timeout",
+            d.idle_timeout,
+        )?,
+        h2_ping: pick(args.h2_ping, file.h2_ping.as_ref(), "h2_ping", d.h2_ping)?,
+        max_streams: args.max_streams.or(file.max_streams).unwrap_or(d.max_streams),
+        max_connections: args.max_connections.or(file.max_connections).unwrap_or(d.max_connections),
+    };
+    if limits.max_streams == 0 || limits.max_connections == 0 {
+        return Err(
+            UsageError("--max-streams and --max-connections must be at least 1".into()).into()
+        );
+    }
+    Ok(limits)
 }
 
 /// Resolves `serve`'s settings.

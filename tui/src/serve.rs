@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hopscope_collector::engine::{Engine, EngineConfig, EngineSummary, Stats};
+use hopscope_collector::formats::record::RecordOptions;
 use hopscope_collector::ingest::{ReceiverConfig, Receivers};
 use hopscope_collector::model::Interner;
 use hopscope_collector::otlp::convert::Decoder;
@@ -115,7 +116,12 @@ pub fn engine_config(c: &CollectorSettings, record: Option<PathBuf>) -> EngineCo
     EngineConfig {
         max_memory: c.max_memory,
         queue_spans: c.ingest_queue,
-        record,
+        record: record.map(|path| RecordOptions {
+            path,
+            sync: c.record_sync,
+            max_size: c.record_max_size,
+            max_files: c.record_max_files,
+        }),
         batch_delay: c.debug_engine_delay,
     }
 }
@@ -127,6 +133,7 @@ pub fn receiver_config(c: &CollectorSettings) -> ReceiverConfig {
         max_request: usize::try_from(c.max_request).unwrap_or(usize::MAX),
         auth_token: c.auth_token.as_deref().map(hopscope_collector::ingest::AuthToken::new),
         tls: c.tls.clone(),
+        limits: c.limits.clone(),
     }
 }
 
@@ -176,13 +183,19 @@ pub async fn wait_for_signal() -> Result<()> {
 /// The stats line, in exactly the form scripts read.
 pub fn stats_line(s: &hopscope_collector::engine::StatsSnapshot, spans_per_sec: u64) -> String {
     format!(
-        "stats: received={} stored={} refused={} evicted={} rss_bytes={} spans_per_sec={}",
+        "stats: received={} stored={} refused={} evicted={} rss_bytes={} spans_per_sec={} \
+         header_timeouts={} body_timeouts={} idle_closed={} ping_timeouts={} limit_closed={}",
         s.received,
         s.stored,
         s.refused,
         s.evicted,
         rss_bytes().unwrap_or(0),
-        spans_per_sec
+        spans_per_sec,
+        s.header_timeouts,
+        s.body_timeouts,
+        s.idle_closed,
+        s.ping_timeouts,
+        s.limit_closed,
     )
 }
 

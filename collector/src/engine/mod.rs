@@ -2,9 +2,9 @@
 //! a bounded queue.
 //!
 //! Receivers never wait on the engine: [`Ingest::submit_spans`] either queues a batch at once
-//! or refuses it ([`Refused`]) when the queue is full, and the refusal is counted. The engine
-//! records accepted spans (`--record`) before storing them, so every accepted span is in the
-//! recording even if the store evicts it later.
+//! or refuses it ([`Refused`]) when the queue is full, and the refusal is counted. Accepted
+//! spans are written to the recording (`--record`) by the receiver before it answers, so
+//! every acknowledged span is in the recording even if the store evicts it later.
 //!
 //! # The memory budget
 //!
@@ -21,7 +21,8 @@
 //! the figures): the allocator's own overhead and retained free pages; the runtime, its
 //! threads and socket buffers; requests being received and decoded, before they reach the
 //! queue (each up to `--max-request` of body, and about as much again once decoded); the
-//! recorder's buffers (1 MiB plus one encoded batch); evicted spans waiting to be freed on
+//! recorder's buffers (1 MiB, one encoded batch per request being written, and the hashes
+//! of the last 1024 lines); evicted spans waiting to be freed on
 //! their own thread (at most [`crate::store::FREEING_BYTES`], 8 MiB, and a 256 KiB batch);
 //! and, with a terminal UI, the published views.
 //!
@@ -34,7 +35,6 @@
 //!   (`views/types.rs`), how they are built (`views/build.rs`), and when and how they are
 //!   published (`views/publish.rs`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
@@ -42,7 +42,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::analysis::live::LiveAnalysis;
-use crate::formats::record::Recorder;
+use crate::formats::record::{RecordOptions, Recorder};
 use crate::link::Linker;
 use crate::model::{Interner, LogRecord, Span};
 use crate::store::{Inserted, SpanStore};
@@ -57,8 +57,9 @@ pub struct EngineConfig {
     pub max_memory: u64,
     /// Spans that may wait between the receivers and the engine before receivers refuse.
     pub queue_spans: usize,
-    /// Where to record accepted spans as OTLP JSON lines.
-    pub record: Option<PathBuf>,
+    /// Where and how to record accepted spans as OTLP JSON lines (the receivers write them
+    /// before answering; see [`crate::formats::record`]).
+    pub record: Option<RecordOptions>,
     /// Test hook: the engine sleeps this long after each batch, to make the queue fill.
     pub batch_delay: Option<Duration>,
 }
@@ -100,6 +101,15 @@ pub struct Stats {
     pub linker_bytes: AtomicU64,
     /// Estimated bytes of the spans and log records waiting in the ingest queue.
     pub queued_bytes: AtomicU64,
+    /// Connections closed by the receivers' limits ([`crate::ingest::conn`]): headers not
+    /// sent in time; a body that stopped making progress (the request is answered with an
+    /// error); no request for the idle time; an HTTP/2 ping unanswered; the oldest idle one
+    /// closed to stay within the connection limit.
+    pub header_timeouts: AtomicU64,
+    pub body_timeouts: AtomicU64,
+    pub idle_closed: AtomicU64,
+    pub ping_timeouts: AtomicU64,
+    pub limit_closed: AtomicU64,
 }
 
 /// A snapshot of [`Stats`].
@@ -119,6 +129,11 @@ pub struct StatsSnapshot {
     pub recorded: u64,
     pub linker_bytes: u64,
     pub queued_bytes: u64,
+    pub header_timeouts: u64,
+    pub body_timeouts: u64,
+    pub idle_closed: u64,
+    pub ping_timeouts: u64,
+    pub limit_closed: u64,
 }
 
 impl Stats {
@@ -140,16 +155,30 @@ impl Stats {
             recorded: r(&self.recorded),
             linker_bytes: r(&self.linker_bytes),
             queued_bytes: r(&self.queued_bytes),
+            header_timeouts: r(&self.header_timeouts),
+            body_timeouts: r(&self.body_timeouts),
+            idle_closed: r(&self.idle_closed),
+            ping_timeouts: r(&self.ping_timeouts),
+            limit_closed: r(&self.limit_closed),
         }
     }
 }
 
-/// A batch refused because the engine's queue is full; the client should retry later.
+/// A batch refused because the engine's queue is full (or, with `recording_failed`, because
+/// the recording could not be written); the client should retry later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("hopscope's ingest queue is full ({queued} spans waiting); retry after {retry_after:?}")]
+#[error(
+    "{}; retry after {retry_after:?}",
+    if *recording_failed {
+        "hopscope cannot write its recording (--record)".to_owned()
+    } else {
+        format!("hopscope's ingest queue is full ({queued} spans waiting)")
+    }
+)]
 pub struct Refused {
     pub queued: usize,
     pub retry_after: Duration,
+    pub recording_failed: bool,
 }
 
 /// How long a refused client should wait before retrying.
@@ -181,6 +210,8 @@ pub struct Ingest {
     queued_bytes: Arc<AtomicUsize>,
     byte_capacity: usize,
     stats: Arc<Stats>,
+    /// Accepted spans are written here before the receiver answers.
+    recorder: Option<Recorder>,
 }
 
 impl std::fmt::Debug for Ingest {
@@ -230,7 +261,11 @@ impl Ingest {
     pub fn refuse(&self, n: usize) -> Refused {
         self.stats.received.fetch_add(n as u64, Ordering::Relaxed);
         self.stats.refused.fetch_add(n as u64, Ordering::Relaxed);
-        Refused { queued: self.queued.load(Ordering::Relaxed), retry_after: RETRY_AFTER }
+        Refused {
+            queued: self.queued.load(Ordering::Relaxed),
+            retry_after: RETRY_AFTER,
+            recording_failed: false,
+        }
     }
 
     /// Counts spans rejected as invalid.
@@ -243,7 +278,13 @@ impl Ingest {
         self.stats.metric_points.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Queues spans for the engine, or refuses them at once when the queue is full.
+    /// Queues spans for the engine and writes them to the recording, or refuses them at once
+    /// when the queue is full. When this returns `Ok` the spans are in the recording (with
+    /// `--record-sync`, handed to the OS; else buffered, and with the OS within
+    /// [`crate::formats::record::CRASH_BOUND`]).
+    ///
+    /// A recording that cannot be written refuses the request (the spans stay queued: the
+    /// client's retry is merged as a resend, and recorded if the recording works again).
     pub fn submit_spans(&self, spans: Vec<Span>) -> Result<(), Refused> {
         let n = spans.len();
         if n == 0 {
@@ -254,17 +295,32 @@ impl Ingest {
         if !self.reserve(n, bytes) {
             return Err(self.refuse(n));
         }
+        let line = self.recorder.as_ref().and_then(|r| r.encode(&spans));
         match self.tx.try_send(Msg::Spans(spans, sizes, bytes)) {
             Ok(()) => {
                 self.stats.received.fetch_add(n as u64, Ordering::Relaxed);
                 self.stats.accepted.fetch_add(n as u64, Ordering::Relaxed);
-                Ok(())
             }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.release(n, bytes);
-                Err(self.refuse(n))
+                return Err(self.refuse(n));
             }
         }
+        if let (Some(recorder), Some(line)) = (&self.recorder, line) {
+            match recorder.write(&line) {
+                Ok(written) => {
+                    self.stats.recorded.fetch_add(written as u64, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    return Err(Refused {
+                        queued: self.queued.load(Ordering::Relaxed),
+                        retry_after: RETRY_AFTER,
+                        recording_failed: true,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Makes the engine forget everything stored (as [`views::ViewRequest::Clear`]), in
@@ -294,7 +350,11 @@ impl Ingest {
         };
         if refused {
             self.stats.refused_logs.fetch_add(n as u64, Ordering::Relaxed);
-            return Err(Refused { queued: prev, retry_after: RETRY_AFTER });
+            return Err(Refused {
+                queued: prev,
+                retry_after: RETRY_AFTER,
+                recording_failed: false,
+            });
         }
         self.stats.logs.fetch_add(n as u64, Ordering::Relaxed);
         Ok(())
@@ -312,7 +372,7 @@ pub struct Engine {
     ingest: Ingest,
     views: views::Hub,
     interner: Arc<Interner>,
-    thread: JoinHandle<std::io::Result<()>>,
+    thread: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -327,7 +387,11 @@ const QUEUE_BATCHES: usize = 4096;
 impl Engine {
     /// Starts the engine thread. Fails if the recording cannot be created.
     pub fn start(config: &EngineConfig, interner: Arc<Interner>) -> std::io::Result<Engine> {
-        let recorder = config.record.as_deref().map(Recorder::create).transpose()?;
+        let recorder = config
+            .record
+            .as_ref()
+            .map(|options| Recorder::create(options, Arc::clone(&interner)))
+            .transpose()?;
         let (tx, rx) = mpsc::sync_channel(QUEUE_BATCHES);
         let stats = Arc::new(Stats::default());
         let queued = Arc::new(AtomicUsize::new(0));
@@ -340,6 +404,7 @@ impl Engine {
             queued_bytes: Arc::clone(&queued_bytes),
             byte_capacity: usize::try_from(queue_share).unwrap_or(usize::MAX).max(1),
             stats: Arc::clone(&stats),
+            recorder,
         };
         let (publisher, views) = views::Publisher::new(config.max_memory);
         let (store, linker) = store_and_linker(config, Arc::clone(&interner))?;
@@ -347,7 +412,6 @@ impl Engine {
             views: publisher,
             store,
             linker,
-            recorder,
             interner: Arc::clone(&interner),
             stats,
             queued,
@@ -385,9 +449,10 @@ impl Engine {
     pub fn shutdown(self) -> std::io::Result<EngineSummary> {
         // A blocking send: everything queued before it is processed first.
         let _ = self.ingest.tx.send(Msg::Shutdown);
-        let result =
-            self.thread.join().map_err(|_| std::io::Error::other("the engine thread panicked"))?;
-        result?;
+        self.thread.join().map_err(|_| std::io::Error::other("the engine thread panicked"))?;
+        if let Some(recorder) = &self.ingest.recorder {
+            recorder.finish()?;
+        }
         Ok(EngineSummary { stats: self.ingest.stats.snapshot() })
     }
 }
@@ -398,7 +463,6 @@ struct Worker {
     store: SpanStore,
     /// Links what the store holds into hops and flows; forgets what the store evicts.
     linker: Linker,
-    recorder: Option<Recorder>,
     interner: Arc<Interner>,
     stats: Arc<Stats>,
     queued: Arc<AtomicUsize>,
@@ -477,12 +541,12 @@ pub fn share_budget(store: &mut SpanStore, linker: &Linker, set_aside: u64) -> u
 }
 
 impl Worker {
-    fn run(mut self, rx: &mpsc::Receiver<Msg>) -> std::io::Result<()> {
+    fn run(mut self, rx: &mpsc::Receiver<Msg>) {
         loop {
             match rx.recv_timeout(self.views_timeout()) {
                 Ok(Msg::Spans(spans, sizes, bytes)) => {
                     let n = spans.len();
-                    self.on_spans(spans, sizes)?;
+                    self.on_spans(spans, sizes);
                     self.queued.fetch_sub(n, Ordering::AcqRel);
                     self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
                     if let Some(delay) = self.batch_delay {
@@ -499,36 +563,19 @@ impl Worker {
                     self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
                     self.publish_stats();
                 }
-                Ok(Msg::Wake) => {}
+                Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => {}
                 Ok(Msg::Clear) => self.clear(),
                 Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {
-                    if let Some(recorder) = &mut self.recorder {
-                        recorder.flush()?;
-                    }
-                }
             }
             self.serve_views();
         }
-        if let Some(recorder) = &mut self.recorder {
-            recorder.flush()?;
-        }
-        Ok(())
     }
 
-    fn on_spans(&mut self, spans: Vec<Span>, sizes: Vec<usize>) -> std::io::Result<()> {
-        if let Some(recorder) = &mut self.recorder {
-            // Exact resends (exporter retries) are stored once, so recorded once.
-            let fresh: Vec<&Span> =
-                spans.iter().filter(|s| !self.store.holds_identical(s)).collect();
-            recorder.write_spans(&fresh, &self.interner)?;
-            self.stats.recorded.fetch_add(fresh.len() as u64, Ordering::Relaxed);
-        }
+    fn on_spans(&mut self, spans: Vec<Span>, sizes: Vec<usize>) {
         let spans = spans.into_iter().zip(sizes);
         let linker = store_and_link(&mut self.store, &mut self.linker, self.queue_share, spans);
         self.stats.linker_bytes.store(linker, Ordering::Relaxed);
         self.publish_stats();
-        Ok(())
     }
 
     fn share_budget(&mut self) {

@@ -8,6 +8,7 @@
 //! | content type not protobuf/JSON, or encoding not gzip/identity | 415               |
 //! | body undecodable (corrupt gzip included)    | 400 + google.rpc.Status             |
 //! | body past `max_request` *after* decompression | 413 (inflation stops at the limit) |
+//! | body with no byte for `--body-timeout`      | 408, and the connection is closed   |
 //! | engine queue full                           | 503 + `Retry-After`                 |
 
 use std::io::Read;
@@ -31,6 +32,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use super::conn::BodyStalled;
 use super::metric_points;
 use crate::engine::{Ingest, Refused};
 use crate::otlp::convert::{DecodedSpans, Decoder};
@@ -76,6 +78,7 @@ struct HttpState {
 
 /// gRPC codes used in `google.rpc.Status` bodies.
 const INVALID_ARGUMENT: i32 = 3;
+const DEADLINE_EXCEEDED: i32 = 4;
 const NOT_FOUND: i32 = 5;
 const RESOURCE_EXHAUSTED: i32 = 8;
 const UNIMPLEMENTED: i32 = 12;
@@ -117,6 +120,9 @@ impl Failure {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(encoding.content_type()));
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.http == StatusCode::REQUEST_TIMEOUT {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }
@@ -264,11 +270,15 @@ async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8
         return Err(too_large(max));
     }
     let raw: Bytes = axum::body::to_bytes(body, max).await.map_err(|e| {
-        let limit = std::iter::successors(Some(&e as &dyn std::error::Error), |e| {
+        let mut chain = std::iter::successors(Some(&e as &dyn std::error::Error), |e| {
             std::error::Error::source(*e)
-        })
-        .any(<dyn std::error::Error>::is::<http_body_util::LengthLimitError>);
-        if limit {
+        });
+        let limit =
+            chain.clone().any(<dyn std::error::Error>::is::<http_body_util::LengthLimitError>);
+        if let Some(stalled) = chain.find_map(<dyn std::error::Error>::downcast_ref::<BodyStalled>)
+        {
+            Failure::new(StatusCode::REQUEST_TIMEOUT, DEADLINE_EXCEEDED, stalled.to_string())
+        } else if limit {
             too_large(max)
         } else {
             Failure::new(

@@ -5,23 +5,25 @@
 //! through [`crate::engine::Ingest`], which never blocks: when the engine's queue is full the
 //! request is refused (gRPC UNAVAILABLE with RetryInfo, HTTP 503 with Retry-After).
 //!
-//! With a [`TlsIdentity`] both receivers speak TLS only (rustls, ring backend): gRPC through
-//! tonic's own TLS acceptor, HTTP through a [`TlsListener`] that completes handshakes off the
-//! accept loop and hands finished streams to axum.
+//! Both are served by [`conn`]: its accept loop completes TLS handshakes (with a
+//! [`TlsIdentity`] both receivers speak TLS only: rustls, ring backend), serves HTTP/1 and
+//! HTTP/2 through hyper, and enforces the timeouts and connection limits of [`ConnLimits`].
 
+pub mod conn;
 pub mod grpc;
 pub mod http;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+pub use conn::ConnLimits;
 
 use crate::engine::Ingest;
 use crate::otlp::convert::Decoder;
@@ -71,16 +73,18 @@ pub struct ReceiverConfig {
     pub auth_token: Option<AuthToken>,
     /// When set, both receivers accept TLS connections only, with this certificate.
     pub tls: Option<TlsIdentity>,
+    /// Timeouts and connection limits of both receivers.
+    pub limits: ConnLimits,
 }
 
 /// A certificate chain and its private key (PEM), checked to make a usable rustls server
 /// configuration. Both receivers serve it. Its `Debug` does not print the key.
 #[derive(Clone)]
 pub struct TlsIdentity {
-    cert_pem: Arc<[u8]>,
-    key_pem: Arc<[u8]>,
     /// For the HTTP receiver (ALPN h2 and http/1.1).
     http: Arc<rustls::ServerConfig>,
+    /// For the gRPC receiver (ALPN h2).
+    grpc: Arc<rustls::ServerConfig>,
 }
 
 impl std::fmt::Debug for TlsIdentity {
@@ -122,26 +126,26 @@ impl TlsIdentity {
         };
         let cert_pem = read("certificate", cert)?;
         let key_pem = read("key", key)?;
-        Self::from_pem(cert_pem, key_pem, cert, key)
+        Self::from_pem(&cert_pem, &key_pem, cert, key)
     }
 
     /// Checks PEM bytes; `cert_path` and `key_path` only name them in errors.
     pub fn from_pem(
-        cert_pem: Vec<u8>,
-        key_pem: Vec<u8>,
+        cert_pem: &[u8],
+        key_pem: &[u8],
         cert_path: &Path,
         key_path: &Path,
     ) -> Result<Self, TlsError> {
         use rustls_pki_types::pem::PemObject;
         use rustls_pki_types::{CertificateDer, PrivateKeyDer};
         let certs =
-            CertificateDer::pem_slice_iter(&cert_pem).collect::<Result<Vec<_>, _>>().map_err(
+            CertificateDer::pem_slice_iter(cert_pem).collect::<Result<Vec<_>, _>>().map_err(
                 |e| TlsError::BadCertificate { path: cert_path.to_owned(), detail: e.to_string() },
             )?;
         if certs.is_empty() {
             return Err(TlsError::NoCertificate { path: cert_path.to_owned() });
         }
-        let key = PrivateKeyDer::from_pem_slice(&key_pem)
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
             .map_err(|e| TlsError::BadKey { path: key_path.to_owned(), detail: e.to_string() })?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut http = rustls::ServerConfig::builder_with_provider(provider)
@@ -150,95 +154,10 @@ impl TlsIdentity {
             .with_no_client_auth()
             .with_single_cert(certs, key)
             .map_err(TlsError::Mismatch)?;
+        let mut grpc = http.clone();
+        grpc.alpn_protocols = vec![b"h2".to_vec()];
         http.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(Self { cert_pem: cert_pem.into(), key_pem: key_pem.into(), http: Arc::new(http) })
-    }
-
-    fn grpc_config(&self) -> tonic::transport::ServerTlsConfig {
-        tonic::transport::ServerTlsConfig::new()
-            .identity(tonic::transport::Identity::from_pem(&*self.cert_pem, &*self.key_pem))
-    }
-}
-
-/// How long a client has to finish its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Handshakes in progress at once; further connections wait in the kernel's backlog.
-const MAX_HANDSHAKES: usize = 256;
-
-/// An [`axum::serve::Listener`] of TLS streams: accepts TCP connections and completes their
-/// handshakes on separate tasks (a slow or silent client never holds up the others); a
-/// failed or timed-out handshake closes that connection only.
-pub struct TlsListener {
-    ready: tokio::sync::mpsc::Receiver<(
-        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
-        SocketAddr,
-    )>,
-    local: SocketAddr,
-}
-
-impl std::fmt::Debug for TlsListener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsListener").field("local", &self.local).finish_non_exhaustive()
-    }
-}
-
-impl TlsListener {
-    /// Starts accepting on `listener` until `shutdown` is cancelled.
-    pub fn new(
-        listener: TcpListener,
-        config: Arc<rustls::ServerConfig>,
-        shutdown: CancellationToken,
-    ) -> std::io::Result<Self> {
-        let local = listener.local_addr()?;
-        let (tx, ready) = tokio::sync::mpsc::channel(64);
-        let acceptor = tokio_rustls::TlsAcceptor::from(config);
-        let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
-        tokio::spawn(async move {
-            loop {
-                let permit = tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    p = Arc::clone(&handshakes).acquire_owned() => p,
-                };
-                let Ok(permit) = permit else { return };
-                let accepted = tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    accepted = listener.accept() => accepted,
-                };
-                let Ok((tcp, peer)) = accepted else {
-                    // Out of file descriptors and the like: wait, as axum's own loop does.
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                };
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    let _ = tcp.set_nodelay(true);
-                    if let Ok(Ok(stream)) =
-                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-                    {
-                        let _ = tx.send((stream, peer)).await;
-                    }
-                });
-            }
-        });
-        Ok(Self { ready, local })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(accepted) => accepted,
-            // The accept loop stopped (shutdown): serve nothing more.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
+        Ok(Self { http: Arc::new(http), grpc: Arc::new(grpc) })
     }
 }
 
@@ -276,10 +195,6 @@ pub enum ReceiverError {
         "cannot listen for OTLP/{protocol} on {addr}: {source} (is another collector running? pick another address with --{flag})"
     )]
     Bind { protocol: &'static str, flag: &'static str, addr: SocketAddr, source: std::io::Error },
-    #[error("OTLP/gRPC server failed: {0}")]
-    Grpc(#[from] tonic::transport::Error),
-    #[error("OTLP/HTTP server failed: {0}")]
-    Http(std::io::Error),
     #[error("a receiver task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -291,8 +206,8 @@ pub struct Receivers {
     pub grpc_addr: SocketAddr,
     /// The address the HTTP receiver actually listens on.
     pub http_addr: SocketAddr,
-    grpc: JoinHandle<Result<(), ReceiverError>>,
-    http: JoinHandle<Result<(), ReceiverError>>,
+    grpc: JoinHandle<()>,
+    http: JoinHandle<()>,
 }
 
 impl Receivers {
@@ -317,7 +232,6 @@ impl Receivers {
 
         let routes =
             grpc::OtlpGrpc::new(decoder.clone(), ingest.clone()).router(config.max_request);
-        let stop = shutdown.clone();
         let token = config.auth_token.clone();
         let authenticate = move |req: tonic::Request<()>| match &token {
             Some(token)
@@ -333,50 +247,38 @@ impl Receivers {
             }
             _ => Ok(req),
         };
-        let mut builder = tonic::transport::Server::builder();
-        if let Some(tls) = &config.tls {
-            builder = builder.tls_config(tls.grpc_config())?;
-        }
-        let grpc = tokio::spawn(async move {
-            builder
-                .layer(tower::util::MapResponseLayer::new(oversize_is_resource_exhausted))
-                .layer(tonic::service::InterceptorLayer::new(authenticate))
-                .add_routes(routes)
-                .serve_with_incoming_shutdown(
-                    tonic::transport::server::TcpIncoming::from(grpc_listener),
-                    stop.cancelled_owned(),
-                )
-                .await
-                .map_err(ReceiverError::from)
-        });
-        let app = http::router(decoder, ingest, config.max_request, config.auth_token.clone());
-        let http = match &config.tls {
-            Some(tls) => {
-                let listener =
-                    TlsListener::new(http_listener, Arc::clone(&tls.http), shutdown.clone())
-                        .map_err(ReceiverError::Http)?;
-                tokio::spawn(async move {
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(shutdown.cancelled_owned())
-                        .await
-                        .map_err(ReceiverError::Http)
-                })
-            }
-            None => tokio::spawn(async move {
-                axum::serve(http_listener, app)
-                    .with_graceful_shutdown(shutdown.cancelled_owned())
-                    .await
-                    .map_err(ReceiverError::Http)
-            }),
+        let grpc_service = tower::ServiceBuilder::new()
+            .layer(tower::util::MapResponseLayer::new(oversize_is_resource_exhausted))
+            .layer(tonic::service::InterceptorLayer::new(authenticate))
+            .service(routes);
+        let stats = Arc::clone(ingest.stats());
+        let grpc = conn::Serving {
+            listener: grpc_listener,
+            tls: config.tls.as_ref().map(|t| Arc::clone(&t.grpc)),
+            service: grpc_service,
+            http2_only: true,
+            limits: config.limits.clone(),
+            stats: Arc::clone(&stats),
         };
+        let grpc = tokio::spawn(grpc.run(shutdown.clone()));
+        let app = http::router(decoder, ingest, config.max_request, config.auth_token.clone());
+        let http = conn::Serving {
+            listener: http_listener,
+            tls: config.tls.as_ref().map(|t| Arc::clone(&t.http)),
+            service: app,
+            http2_only: false,
+            limits: config.limits.clone(),
+            stats,
+        };
+        let http = tokio::spawn(http.run(shutdown));
         Ok(Receivers { grpc_addr, http_addr, grpc, http })
     }
 
     /// Waits for both receivers to stop (after shutdown was cancelled, or on failure).
     pub async fn wait(self) -> Result<(), ReceiverError> {
         let (g, h) = tokio::join!(self.grpc, self.http);
-        g??;
-        h??;
+        g?;
+        h?;
         Ok(())
     }
 }

@@ -152,6 +152,25 @@ fn header(state: &State, width: u16) -> BarVm {
             Seg::new(fmt::count(s.evicted), if s.evicted > 0 { Tone::Warn } else { Tone::Normal }),
         ],
     ));
+    // Connections the receivers' limits closed, the non-zero ones only.
+    let closed: Line = [
+        ("slow-headers", s.header_timeouts),
+        ("stalled-bodies", s.body_timeouts),
+        ("idle", s.idle_closed),
+        ("no-ping", s.ping_timeouts),
+        ("over-limit", s.limit_closed),
+    ]
+    .into_iter()
+    .filter(|&(_, n)| n > 0)
+    .flat_map(|(label, n)| {
+        [Seg::new(format!(" {label} "), Tone::Dim), Seg::new(fmt::count(n), Tone::Warn)]
+    })
+    .collect();
+    if !closed.is_empty() {
+        let mut seg = vec![Seg::new("closed", Tone::Dim)];
+        seg.extend(closed);
+        parts.push((5, seg));
+    }
     let clock = if v.clock.now_unix_nano == 0 {
         "--:--:--".to_owned()
     } else if width >= 120 {

@@ -291,6 +291,20 @@ snapshots!(screen_help, |w, h| {
 });
 
 #[test]
+fn the_header_shows_connections_closed_by_limits_when_there_are_any() {
+    let (mut state, _engine) = setup(200, 50);
+    assert!(!text(&state).contains("closed"), "nothing closed, nothing shown");
+    let mut view = (*state.view).clone();
+    view.stats.idle_closed = 400;
+    view.stats.header_timeouts = 3;
+    state.view = Arc::new(view);
+    let screen = text(&state);
+    let header = screen.lines().next().unwrap_or_default();
+    assert!(header.contains("closed slow-headers 3 idle 400"), "{header}");
+    assert!(!header.contains("no-ping"), "zero counts are left out: {header}");
+}
+
+#[test]
 fn quit_keys() {
     let (mut s, mut e) = setup(80, 24);
     assert_eq!(send(&mut s, &mut e, key('q')), Some(Intent::Quit));

@@ -65,7 +65,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     let interner = Arc::new(Interner::new());
     let config = EngineConfig {
         max_memory: args.max_memory.unwrap_or(1 << 30),
-        record: args.record.clone(),
+        record: args.record.clone().map(hopscope_collector::formats::record::RecordOptions::new),
         ..EngineConfig::default()
     };
     let engine =
