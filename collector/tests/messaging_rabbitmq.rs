@@ -471,3 +471,88 @@ fn masstransit_send_receive_process() {
     assert_eq!((row.consumed, row.unconsumed), (1, 0));
     assert_eq!(a.flows[0].status, FlowStatus::Ok);
 }
+
+/// pika with `PikaInstrumentor().instrument()` on a `BlockingConnection` (seen in
+/// tests/tests/python_rabbitmq.rs, pika 1.4.4, instrumentation 0.66b1): `BlockingChannel`
+/// and the `Channel` it wraps are both instrumented, so each publish writes two `<dest> send`
+/// spans, the inner a child of the outer with the same attributes and message id, and the
+/// headers carry the inner one. The inner folds into the outer: one message, one hop per
+/// delivery, in whatever order the spans arrive.
+#[test]
+fn pika_nested_send_spans_are_one_message() {
+    let attrs = |op: Option<&'static str>, id: &'static str| {
+        let mut a = vec![
+            ("messaging.system", V::S("rabbitmq")),
+            ("messaging.destination", V::S("tasks")),
+            ("messaging.message.id", V::S(id)),
+        ];
+        match op {
+            Some(op) => a.push(("messaging.operation", V::S(op))),
+            None => a.push(("messaging.temp_destination", V::B(true))),
+        }
+        a
+    };
+    let build = || {
+        let mut s = Vec::new();
+        for i in 1..=3u32 {
+            let (t0, id) = (u64::from(i) * 100, ["job-1", "job-2", "job-3"][i as usize - 1]);
+            s.push(SpanSpec::new("web", At(i, 1), "POST /jobs", SERVER, (t0, t0 + 9)));
+            s.push(
+                SpanSpec::new("web", At(i, 2), "tasks send", PRODUCER, (t0 + 1, t0 + 4))
+                    .parent(At(i, 1))
+                    .attrs(&attrs(None, id)),
+            );
+            s.push(
+                SpanSpec::new("web", At(i, 3), "tasks send", PRODUCER, (t0 + 2, t0 + 3))
+                    .parent(At(i, 2))
+                    .attrs(&attrs(None, id)),
+            );
+            s.push(
+                SpanSpec::new("worker", At(i, 4), "tasks receive", CONSUMER, (t0 + 20, t0 + 30))
+                    .parent(At(i, 3))
+                    .attrs(&attrs(Some("receive"), id)),
+            );
+        }
+        // A send nested under a send of another message is a message of its own.
+        s.push(
+            SpanSpec::new("web", At(9, 1), "tasks send", PRODUCER, (900, 905))
+                .attrs(&attrs(None, "job-9")),
+        );
+        s.push(
+            SpanSpec::new("web", At(9, 2), "audit send", PRODUCER, (901, 902))
+                .parent(At(9, 1))
+                .attrs(&[
+                    ("messaging.system", V::S("rabbitmq")),
+                    ("messaging.destination", V::S("audit")),
+                    ("messaging.message.id", V::S("job-9")),
+                ]),
+        );
+        s
+    };
+    let check = |a: &hopscope_collector::analysis::Analysis, order: &str| {
+        let h = hops(a);
+        assert_eq!(h.len(), 3, "{order}: one hop per delivery: {h:?}");
+        assert!(h.iter().all(|x| x.0 == "web" && x.1 == "worker" && x.3 == "tasks"), "{order}");
+        let row = lag_row(a, "tasks", Some("worker"));
+        assert_eq!((row.consumed, row.unconsumed), (3, 1), "{order}: job-9 is unconsumed");
+        let emit = a
+            .graph
+            .edges
+            .iter()
+            .find(|e| e.from == "web" && e.to == "rabbitmq:tasks")
+            .expect("emit edge");
+        assert_eq!(emit.count, 4, "{order}: three messages and job-9, no inner sends");
+        assert_eq!(lag_row(a, "audit", None).unconsumed, 1, "{order}");
+        assert!(
+            !a.insights.iter().any(|i| i.kind == InsightKind::DuplicateDelivery),
+            "{order}: {:?}",
+            a.insights
+        );
+    };
+    check(&analyze_spans("pika-nested", &build()), "outer first");
+    // The inner send and the consumer before the outer send: the inner is a message of its
+    // own until the outer arrives.
+    let mut rev = build();
+    rev.reverse();
+    check(&analyze_spans("pika-nested-rev", &rev), "reversed");
+}

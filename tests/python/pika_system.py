@@ -11,7 +11,8 @@ end-to-end test tests/tests/python_rabbitmq.rs.
                                     generator (MODE=generator); prints `ready` once bound,
                                     exits after EXPECT messages
 
-Environment: OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT, AMQP_URL.
+Environment: OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT, AMQP_URL; INSTRUMENT=global makes
+the publisher call `PikaInstrumentor().instrument()` too (two nested `send` spans a publish).
 """
 
 import os
@@ -38,10 +39,11 @@ def publisher():
     connection, channel = connect()
     channel.confirm_delivery()
     channel.queue_declare("tasks", durable=False)
-    # One channel, instrumented as the instrumentation's documentation shows second:
-    # `PikaInstrumentor().instrument()` would also instrument the BlockingChannel's inner
-    # Channel, and every publish would write two nested `send` spans (the consumers use it).
-    PikaInstrumentor.instrument_channel(channel)
+    if os.environ.get("INSTRUMENT") != "global":
+        # One channel, instrumented as the instrumentation's documentation shows second.
+        # `PikaInstrumentor().instrument()` (INSTRUMENT=global) also instruments the
+        # BlockingChannel's inner Channel: every publish writes two nested `send` spans.
+        PikaInstrumentor.instrument_channel(channel)
     tracer = trace.get_tracer("pika-system")
     for i in range(int(os.environ.get("JOBS", "10"))):
         with tracer.start_as_current_span("POST /jobs", kind=trace.SpanKind.SERVER):
@@ -92,7 +94,7 @@ def consumer():
 
 if __name__ == "__main__":
     provider = telemetry.start()
-    if sys.argv[1] == "consumer":
+    if sys.argv[1] == "consumer" or os.environ.get("INSTRUMENT") == "global":
         # As the instrumentation's documentation shows first: every channel opened from now on.
         PikaInstrumentor().instrument()
     {"publisher": publisher, "consumer": consumer}[sys.argv[1]]()

@@ -46,7 +46,8 @@ pub struct Summary {
     pub hops: u64,
     pub services: u64,
     pub destinations: u64,
-    /// Spans whose status is an error.
+    /// Spans that are errors: status Error, or a failed attempt its instrumentation records
+    /// otherwise (BullMQ's `job failed` event).
     pub errors: u64,
 }
 

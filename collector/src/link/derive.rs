@@ -4,13 +4,28 @@
 use super::Linker;
 use super::agg::{EdgeKind, Node};
 use super::facts::{CONSUMER, DERIVED, PRODUCER};
+use super::few::Few;
 use super::hop::Via;
 use super::slot::SpanSlot;
 use crate::model::SpanKind;
 
 impl Linker {
     pub(super) fn derive(&mut self, span: SpanSlot) {
+        // Producer children sending the same message were derived as messages of their own:
+        // they are derived again nested under this one.
+        let nested = self.nested_children(span);
+        for &c in &nested {
+            self.underive(c);
+        }
         self.spans[span].flags |= DERIVED;
+        if self.span(span).is(PRODUCER)
+            && let Some(par) = self.span(span).parent
+            && self.span(par).is(DERIVED)
+            && self.span(par).is(PRODUCER)
+            && self.same_message(par, span)
+        {
+            self.msg_mut(span).nested = true;
+        }
         self.saga_join(span);
         if let Some(parent) = self.span(span).parent
             && self.span(parent).is(DERIVED)
@@ -30,9 +45,34 @@ impl Linker {
         if self.span(span).is(CONSUMER) {
             self.derive_consumer(span);
         }
+        for &c in &nested {
+            self.derive(c);
+        }
+    }
+
+    /// The derived producer children of producer `span` that send the same message (pika's
+    /// inner `send` under its outer one): nested under `span` while it is derived.
+    fn nested_children(&self, span: SpanSlot) -> Few<SpanSlot, 1> {
+        let mut out = Few::default();
+        if !self.span(span).is(PRODUCER) {
+            return out;
+        }
+        let mut child = self.span(span).first_child;
+        while let Some(c) = child {
+            child = self.span(c).next_sibling;
+            if self.span(c).is(DERIVED) && self.span(c).is(PRODUCER) && self.same_message(span, c) {
+                out.push(c);
+            }
+        }
+        out
     }
 
     pub(super) fn underive(&mut self, span: SpanSlot) {
+        // Producer children nested under this one are derived again as messages of their own.
+        let nested = self.nested_children(span);
+        for &c in &nested {
+            self.underive(c);
+        }
         self.spans[span].flags &= !DERIVED;
         if self.span(span).is(PRODUCER) {
             self.underive_producer(span);
@@ -53,6 +93,12 @@ impl Linker {
             }
         }
         self.saga_leave(span);
+        if let Some(m) = self.spans[span].msg.as_deref_mut() {
+            m.nested = false;
+        }
+        for &c in &nested {
+            self.derive(c);
+        }
     }
 
     /// Applies (`add`) or retracts what a parent → child pair contributes: a parent hop, a

@@ -86,6 +86,10 @@ pub(crate) struct MsgFacts {
     pub hops: Few<HopSlot, 2>,
     /// Whether this consumer counts in the graph as a delivery with no hop.
     pub orphan: bool,
+    /// Producer side: the span sends the same message as its producer parent (pika's inner
+    /// `send` under its outer one) and folds into it: its evidence counts for the parent's
+    /// hops, and it is not a message of its own.
+    pub nested: bool,
     /// Producer side: position in its destination's producer list.
     pub dest_pos: u32,
     /// Consumer side: the span reads a dead-letter destination; its hops are dead letters.

@@ -101,26 +101,11 @@ fn bump<const N: usize>(list: &mut Few<TraceHops, N>, trace: TraceSlot, add: boo
 }
 
 impl Linker {
-    #[expect(clippy::many_single_char_names, reason = "slot, facts, messaging, destination")]
     pub(super) fn derive_producer(&mut self, s: SpanSlot) {
         let f = self.span(s);
-        let m = self.msg(s);
-        let dest = DestKey { system: m.system, destination: m.destination };
-        let (service, error) = (f.service, f.is_error());
         let (tid, sid) = (self.traces[f.trace].id, f.span_id);
-        let e = self.agg.edge(Node::Service(service), Node::Destination(dest), EdgeKind::Emit);
-        e.count += 1;
-        e.errors += u64::from(error);
-        let m = self.spans[s].msg.as_deref_mut().expect("producer facts");
-        let Aggregates { dests, subs, .. } = &mut self.agg;
-        let d = dests.entry(dest).or_default();
-        m.dest_pos = d.producers.len() as u32;
-        d.producers.push(s);
-        let reached = &m.subs;
-        for &sub in &d.subs {
-            if subs[sub].consumed > 0 && !reached.iter().any(|r| r.sub == sub) {
-                subs[sub].unconsumed.insert(s);
-            }
+        if !self.msg(s).nested {
+            self.emit(s);
         }
         self.index(s, true);
         // Evidence: consumers already indexed under the same keys, and links pointing here.
@@ -138,10 +123,47 @@ impl Linker {
         }
     }
 
+    /// What producer `s` contributes as a message of its own: its emit edge, its place among
+    /// its destination's producers, unconsumed where a subscription has not consumed it.
+    #[expect(clippy::many_single_char_names, reason = "slot, facts, messaging, destination")]
+    fn emit(&mut self, s: SpanSlot) {
+        let f = self.span(s);
+        let m = self.msg(s);
+        let dest = DestKey { system: m.system, destination: m.destination };
+        let (service, error) = (f.service, f.is_error());
+        let e = self.agg.edge(Node::Service(service), Node::Destination(dest), EdgeKind::Emit);
+        e.count += 1;
+        e.errors += u64::from(error);
+        let m = self.spans[s].msg.as_deref_mut().expect("producer facts");
+        let Aggregates { dests, subs, .. } = &mut self.agg;
+        let d = dests.entry(dest).or_default();
+        m.dest_pos = d.producers.len() as u32;
+        d.producers.push(s);
+        let reached = &m.subs;
+        for &sub in &d.subs {
+            if subs[sub].consumed > 0 && !reached.iter().any(|r| r.sub == sub) {
+                subs[sub].unconsumed.insert(s);
+            }
+        }
+    }
+
+    /// Whether producer `c` sends the message producer `p` sends: same system, destination
+    /// and message id (or neither has one).
+    pub(super) fn same_message(&self, p: SpanSlot, c: SpanSlot) -> bool {
+        let (pm, cm) = (self.msg(p), self.msg(c));
+        pm.system == cm.system
+            && pm.destination == cm.destination
+            && pm.ids.first() == cm.ids.first()
+    }
+
     pub(super) fn underive_producer(&mut self, s: SpanSlot) {
         let partners: Few<SpanSlot, 4> = self.msg(s).partners.iter().map(|c| c.span).collect();
         for &c in &partners {
             self.drop_evidence(s, c);
+        }
+        self.index(s, false);
+        if self.msg(s).nested {
+            return;
         }
         let f = self.span(s);
         let m = self.msg(s);
@@ -161,7 +183,6 @@ impl Linker {
                 self.msg_mut(moved).dest_pos = pos as u32;
             }
         }
-        self.index(s, false);
     }
 
     pub(super) fn derive_consumer(&mut self, s: SpanSlot) {
@@ -238,8 +259,45 @@ impl Linker {
         self.refresh_orphan(c);
     }
 
-    fn matched(&self, p: SpanSlot, c: SpanSlot) -> bool {
-        self.vias(p, c) != 0
+    /// The evidence of a hop from any producer of `group` (a producer and the producer spans
+    /// nested under it) to consumer span `c`.
+    fn group_vias(&self, group: &[SpanSlot], c: SpanSlot) -> u8 {
+        group.iter().fold(0, |v, &p| v | self.vias(p, c))
+    }
+
+    /// Producer `p` and the producer spans nested under it (`MsgFacts::nested`), whose
+    /// evidence counts for `p`'s hops.
+    fn fold_group(&self, p: SpanSlot) -> Few<SpanSlot, 2> {
+        let mut group: Few<SpanSlot, 2> = Few::default();
+        group.push(p);
+        let mut i = 0;
+        while let Some(&x) = group.as_slice().get(i) {
+            i += 1;
+            if i > MAX_DEPTH {
+                break;
+            }
+            let mut child = self.span(x).first_child;
+            while let Some(y) = child {
+                let yf = self.span(y);
+                if yf.is(PRODUCER) && yf.msg.as_deref().is_some_and(|m| m.nested) {
+                    group.push(y);
+                }
+                child = yf.next_sibling;
+            }
+        }
+        group
+    }
+
+    /// The producer `p` folds into: itself, or the producer it is nested under.
+    fn fold_root(&self, p: SpanSlot) -> SpanSlot {
+        let mut root = p;
+        for _ in 0..MAX_DEPTH {
+            match self.span(root).parent {
+                Some(par) if self.msg(root).nested => root = par,
+                _ => break,
+            }
+        }
+        root
     }
 
     /// The hop from `p` delivered at `d`, found on `d`'s short list.
@@ -251,43 +309,50 @@ impl Linker {
         })
     }
 
-    /// `c`'s parent, if it is a derived consumer span with evidence from `p` (so `c`'s
-    /// evidence folds into the parent's hop).
-    fn folded_into(&self, p: SpanSlot, c: SpanSlot) -> Option<SpanSlot> {
+    /// `c`'s parent, if it is a derived consumer span with evidence from the producers of
+    /// `group` (so `c`'s evidence folds into the parent's hop).
+    fn folded_into(&self, group: &[SpanSlot], c: SpanSlot) -> Option<SpanSlot> {
         let par = self.span(c).parent?;
-        (self.span(par).is(DERIVED) && self.span(par).is(CONSUMER) && self.matched(p, par))
+        (self.span(par).is(DERIVED)
+            && self.span(par).is(CONSUMER)
+            && self.group_vias(group, par) != 0)
             .then_some(par)
     }
 
-    /// Whether `c`'s evidence from `p` folds into its parent's hop.
-    fn folded(&self, p: SpanSlot, c: SpanSlot) -> bool {
-        self.folded_into(p, c).is_some()
-    }
-
-    /// Brings the hops of producer `p` around consumer `c` in line with the evidence.
+    /// Brings the hops of producer `p` (or of the producer it is nested under) around
+    /// consumer `c` in line with the evidence.
     fn refresh(&mut self, p: SpanSlot, c: SpanSlot) {
-        self.sync_hop(p, c);
+        let p = self.fold_root(p);
+        let group = self.fold_group(p);
+        let group = group.as_slice();
+        self.sync_hop(p, c, group);
         let mut a = c;
         for _ in 0..MAX_DEPTH {
-            let Some(parent) = self.folded_into(p, a) else { break };
+            let Some(parent) = self.folded_into(group, a) else { break };
             a = parent;
         }
         if a != c {
-            self.sync_hop(p, a);
+            self.sync_hop(p, a, group);
         }
         let mut child = self.span(c).first_child;
         while let Some(y) = child {
             child = self.span(y).next_sibling;
-            if self.matched(p, y) {
-                self.sync_hop(p, y);
+            if self.group_vias(group, y) != 0 {
+                self.sync_hop(p, y, group);
             }
         }
     }
 
     /// What hop (p, d) should be: its evidence and consumer error, or `None` when `d` is not
-    /// a delivery of `p` (no evidence, or folded into its parent).
-    fn desired(&self, p: SpanSlot, d: SpanSlot) -> Option<(u8, bool)> {
-        if !self.matched(p, d) || !self.span(d).is(DERIVED) || self.folded(p, d) {
+    /// a delivery of `p` (no evidence from `p`'s fold `group`, `p` underived or nested, or
+    /// `d` folded into its parent).
+    fn desired(&self, p: SpanSlot, d: SpanSlot, group: &[SpanSlot]) -> Option<(u8, bool)> {
+        if self.group_vias(group, d) == 0
+            || !self.span(d).is(DERIVED)
+            || !self.span(p).is(DERIVED)
+            || self.msg(p).nested
+            || self.folded_into(group, d).is_some()
+        {
             return None;
         }
         let (mut vias, mut error) = (0, false);
@@ -296,7 +361,7 @@ impl Linker {
         let mut seen = 0;
         while let Some(x) = stack.pop() {
             seen += 1;
-            vias |= self.vias(p, x);
+            vias |= self.group_vias(group, x);
             error |= self.span(x).is_error();
             if seen > MAX_DEPTH {
                 break;
@@ -304,7 +369,7 @@ impl Linker {
             let mut child = self.span(x).first_child;
             while let Some(y) = child {
                 let yf = self.span(y);
-                if yf.is(CONSUMER) && yf.is(DERIVED) && self.matched(p, y) {
+                if yf.is(CONSUMER) && yf.is(DERIVED) && self.group_vias(group, y) != 0 {
                     stack.push(y);
                 }
                 child = yf.next_sibling;
@@ -313,8 +378,8 @@ impl Linker {
         Some((vias, error))
     }
 
-    fn sync_hop(&mut self, p: SpanSlot, d: SpanSlot) {
-        let want = self.desired(p, d);
+    fn sync_hop(&mut self, p: SpanSlot, d: SpanSlot, group: &[SpanSlot]) {
+        let want = self.desired(p, d, group);
         let have = self.hop_of(p, d);
         match (have, want) {
             (None, None) => {}

@@ -13,7 +13,9 @@
 //! the evidence it carries (its links, the spans sharing its message id). Evidence of a hop
 //! is kept per (producer, consumer span) pair, on the consumer's short list; a consumer span
 //! under a consumer parent with evidence from the same producer (a `process` under its
-//! `receive`) adds its evidence to the parent's hop instead of making a second one. Hops, the
+//! `receive`) adds its evidence to the parent's hop instead of making a second one; likewise a
+//! producer span under a producer parent sending the same message (pika's inner `send`) is
+//! no message of its own, and its evidence counts for the parent's hops. Hops, the
 //! trace graph and the aggregates of `agg` (graph edges, subscriptions, unconsumed
 //! messages) are *derived*: applied when a span is derived and retracted exactly when it is
 //! underived (a merged resend, an eviction), so the linker's state depends only on the set

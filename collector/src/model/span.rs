@@ -223,9 +223,10 @@ impl Span {
         find_attr(&self.attributes, key)
     }
 
-    /// Whether the span's status is an error.
+    /// Whether the span is an error: its status, or (status unset) its messaging
+    /// instrumentation's word that the attempt failed ([`super::Messaging::failed`]).
     pub fn is_error(&self) -> bool {
-        self.status.code == StatusCode::Error
+        self.status.code == StatusCode::Error || self.messaging.as_deref().is_some_and(|m| m.failed)
     }
 
     /// Duration in nanoseconds; 0 when the end precedes the start.

@@ -322,8 +322,14 @@ impl Decoder {
         scope: &Arc<Scope>,
     ) -> Span {
         let kind = SpanKind::from_otlp(s.kind);
-        let messaging =
+        let mut messaging =
             normalise(&s.attributes, s.name, kind, &self.keys, &self.interner).map(Box::new);
+        if let Some(m) = &mut messaging
+            && s.status_code == 0
+            && !s.events.is_empty()
+        {
+            m.read_outcome(&s.events, &self.keys);
+        }
         Span {
             trace_id,
             span_id,

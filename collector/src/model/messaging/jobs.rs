@@ -9,8 +9,8 @@
 //!   `process <queue>` CONSUMER, only `bullmq.*` attributes; the worker's own spans
 //!   (`getNextJob`, `extendLocks`, ...) are not messaging.
 
-use super::super::span::{KeyValue, find_attr};
-use super::{Draft, Keys, MessagingOp, text_of};
+use super::super::span::{Event, KeyValue, find_attr};
+use super::{Draft, Keys, Messaging, MessagingOp, text_of};
 
 /// Splits a Celery span name: `apply_async/<task>` (send) or `run/<task>` (process).
 fn celery_name(name: &str) -> Option<(MessagingOp, &str)> {
@@ -30,6 +30,19 @@ pub(super) fn system_of(attrs: &[KeyValue], name: &str, keys: &Keys) -> Option<&
     } else {
         None
     }
+}
+
+/// Whether a consumer span records a failed attempt its status does not say. BullMQ's
+/// worker (`Worker.handleFailed`, bullmq 6) adds the event `job failed`
+/// (`bullmq.job.failed.reason`) to the `process <queue>` span when the job's processor
+/// throws and leaves the status unset. The semantic conventions' "Recording errors" counts
+/// an operation that throws as failed (its span's status SHOULD be Error); a retried job is
+/// a new span, so the failed attempt's span is an error. A bare `exception` event is not
+/// read as one: the exception may have been handled, and the status is the span's word.
+pub(super) fn failed_attempt(m: &Messaging, events: &[Event], keys: &Keys) -> bool {
+    m.system == keys.bullmq
+        && m.operation.is_consumer()
+        && events.iter().any(|e| e.name == keys.bullmq_job_failed)
 }
 
 /// Refines a job-queue span; `false` when it is not a message (a BullMQ worker's own span).

@@ -30,7 +30,7 @@ mod rabbitmq;
 
 use std::mem::size_of;
 
-use super::span::{KeyValue, SpanKind, Value, find_attr};
+use super::span::{Event, KeyValue, SpanKind, Value, find_attr};
 use super::{Interner, Sym};
 
 /// What a messaging span does with its message (`messaging.operation.type`).
@@ -108,6 +108,9 @@ pub struct Messaging {
     pub batch_message_count: Option<i64>,
     /// Set on a consumer of a dead-letter destination (see [`DeadLetter`]).
     pub dead_letter: Option<Box<DeadLetter>>,
+    /// The span's instrumentation says the attempt failed where the status does not (a
+    /// BullMQ `job failed` event, see [`jobs::failed_attempt`]): the span is an error.
+    pub failed: bool,
 }
 
 /// What a consumer span of a dead-letter destination says about the death of its message.
@@ -128,6 +131,12 @@ impl Messaging {
             size_of::<DeadLetter>() + super::span::ALLOC_OVERHEAD + len(&d.queue) + len(&d.reason)
         });
         len(&self.message_id) + len(&self.conversation_id) + len(&self.routing_key) + dead
+    }
+
+    /// Reads what the span's `events` say about the attempt's outcome where its status says
+    /// nothing (an unset status): sets [`Messaging::failed`] on a failed attempt.
+    pub fn read_outcome(&mut self, events: &[Event], keys: &Keys) {
+        self.failed = jobs::failed_attempt(self, events, keys);
     }
 }
 
@@ -152,6 +161,8 @@ pub struct Keys {
     pub(crate) bullmq_job: Sym,
     pub(crate) bullmq_job_id: Sym,
     pub(crate) bullmq_operation: Sym,
+    pub(crate) bullmq: Sym,
+    pub(crate) bullmq_job_failed: Sym,
     pub(crate) sqs_queue_url: Sym,
     pub(crate) sns_topic_arn: Sym,
     pub(crate) death_queue: [Sym; 2],
@@ -210,6 +221,8 @@ impl Keys {
             bullmq_job: i.intern("bullmq.job.name"),
             bullmq_job_id: i.intern("bullmq.job.id"),
             bullmq_operation: i.intern("bullmq.queue.operation"),
+            bullmq: i.intern("bullmq"),
+            bullmq_job_failed: i.intern("job failed"),
             sqs_queue_url: i.intern("aws.sqs.queue.url"),
             sns_topic_arn: i.intern("aws.sns.topic.arn"),
             death_queue: [
@@ -367,6 +380,7 @@ pub fn normalise(
         routing_key: d.routing_key,
         batch_message_count: find_attr(attrs, keys.batch_count).and_then(Value::as_i64),
         dead_letter,
+        failed: false,
     })
 }
 
@@ -382,6 +396,32 @@ mod tests {
 
     fn s(v: &str) -> Value {
         Value::Str(v.into())
+    }
+
+    #[test]
+    fn a_bullmq_job_failed_event_fails_the_attempt_and_a_bare_exception_does_not() {
+        let i = Interner::new();
+        let keys = Keys::new(&i);
+        let ev = |name: &str| Event {
+            time_unix_nano: 1,
+            name: i.intern(name),
+            attributes: Box::new([kv(&i, "bullmq.job.failed.reason", s("boom"))]),
+            dropped_attributes_count: 0,
+        };
+        let process = [
+            kv(&i, "bullmq.queue.name", s("emails")),
+            kv(&i, "bullmq.queue.operation", s("process")),
+        ];
+        let mut m = normalise(&process, "process emails", SpanKind::Consumer, &keys, &i).unwrap();
+        m.read_outcome(&[ev("job completed"), ev("exception")], &keys);
+        assert!(!m.failed);
+        m.read_outcome(&[ev("job failed")], &keys);
+        assert!(m.failed);
+        // Another system's consumer with the same event name says nothing.
+        let kafka = [kv(&i, "messaging.system", s("kafka"))];
+        let mut m = normalise(&kafka, "process emails", SpanKind::Consumer, &keys, &i).unwrap();
+        m.read_outcome(&[ev("job failed")], &keys);
+        assert!(!m.failed);
     }
 
     #[test]
