@@ -40,6 +40,8 @@ pub struct FlowFacts {
     pub worst_queue_ns: u64,
     /// `<system> <destination>` of the flow's hops, sorted.
     pub destinations: Vec<String>,
+    /// The events the flow's spans produced, in the order they were sent.
+    pub events: Vec<super::catalog::FlowEvent>,
 }
 
 /// One row of the flows list: the flow and its facts.
@@ -309,6 +311,7 @@ impl LiveAnalysis {
                 lag,
                 sagas: saga_set.sagas,
                 insights,
+                events: super::catalog::build(&cx),
             },
             flows: rows,
             saga_flows,
@@ -628,6 +631,7 @@ fn flow_facts(
     FlowFacts {
         worst_queue_ns: worst,
         destinations: dests.into_iter().map(|(s, d)| format!("{s} {d}")).collect(),
+        events: super::catalog::flow_events(cx, members),
     }
 }
 

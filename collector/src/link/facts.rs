@@ -69,6 +69,10 @@ pub(crate) struct MsgFacts {
     pub destination: Sym,
     /// `messaging.consumer.group.name`, or [`Sym::EMPTY`].
     pub group: Sym,
+    /// The event the span names, version included ([`crate::model::Messaging::event`]).
+    pub event: Sym,
+    /// `event` is a CloudEvents type (its version is split off).
+    pub event_is_type: bool,
     pub partition: Option<i64>,
     pub offset: Option<i64>,
     /// Message ids: the span's own and (consumers) those carried on link attributes.
@@ -374,6 +378,8 @@ pub(crate) fn extract(
             system: m.system,
             destination: m.destination,
             group: m.consumer_group,
+            event: m.event,
+            event_is_type: m.event_is_type,
             partition: m.partition,
             offset: m.offset,
             ids,
