@@ -237,6 +237,17 @@ pub(crate) fn build(cx: &Ctx<'_>) -> Vec<Event> {
         .collect()
 }
 
+/// The policies event `name` triggers: every producer, of any event in `events`, that emits
+/// while handling `name`, with the event it emits.
+pub fn triggered_by<'a>(
+    events: &'a [Event],
+    name: &'a str,
+) -> impl Iterator<Item = (&'a Event, &'a EventProducer)> + 'a {
+    events.iter().flat_map(move |e| {
+        e.producers.iter().filter(move |p| p.trigger.as_deref() == Some(name)).map(move |p| (e, p))
+    })
+}
+
 /// Orders versions by their numbers (`v2` before `v10`), then as text.
 fn version_order(v: &str) -> (Vec<u64>, String) {
     let digits = v.trim_start_matches(['v', 'V']);

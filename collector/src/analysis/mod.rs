@@ -125,6 +125,11 @@ pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
     }
 }
 
+/// The event catalog alone (the analysis's `events`), without the rest of the analysis.
+pub fn events(linker: &Linker, opts: &AnalysisOptions) -> Vec<Event> {
+    catalog::build(&Ctx { linker, interner: linker.interner(), opts })
+}
+
 /// The counts of an analysis: what the linker holds, and the flows and hops listed.
 pub(crate) fn summary(linker: &Linker, graph: &Graph, flows: usize, hops: u64) -> Summary {
     let stats = linker.stats();
