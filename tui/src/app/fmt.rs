@@ -49,6 +49,11 @@ pub fn rate(per_s: f64) -> String {
     }
 }
 
+/// A share (0 to 1) as a percentage: `0%`, `25%`, `<1%`.
+pub fn percent(share: f64) -> String {
+    if share > 0.0 && share < 0.01 { "<1%".to_owned() } else { format!("{:.0}%", share * 100.0) }
+}
+
 /// `text` cut to `width` terminal cells (a CJK character takes two), with `…` when cut.
 pub fn fit(text: &str, width: usize) -> String {
     format::fit(text, width)
@@ -86,5 +91,8 @@ mod tests {
         assert_eq!(rate(2.54), "2.5/s");
         assert_eq!(rate(0.5), "30/min");
         assert_eq!(rate(0.01), "0.6/min");
+        assert_eq!(percent(0.25), "25%");
+        assert_eq!(percent(0.001), "<1%");
+        assert_eq!(percent(0.0), "0%");
     }
 }

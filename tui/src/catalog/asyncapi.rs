@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use hopscope_collector::analysis::Event;
 use serde_json::{Map, Value, json};
 
-use super::percent;
 use crate::app::fmt;
 
 /// The AsyncAPI version written.
@@ -159,7 +158,7 @@ fn message_object(e: &Event) -> Value {
             c.subscription,
             c.count,
             fmt::dur(c.queue_p95_ns),
-            percent(c.error_share)
+            fmt::percent(c.error_share)
         ));
     }
     let mut m = json!({

@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 use hopscope_collector::analysis::catalog::triggered_by;
 use hopscope_collector::analysis::{Event, EventProducer};
 
-use super::percent;
 use crate::app::fmt;
 
 /// Text safe in a Markdown table cell and in inline code.
@@ -95,7 +94,7 @@ fn section(out: &mut String, events: &[Event], e: &Event) {
                 cell(&c.subscription),
                 c.count,
                 fmt::dur(c.queue_p95_ns),
-                percent(c.error_share)
+                fmt::percent(c.error_share)
             );
         }
     }

@@ -80,11 +80,6 @@ pub fn run(args: &CatalogArgs) -> Result<ExitCode> {
     }
 }
 
-/// A share as a percentage: `0%`, `25%`, `<1%`.
-pub(crate) fn percent(share: f64) -> String {
-    if share > 0.0 && share < 0.01 { "<1%".to_owned() } else { format!("{:.0}%", share * 100.0) }
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
