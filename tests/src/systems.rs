@@ -1,6 +1,7 @@
 //! Real systems the messaging end-to-end tests run: a RabbitMQ broker of its own (Debian's
 //! `rabbitmq-server`, on free ports, in a temporary directory) and the Node.js services of
-//! `tests/node/` (their npm packages installed by `npm ci` there). `.ci/run` installs both;
+//! `tests/node/` (their npm packages installed by `npm ci` there); and the official AsyncAPI
+//! parser of `tests/asyncapi/`, installed the same way. `.ci/run` installs both;
 //! a test that finds one missing fails and says how to install it, it never skips.
 
 use std::io::{BufRead as _, BufReader};
@@ -117,9 +118,21 @@ impl Drop for Broker {
 /// `tests/node`, with its packages installed: `npm ci` (exactly the committed lock) runs once
 /// per test process when they are missing, so `cargo test` needs no step of its own.
 pub fn node_dir() -> PathBuf {
+    npm_package("tests/node", "node_modules/@opentelemetry/instrumentation-amqplib")
+}
+
+/// `tests/asyncapi`, the official AsyncAPI parser (`@asyncapi/parser`) and `validate.js`
+/// over it, installed as [`node_dir`] is.
+pub fn asyncapi_dir() -> PathBuf {
+    npm_package("tests/asyncapi", "node_modules/@asyncapi/parser")
+}
+
+/// The npm package at `dir` (from the workspace root), `npm ci` run there (once per test
+/// process) when `marker` (a path in it) is missing.
+fn npm_package(dir: &str, marker: &str) -> PathBuf {
     static INSTALLED: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let dir = workspace_root().join("tests/node");
-    let marker = dir.join("node_modules/@opentelemetry/instrumentation-amqplib");
+    let dir = workspace_root().join(dir);
+    let marker = dir.join(marker);
     let _once = INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if !marker.exists() {
         let status = Command::new("npm")
@@ -128,14 +141,14 @@ pub fn node_dir() -> PathBuf {
             .status();
         assert!(
             matches!(status, Ok(s) if s.success()),
-            "`npm ci` in {} failed ({status:?}): the Node.js test system needs node and npm \
+            "`npm ci` in {} failed ({status:?}): the Node.js test packages need node and npm \
              (`apt-get install nodejs npm`; .ci/run does)",
             dir.display()
         );
     }
     assert!(
         marker.exists(),
-        "the Node.js test system's packages are not installed: run `npm ci` in {} (.ci/run does)",
+        "the Node.js test packages are not installed: run `npm ci` in {} (.ci/run does)",
         dir.display()
     );
     dir
