@@ -54,13 +54,7 @@ fn kafka(topic: &str, ce_type: &str, op: &str, i: usize) -> Vec<KeyValue> {
 }
 
 /// Sends the producer span `name` to `topic` under `cx` and returns its context.
-fn produce(
-    tracer: &SdkTracer,
-    cx: &Context,
-    topic: &str,
-    ce_type: &str,
-    i: usize,
-) -> SpanContext {
+fn produce(tracer: &SdkTracer, cx: &Context, topic: &str, ce_type: &str, i: usize) -> SpanContext {
     let span = tracer
         .span_builder(format!("{topic} publish"))
         .with_kind(SpanKind::Producer)
