@@ -127,6 +127,19 @@ pub fn asyncapi_dir() -> PathBuf {
     npm_package("tests/asyncapi", "node_modules/@asyncapi/parser")
 }
 
+/// Validates the AsyncAPI document `doc` with the official parser (`tests/asyncapi`'s
+/// `validate.js`): whether it is valid, and what the parser said.
+pub fn validate_asyncapi(doc: &Path) -> (bool, String) {
+    let out = Command::new("node")
+        .arg(asyncapi_dir().join("validate.js"))
+        .arg(doc)
+        .output()
+        .expect("node runs (apt-get install nodejs; .ci/run does)");
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), said)
+}
+
 /// The npm package at `dir` (from the workspace root), `npm ci` run there (once per test
 /// process) when `marker` (a path in it) is missing.
 fn npm_package(dir: &str, marker: &str) -> PathBuf {

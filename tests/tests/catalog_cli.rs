@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use hopscope_tests::systems::asyncapi_dir;
+use hopscope_tests::systems::validate_asyncapi;
 use hopscope_tests::{Serve, hopscope_bin};
 use opentelemetry::trace::{
     Link, SpanContext, SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _,
@@ -156,19 +156,6 @@ fn catalog(args: &[&str], stdin: Option<&[u8]>) -> Output {
         pipe.write_all(bytes).expect("stdin written");
     }
     child.wait_with_output().expect("hopscope ends")
-}
-
-/// Validates an AsyncAPI document with the official parser; (valid, what it said).
-pub fn validate_asyncapi(doc: &Path) -> (bool, String) {
-    let dir = asyncapi_dir();
-    let out = Command::new("node")
-        .arg(dir.join("validate.js"))
-        .arg(doc)
-        .output()
-        .expect("node runs (apt-get install nodejs; .ci/run does)");
-    let said =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), said)
 }
 
 fn event<'a>(events: &'a [Value], name: &str) -> &'a Value {
