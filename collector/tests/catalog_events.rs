@@ -3,7 +3,7 @@
 
 mod conventions_support;
 
-use conventions_support::{At, CONSUMER, PRODUCER, SERVER, SpanSpec, V, analyze_spans};
+use conventions_support::{At, CLIENT, CONSUMER, PRODUCER, SERVER, SpanSpec, V, analyze_spans};
 use hopscope_collector::analysis::{Analysis, Event, EventProducer};
 
 fn event<'a>(a: &'a Analysis, name: &str) -> &'a Event {
@@ -38,12 +38,41 @@ fn amqp(rk: &'static str, consumer: bool) -> Vec<(&'static str, V<'static>)> {
 /// `web` publishes `user.signed_up` in `POST /signup` (4) and `user.deleted` in `DELETE
 /// /users/:id` (2); `mailer` and `crm` consume sign-ups from their queues; `crm`, handling a
 /// sign-up, publishes `crm.contact_created`, which `mailer-crm` consumes; nobody binds
-/// `user.deleted`. One of `mailer`'s deliveries fails.
+/// `user.deleted`. One of `mailer`'s deliveries fails. `web` inserts the user (and reads the
+/// plan, a read that writes nothing); `crm` inserts the contact (old `db.*` names).
 fn signup_system() -> Vec<SpanSpec<'static>> {
     let mut s = Vec::new();
     for i in 1..=4u32 {
         let t0 = u64::from(i) * 1000;
         s.push(SpanSpec::new("web", At(i, 1), "POST /signup", SERVER, (t0, t0 + 5)));
+        s.push(
+            SpanSpec::new("web", At(i, 7), "INSERT app.users", CLIENT, (t0, t0 + 1))
+                .parent(At(i, 1))
+                .attrs(&[
+                    ("db.system.name", V::S("postgresql")),
+                    ("db.namespace", V::S("app")),
+                    ("db.collection.name", V::S("users")),
+                    ("db.operation.name", V::S("INSERT")),
+                ]),
+        );
+        s.push(
+            SpanSpec::new("web", At(i, 8), "SELECT app.plans", CLIENT, (t0, t0 + 1))
+                .parent(At(i, 1))
+                .attrs(&[
+                    ("db.namespace", V::S("app")),
+                    ("db.collection.name", V::S("plans")),
+                    ("db.operation.name", V::S("SELECT")),
+                ]),
+        );
+        s.push(
+            SpanSpec::new("crm", At(i, 9), "contacts.insertOne", CLIENT, (t0 + 5, t0 + 6))
+                .parent(At(i, 4))
+                .attrs(&[
+                    ("db.name", V::S("crm")),
+                    ("db.mongodb.collection", V::S("contacts")),
+                    ("db.operation", V::S("insertOne")),
+                ]),
+        );
         s.push(
             SpanSpec::new("web", At(i, 2), "publish events", PRODUCER, (t0 + 1, t0 + 2))
                 .parent(At(i, 1))
@@ -113,6 +142,9 @@ fn routing_keys_name_events_commands_and_policies_are_told_apart() {
         [producer("crm", "crm process", Some("user.signed_up"), 4)],
         "a policy: emitted while handling a sign-up"
     );
+    assert_eq!(signed.tables, ["app.users"], "the insert, not the read");
+    assert_eq!(created.tables, ["crm.contacts"], "written by the policy's handling");
+    assert!(event(&a, "user.deleted").tables.is_empty());
     assert_eq!(created.consumers.len(), 1);
     assert_eq!(created.consumers[0].subscription, "mailer-crm");
 

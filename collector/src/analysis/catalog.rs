@@ -13,9 +13,11 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
 use super::{Ctx, Event, EventConsumer, EventProducer};
 use crate::link::percentile;
-use crate::link::slot::SpanSlot;
+use crate::link::slot::{SpanSlot, TraceSlot};
 use crate::model::{SpanKind, Sym};
 
 /// An event name and its version (empty when the name carries none).
@@ -102,6 +104,8 @@ pub(crate) fn flow_events(
 struct Emitted {
     command: Option<&'static str>,
     trigger: Option<&'static str>,
+    /// The span of the whole operation: the SERVER span, the consumer span, or the root.
+    operation: Option<SpanSlot>,
 }
 
 /// Walks up from producer `p`: the first SERVER span names the command; the first consumer
@@ -118,10 +122,11 @@ fn emitted(cx: &Ctx<'_>, p: SpanSlot) -> Emitted {
         if linker.is_consumer(s) {
             let trigger = handled(cx, s);
             let command = below.unwrap_or(s);
-            return Emitted { command: Some(cx.str(cx.span(command).name)), trigger };
+            let command = Some(cx.str(cx.span(command).name));
+            return Emitted { command, trigger, operation: Some(s) };
         }
         if f.kind == SpanKind::Server {
-            return Emitted { command: Some(cx.str(f.name)), trigger: None };
+            return Emitted { command: Some(cx.str(f.name)), trigger: None, operation: Some(s) };
         }
         if f.msg.is_none() {
             below = Some(s);
@@ -129,7 +134,7 @@ fn emitted(cx: &Ctx<'_>, p: SpanSlot) -> Emitted {
         last = Some(s);
         cur = f.parent;
     }
-    Emitted { command: last.map(|s| cx.str(cx.span(s).name)), trigger: None }
+    Emitted { command: last.map(|s| cx.str(cx.span(s).name)), trigger: None, operation: last }
 }
 
 /// The event consumer span `c` handled: that of a hop into it (or into the consumer span
@@ -158,6 +163,34 @@ struct Gathered {
     producers: BTreeMap<(&'static str, Option<&'static str>, Option<&'static str>), u64>,
     /// (service, subscription) → queue times and errors.
     consumers: BTreeMap<(&'static str, &'static str), (Vec<u64>, u64)>,
+    tables: Vec<&'static str>,
+}
+
+/// The tables written under `operation` (the span itself or its descendants, not through a
+/// consumer span: a consumer's handling is its own operation), from the writes of its trace.
+fn tables_under(
+    cx: &Ctx<'_>,
+    operation: SpanSlot,
+    writes: &[(SpanSlot, Sym)],
+    out: &mut Vec<&'static str>,
+) {
+    for &(w, table) in writes {
+        let mut cur = Some(w);
+        for _ in 0..crate::link::MAX_DEPTH {
+            let Some(s) = cur else { break };
+            if s == operation {
+                let table = cx.str(table);
+                if !out.contains(&table) {
+                    out.push(table);
+                }
+                break;
+            }
+            if cx.linker.is_consumer(s) {
+                break;
+            }
+            cur = cx.span(s).parent;
+        }
+    }
 }
 
 /// The `events[]` of the analysis, by name then system.
@@ -165,6 +198,10 @@ pub(crate) fn build(cx: &Ctx<'_>) -> Vec<Event> {
     let linker = cx.linker;
     let mut by: BTreeMap<(&'static str, &'static str), Gathered> = BTreeMap::new();
     let mut first_start = u64::MAX;
+    let mut writes: FxHashMap<TraceSlot, Vec<(SpanSlot, Sym)>> = FxHashMap::default();
+    for (&s, &table) in &linker.table_writes {
+        writes.entry(cx.span(s).trace).or_default().push((s, table));
+    }
     for (key, dest) in &linker.agg.dests {
         let system = cx.system(key.system);
         let destination = cx.destination(key.destination);
@@ -180,6 +217,9 @@ pub(crate) fn build(cx: &Ctx<'_>) -> Vec<Event> {
                 g.versions.push(version);
             }
             let e = emitted(cx, p);
+            if let (Some(op), Some(w)) = (e.operation, writes.get(&cx.span(p).trace)) {
+                tables_under(cx, op, w, &mut g.tables);
+            }
             *g.producers.entry((cx.str(cx.span(p).service), e.command, e.trigger)).or_default() +=
                 1;
         }
@@ -198,6 +238,7 @@ pub(crate) fn build(cx: &Ctx<'_>) -> Vec<Event> {
     by.into_iter()
         .map(|((name, system), mut g)| {
             g.destinations.sort_unstable();
+            g.tables.sort_unstable();
             g.versions.sort_by_key(|v| version_order(v));
             Event {
                 name: name.to_owned(),
@@ -231,7 +272,7 @@ pub(crate) fn build(cx: &Ctx<'_>) -> Vec<Event> {
                         }
                     })
                     .collect(),
-                tables: Vec::new(),
+                tables: g.tables.into_iter().map(str::to_owned).collect(),
             }
         })
         .collect()
