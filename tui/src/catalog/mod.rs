@@ -11,10 +11,9 @@ pub mod asyncapi;
 pub mod markdown;
 pub mod mermaid;
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use hopscope_collector::analysis::{self, DEFAULT_LAG_WARN, DEFAULT_STUCK_AFTER, Event};
 use serde_json::json;
 
@@ -59,25 +58,12 @@ pub fn run(args: &CatalogArgs) -> Result<ExitCode> {
     let format = args.format.unwrap_or(CatalogFormat::Markdown);
     let contents = render(&events, format);
     recording.forget();
-    if let Some(path) = args.out.as_deref().filter(|p| p.as_os_str() != "-") {
-        std::fs::write(path, &contents)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!(
-            "hopscope: wrote {} events ({}) to {}",
-            events.len(),
-            format.name(),
-            path.display()
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(contents.as_bytes()).and_then(|()| stdout.flush()) {
-        // The reader went away (`| head`): not an error of ours.
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(e).context("writing the catalog")
-        }
-        _ => Ok(ExitCode::SUCCESS),
-    }
+    crate::export::write(
+        args.out.as_deref(),
+        &contents,
+        &format!("{} events", events.len()),
+        format.name(),
+    )
 }
 
 #[cfg(test)]
