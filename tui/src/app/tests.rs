@@ -108,6 +108,7 @@ impl FakeEngine {
         match intent? {
             Intent::Request(ViewRequest::Detail(t)) => self.wants.detail = t,
             Intent::Request(ViewRequest::AttributeFilter(a)) => self.wants.attribute = a,
+            Intent::Request(ViewRequest::Events(on)) => self.wants.events = on,
             _ => return None,
         }
         Some(self.view())
@@ -296,6 +297,8 @@ snapshots!(screen_events_timeline, |w, h| {
 #[test]
 fn events_enter_lists_the_flows_carrying_the_event_and_t_shows_a_flow() {
     let (mut s, mut e) = setup(80, 24);
+    assert_eq!(update(&mut s, key('7')), Some(Intent::Request(ViewRequest::Events(true))));
+    assert_eq!(update(&mut s, key('1')), Some(Intent::Request(ViewRequest::Events(false))));
     send(&mut s, &mut e, key('7'));
     assert_eq!(s.screen, Screen::Events);
     let names: Vec<&str> = s.view.analysis.events.iter().map(|e| e.name.as_str()).collect();

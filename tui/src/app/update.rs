@@ -94,13 +94,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
             state.help_scroll = 0;
             None
         }
-        Action::Show(screen) => {
-            state.screen = screen;
-            None
-        }
+        Action::Show(screen) => show(state, screen),
         Action::NextScreen | Action::PreviousScreen => {
-            state.screen = state.screen.cycle(action == Action::NextScreen);
-            None
+            show(state, state.screen.cycle(action == Action::NextScreen))
         }
         Action::TogglePause => {
             state.paused = !state.paused;
@@ -168,6 +164,14 @@ fn on_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
         | Action::Type
         | Action::CloseHelp => None,
     }
+}
+
+/// Shows `screen`; asks the engine for the event catalog when the Events screen comes on,
+/// and to stop building it when it goes (it is rebuilt in full at every view).
+fn show(state: &mut State, screen: Screen) -> Option<Intent> {
+    let (before, now) = (state.screen == Screen::Events, screen == Screen::Events);
+    state.screen = screen;
+    (before != now).then_some(Intent::Request(ViewRequest::Events(now)))
 }
 
 /// The list of a list screen.
@@ -272,10 +276,7 @@ fn on_mouse(state: &mut State, m: MouseEvent) -> Option<Intent> {
                 return None;
             }
             if layout::contains(areas.tabs, m.column, m.row) {
-                if let Some(screen) = layout::tab_at(&state.totals, m.column) {
-                    state.screen = screen;
-                }
-                return None;
+                return layout::tab_at(&state.totals, m.column).and_then(|s| show(state, s));
             }
             click_row(state, m.column, m.row)
         }
