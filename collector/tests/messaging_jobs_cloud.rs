@@ -12,7 +12,8 @@ use hopscope_collector::analysis::{FlowStatus, InsightKind, LagStatus};
 /// `opentelemetry-instrumentation-celery` (`__init__.py`, `utils.py`): `apply_async/<task>`
 /// PRODUCER and `run/<task>` CONSUMER child of it, the task id as `messaging.message.id`
 /// on both, `messaging.destination` = the routing key (queue `celery`), no
-/// `messaging.system`. Two tasks share the queue: `tasks.cleanup` never runs.
+/// `messaging.system`; with `use_span_links=True` the run links the publish instead. Two
+/// tasks share the queue: `tasks.cleanup` never runs.
 #[test]
 fn celery_queue_and_task_are_the_event() {
     let celery = |action: &'static str, task: &'static str, id: &'static str| {
@@ -35,6 +36,13 @@ fn celery_queue_and_task_are_the_event() {
             .attrs(&[("celery.state", V::S("SUCCESS")), ("celery.hostname", V::S("celery@w1"))]),
         SpanSpec::new("web", At(2, 1), "apply_async/tasks.cleanup", PRODUCER, (50, 51))
             .attrs(&celery("apply_async", "tasks.cleanup", "5b1e-2")),
+        // `CeleryInstrumentor().instrument(use_span_links=True)`: the run is a root of its own
+        // trace, linked to the publish (seen in tests/tests/python_celery.rs).
+        SpanSpec::new("web", At(3, 1), "apply_async/tasks.send_welcome", PRODUCER, (60, 61))
+            .attrs(&celery("apply_async", "tasks.send_welcome", "5b1e-3")),
+        SpanSpec::new("worker", At(4, 1), "run/tasks.send_welcome", CONSUMER, (70, 80))
+            .link(At(3, 1), &[])
+            .attrs(&celery("run", "tasks.send_welcome", "5b1e-3")),
     ];
     let a = analyze_spans("celery", &s);
     assert_eq!(
@@ -42,21 +50,25 @@ fn celery_queue_and_task_are_the_event() {
         ["celery:celery:tasks.cleanup", "celery:celery:tasks.send_welcome"]
     );
     let h = hops(&a);
-    assert_eq!(h.len(), 1);
+    assert_eq!(h.len(), 2);
     assert_eq!(
         (h[0].2, h[0].3.as_str(), h[0].4.as_str()),
         ("parent", "celery:tasks.send_welcome", "worker")
     );
+    assert_eq!(
+        (h[1].2, h[1].3.as_str(), h[1].4.as_str()),
+        ("link", "celery:tasks.send_welcome", "worker")
+    );
     assert_eq!(lag_row(&a, "celery:tasks.send_welcome", Some("worker")).unconsumed, 0);
     assert_eq!(lag_row(&a, "celery:tasks.cleanup", None).status, LagStatus::NoConsumer);
-    assert_eq!(a.flows.len(), 2);
+    assert_eq!(a.flows.len(), 3, "the linked run joins its publisher's flow");
     assert!(a.flows.iter().all(|f| f.status == FlowStatus::Ok));
 }
 
 /// BullMQ 5.22+ built-in telemetry (`src/classes/queue.ts`, `worker.ts`): `add
 /// <queue>.<job>` PRODUCER, `process <queue>` CONSUMER child of it, only `bullmq.*`
 /// attributes; the worker's `getNextJob <queue>` is not a message. Job ids count per queue:
-/// job `1` of `emails` is not job `1` of `reports`.
+/// job `1` of `emails` is not job `1` of `reports`. A retried job is processed twice.
 #[test]
 fn bullmq_queue_and_job_name() {
     let add = |queue: &'static str, job: &'static str, id: &'static str| {
@@ -91,6 +103,17 @@ fn bullmq_queue_and_job_name() {
             .attrs(&process("reports", "monthly", "1")),
         SpanSpec::new("api", At(4, 1), "add emails.digest", PRODUCER, (90, 91))
             .attrs(&add("emails", "digest", "2")),
+        // A job whose first attempt failed (status UNSET: the worker only adds a `job failed`
+        // event, seen in tests/tests/node_bullmq.rs) runs again: two process spans, both
+        // children of the one add span.
+        SpanSpec::new("api", At(5, 1), "add emails.welcome", PRODUCER, (100, 101))
+            .attrs(&add("emails", "welcome", "3")),
+        SpanSpec::new("mailer", At(5, 2), "process emails", CONSUMER, (105, 110))
+            .parent(At(5, 1))
+            .attrs(&process("emails", "welcome", "3")),
+        SpanSpec::new("mailer", At(5, 3), "process emails", CONSUMER, (115, 120))
+            .parent(At(5, 1))
+            .attrs(&process("emails", "welcome", "3")),
     ];
     let a = analyze_spans("bullmq", &s);
     assert_eq!(
@@ -98,11 +121,19 @@ fn bullmq_queue_and_job_name() {
         ["bullmq:emails:digest", "bullmq:emails:welcome", "bullmq:reports:monthly"]
     );
     let h = hops(&a);
-    assert_eq!(h.len(), 2, "{h:?}");
-    assert!(h.iter().any(|x| x.1 == "mailer" && x.2 == "parent" && x.4 == "emails"));
+    assert_eq!(h.len(), 4, "{h:?}");
+    assert_eq!(
+        h.iter().filter(|x| x.1 == "mailer" && x.2 == "parent" && x.4 == "emails").count(),
+        3
+    );
     assert!(h.iter().any(|x| x.1 == "reporter" && x.2 == "message_id" && x.3 == "reports:monthly"));
     assert_eq!(lag_row(&a, "emails:digest", None).status, LagStatus::NoConsumer);
-    assert_eq!(lag_row(&a, "emails:welcome", Some("emails")).unconsumed, 0);
+    let welcome = lag_row(&a, "emails:welcome", Some("emails"));
+    assert_eq!((welcome.consumed, welcome.unconsumed), (3, 0));
+    let dups: Vec<_> =
+        a.insights.iter().filter(|i| i.kind == InsightKind::DuplicateDelivery).collect();
+    assert_eq!(dups.len(), 1, "the retried job: {dups:?}");
+    assert!(dups[0].detail.contains("message emails/3"), "{:?}", dups[0].detail);
     assert!(
         !edges(&a).iter().any(|e| e.1 == "mailer" && e.0.contains("unknown")),
         "getNextJob is no consumer"

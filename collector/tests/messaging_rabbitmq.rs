@@ -371,7 +371,7 @@ fn java_agent_rabbit_with_captured_death_headers() {
 
 /// pika (`opentelemetry-instrumentation-pika`, `utils.py`): `<exchange or routing key> send`
 /// / `receive`, no routing-key attribute, no queue; `messaging.message.id` (new key) next to
-/// old ones. aio-pika (`span_builder.py`): `messaging.destination` = `"<exchange>,<routing
+/// old ones, on both sides when the publisher sets `message_id`. aio-pika (`span_builder.py`): `messaging.destination` = `"<exchange>,<routing
 /// key>"` on the producer.
 #[test]
 fn pika_and_aio_pika() {
@@ -385,18 +385,22 @@ fn pika_and_aio_pika() {
         ];
         match op {
             Some(op) => a.push(("messaging.operation", V::S(op))),
-            None => a.push(("messaging.temp_destination", V::S("True"))),
+            // A Python `True`: a boolean attribute (seen in tests/tests/python_rabbitmq.rs).
+            None => a.push(("messaging.temp_destination", V::B(true))),
         }
         a
     };
     // pika, default exchange: the routing key is the queue.
     s.push(
-        SpanSpec::new("web", At(1, 1), "tasks send", PRODUCER, (0, 1)).attrs(&pika("tasks", None)),
+        SpanSpec::new("web", At(1, 1), "tasks send", PRODUCER, (0, 1))
+            .attrs(&pika("tasks", None))
+            .attrs(&[("messaging.message.id", V::S("job-1"))]),
     );
     s.push(
         SpanSpec::new("worker", At(1, 2), "tasks receive", CONSUMER, (4, 9))
             .parent(At(1, 1))
-            .attrs(&pika("tasks", Some("receive"))),
+            .attrs(&pika("tasks", Some("receive")))
+            .attrs(&[("messaging.message.id", V::S("job-1"))]),
     );
     // aio-pika, exchange `orders`, routing key `order.created`.
     s.push(

@@ -10,30 +10,17 @@
 //! (`events[]`) tells the command from the policy. A second run adds a queue with a
 //! dead-letter exchange.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use hopscope_collector::analysis::{
-    Analysis, EventProducer, FlowStatus, InsightKind, LagStatus, NodeKind,
+use hopscope_collector::analysis::{Analysis, EventProducer, FlowStatus, InsightKind, LagStatus};
+use hopscope_tests::Serve;
+use hopscope_tests::systems::{
+    Broker, NodeService, analyze, consumed_from, destination_nodes, node_dir,
 };
-use hopscope_tests::systems::{Broker, NodeService, node_dir};
-use hopscope_tests::{Serve, hopscope_bin};
 
 const SIGNUPS: u64 = 20;
 const DELETES: u64 = 5;
 const RUN: Duration = Duration::from_secs(120);
-
-fn analyze(path: &Path) -> Analysis {
-    let out = Command::new(hopscope_bin())
-        .args(["analyze", "--format", "json"])
-        .arg(path)
-        .env_remove("HOPSCOPE_CONFIG")
-        .output()
-        .expect("cannot run hopscope analyze");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("analysis JSON")
-}
 
 /// Runs `consumers` (service, QUEUES json), then the publisher, waits for every consumer to
 /// drain, and returns the analysis of what `hopscope serve` recorded.
@@ -64,15 +51,6 @@ fn run_system(broker: &Broker, consumers: &[(&str, String)], publish: &[(&str, &
     analyze(&path)
 }
 
-fn destinations(a: &Analysis) -> Vec<&str> {
-    a.graph
-        .nodes
-        .iter()
-        .filter(|n| n.kind == NodeKind::Destination)
-        .map(|n| n.id.as_str())
-        .collect()
-}
-
 #[test]
 fn node_amqplib_topic_exchange_system() {
     let broker = Broker::start();
@@ -92,7 +70,7 @@ fn node_amqplib_topic_exchange_system() {
     );
 
     assert_eq!(
-        destinations(&a),
+        destination_nodes(&a),
         [
             "rabbitmq:events:crm.contact_created",
             "rabbitmq:events:user.deleted",
@@ -101,14 +79,11 @@ fn node_amqplib_topic_exchange_system() {
         "{:#?}",
         a.graph
     );
-    let crm_from: Vec<&str> = a
-        .graph
-        .edges
-        .iter()
-        .filter(|e| e.to == "crm" && e.kind.as_str() == "consume")
-        .map(|e| e.from.as_str())
-        .collect();
-    assert_eq!(crm_from, ["rabbitmq:events:user.signed_up"], "crm consumes sign-ups only");
+    assert_eq!(
+        consumed_from(&a, "crm"),
+        ["rabbitmq:events:user.signed_up"],
+        "crm consumes sign-ups only"
+    );
 
     let signup_flows: Vec<_> = a.flows.iter().filter(|f| f.root.name == "POST /signup").collect();
     assert_eq!(signup_flows.len() as u64, SIGNUPS, "{:#?}", a.flows);

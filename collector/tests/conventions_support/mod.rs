@@ -31,6 +31,7 @@ const T0: u64 = 1_700_000_000_000_000_000;
 pub enum V<'a> {
     S(&'a str),
     I(i64),
+    B(bool),
     /// A string array (captured message headers).
     A(&'a [&'a str]),
 }
@@ -39,6 +40,7 @@ fn any(v: V<'_>) -> Value {
     match v {
         V::S(s) => json!({ "stringValue": s }),
         V::I(i) => json!({ "intValue": i.to_string() }),
+        V::B(b) => json!({ "boolValue": b }),
         V::A(a) => {
             json!({ "arrayValue": { "values": a.iter().map(|s| json!({ "stringValue": s })).collect::<Vec<_>>() } })
         }

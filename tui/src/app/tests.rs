@@ -274,6 +274,12 @@ snapshots!(screen_lag, |w, h| {
     send(&mut s, &mut e, key('4'));
     s
 });
+snapshots!(screen_lag_dead_letters, |w, h| {
+    let path = fixture_path().with_file_name("dead_letters.otlp.jsonl");
+    let (mut s, mut e) = setup_over(&path, w, h);
+    send(&mut s, &mut e, key('4'));
+    s
+});
 snapshots!(screen_insights, |w, h| {
     let (mut s, mut e) = setup(w, h);
     send(&mut s, &mut e, key('5'));

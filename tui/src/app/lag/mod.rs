@@ -1,8 +1,8 @@
 //! The Lag screen (tab 4): every subscription (destination and consumer group), worst first
 //! (stalled, warning, no consumer, ok; then by p95 queue time and oldest unconsumed), with
-//! its rate, queue-time percentiles, backlog and a queue-time trend; Enter shows the flows
-//! through its destination. Here: the order it shows and where Enter leads; its view-model
-//! in [`vm`].
+//! its rate, queue-time percentiles, backlog, dead letters and a queue-time trend; Enter
+//! shows the flows through its destination. Here: the order it shows and where Enter leads;
+//! its view-model in [`vm`].
 
 pub mod vm;
 

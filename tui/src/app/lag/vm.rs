@@ -11,6 +11,8 @@ use crate::app::state::State;
 use crate::app::theme::Tone;
 use crate::app::vm::{Column, Seg, TableVm, col, plain};
 
+const STATUS_WIDTH: u16 = 13;
+
 fn lag_cell(s: LagStatus) -> Seg {
     match s {
         LagStatus::Ok => Seg::new("✓ ok", Tone::Good),
@@ -18,6 +20,18 @@ fn lag_cell(s: LagStatus) -> Seg {
         LagStatus::Stalled => Seg::new("✗ stalled", Tone::Bad),
         LagStatus::NoConsumer => Seg::new("∅ no consumer", Tone::Dim),
     }
+}
+
+/// The status cell's mark for `n` dead letters where there is no DEAD column: `✗n dead`
+/// when it fits in the cell beside `status`, else `✗n`.
+fn dead_mark(status: &str, n: u64) -> Seg {
+    let long = format!(" ✗{n} dead");
+    let text = if status.chars().count() + long.chars().count() <= STATUS_WIDTH.into() {
+        long
+    } else {
+        format!(" ✗{n}")
+    };
+    Seg::new(text, Tone::Bad)
 }
 
 /// A sparkline of `values` in `width` characters (max per group), blank for no data.
@@ -48,8 +62,10 @@ pub fn lag(state: &State, body: Rect) -> TableVm {
     let theme = state.ctx.theme;
     let a = &state.view.analysis;
     let wide = body.width >= 120;
+    // Dead letters: a column from 100 columns on; narrower, a mark in the status cell.
+    let dead = body.width >= 100;
     let trend_width: u16 = if wide { 30 } else { 10 };
-    let mut columns = vec![col("STATUS", 13, false), col("SUBSCRIPTION", 0, false)];
+    let mut columns = vec![col("STATUS", STATUS_WIDTH, false), col("SUBSCRIPTION", 0, false)];
     if wide {
         columns.push(col("CONSUMERS", 20, false));
     }
@@ -62,6 +78,9 @@ pub fn lag(state: &State, body: Rect) -> TableVm {
         columns.push(col("MAX", 7, true));
     }
     columns.push(col("BEHIND", 6, true));
+    if dead {
+        columns.push(col("DEAD", 5, true));
+    }
     columns.push(col("OLDEST", 7, true));
     columns.push(Column {
         title: if wide {
@@ -104,7 +123,11 @@ pub fn lag(state: &State, body: Rect) -> TableVm {
             if l.skew {
                 sub.push(Seg::new(" clock skew", Tone::Warn));
             }
-            let mut cells = vec![vec![lag_cell(l.status)], sub];
+            let mut status = vec![lag_cell(l.status)];
+            if !dead && l.dead_lettered > 0 {
+                status.push(dead_mark(&status[0].text, l.dead_lettered));
+            }
+            let mut cells = vec![status, sub];
             if wide {
                 cells.push(vec![Seg::new(l.consumer_services.join(", "), Tone::Dim)]);
             }
@@ -133,6 +156,12 @@ pub fn lag(state: &State, body: Rect) -> TableVm {
                     Tone::Normal
                 },
             )]);
+            if dead {
+                cells.push(vec![Seg::new(
+                    l.dead_lettered.to_string(),
+                    if l.dead_lettered > 0 { Tone::Bad } else { Tone::Normal },
+                )]);
+            }
             cells.push(plain(if l.unconsumed == 0 {
                 "-".to_owned()
             } else {
