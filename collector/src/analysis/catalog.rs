@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
-use super::{Ctx, Event, EventConsumer, EventProducer};
+use super::{Ctx, Event, EventConsumer, EventProducer, Text};
 use crate::link::percentile;
 use crate::link::slot::{SpanSlot, TraceSlot};
 use crate::model::{SpanKind, Sym};
@@ -63,13 +63,13 @@ pub(crate) fn event_of(cx: &Ctx<'_>, span: SpanSlot) -> Option<Named> {
 pub struct FlowEvent {
     /// When it was sent (the producer span's start).
     pub at_unix_nano: u64,
-    pub name: String,
+    pub name: Text,
     /// Its version, empty when it has none.
-    pub version: String,
+    pub version: Text,
     /// The service that sent it.
-    pub service: String,
+    pub service: Text,
     /// The event whose handling sent it (a policy), if any.
-    pub trigger: Option<String>,
+    pub trigger: Option<Text>,
 }
 
 /// The events produced in the traces `members` (a flow), by send time, then name.
@@ -88,10 +88,10 @@ pub(crate) fn flow_events(
             let f = cx.span(s);
             out.push(FlowEvent {
                 at_unix_nano: f.start,
-                name: name.to_owned(),
-                version: version.to_owned(),
-                service: cx.str(f.service).to_owned(),
-                trigger: emitted(cx, s).trigger.map(str::to_owned),
+                name: Text::Borrowed(name),
+                version: Text::Borrowed(version),
+                service: cx.text(f.service),
+                trigger: emitted(cx, s).trigger.map(Text::Borrowed),
             });
         }
     }
