@@ -115,7 +115,9 @@ fn check(data: &Data, order: &[usize], steps: &[Step]) -> Result<(), TestCaseErr
         data.spans.iter().map(|s| s.trace_id).collect::<BTreeSet<_>>().into_iter().collect();
     let mut linker = Linker::new(Arc::clone(&data.interner));
     linker.track_changes();
+    // With the event catalog, which a live view builds when a screen shows it.
     let mut live = LiveAnalysis::default();
+    live.catalog = true;
     let mut next = 0;
     let mut evicted: Vec<TraceId> = Vec::new();
     let mut now = data.watermark.saturating_sub(60_000_000_000);

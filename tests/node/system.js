@@ -2,8 +2,8 @@
 // OpenTelemetry NodeSDK with @opentelemetry/instrumentation-amqplib, exporting OTLP/gRPC.
 //
 //   node system.js publisher   publishes SIGNUPS `user.signed_up` and DELETES `user.deleted`
-//                              to the topic exchange `events`, each under a `POST /users`
-//                              or `DELETE /users/:id` SERVER span
+//                              to the topic exchange `events`, each under a SIGNUP_ROUTE
+//                              (default `POST /users`) or `DELETE /users/:id` SERVER span
 //   node system.js consumer    consumes the queues in QUEUES (JSON: [{queue, key, expect,
 //                              delayMs, requeueEvery, republish, rejectEvery, deadLetter}]),
 //                              prints `ready` once they are bound, exits when every queue
@@ -45,7 +45,7 @@ async function publisher() {
       span.end();
     });
   for (let i = 0; i < signups; i += 1) {
-    await send('POST /users', 'user.signed_up', { user: i });
+    await send(process.env.SIGNUP_ROUTE || 'POST /users', 'user.signed_up', { user: i });
     if (i < deletes) await send('DELETE /users/:id', 'user.deleted', { user: i });
     await sleep(5);
   }

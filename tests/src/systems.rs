@@ -1,7 +1,8 @@
 //! Real systems the messaging end-to-end tests run: a RabbitMQ broker of its own (Debian's
 //! `rabbitmq-server`, on free ports, in a temporary directory), the Node.js services of
-//! `tests/node/` (their npm packages installed by `npm ci` there) and the Python programs of
-//! `tests/python/` (in a virtual environment, packages from `requirements.txt`). `.ci/run`
+//! `tests/node/` (their npm packages installed by `npm ci` there), the Python programs of
+//! `tests/python/` (in a virtual environment, packages from `requirements.txt`) and the
+//! official AsyncAPI parser of `tests/asyncapi/` (installed as `tests/node` is). `.ci/run`
 //! installs them all; a test that finds one missing fails and says how to install it, it
 //! never skips.
 
@@ -310,14 +311,35 @@ pub fn python_dir() -> PathBuf {
 /// `tests/node`, with its packages installed: `npm ci` (exactly the committed lock) runs once
 /// per test process when they are missing, so `cargo test` needs no step of its own.
 pub fn node_dir() -> PathBuf {
+    npm_package("tests/node", &["@opentelemetry/instrumentation-amqplib", "bullmq-otel", "ioredis"])
+}
+
+/// `tests/asyncapi`, the official AsyncAPI parser (`@asyncapi/parser`) and `validate.js`
+/// over it, installed as [`node_dir`] is.
+pub fn asyncapi_dir() -> PathBuf {
+    npm_package("tests/asyncapi", &["@asyncapi/parser"])
+}
+
+/// Validates the AsyncAPI document `doc` with the official parser (`tests/asyncapi`'s
+/// `validate.js`): whether it is valid, and what the parser said.
+pub fn validate_asyncapi(doc: &Path) -> (bool, String) {
+    let out = Command::new("node")
+        .arg(asyncapi_dir().join("validate.js"))
+        .arg(doc)
+        .output()
+        .expect("node runs (apt-get install nodejs; .ci/run does)");
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), said)
+}
+
+/// The npm package at `dir` (from the workspace root), `npm ci` run there (once per test
+/// process) when one of `markers` (packages in its `node_modules`) is missing.
+fn npm_package(dir: &str, markers: &[&str]) -> PathBuf {
     static INSTALLED: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let dir = workspace_root().join("tests/node");
+    let dir = workspace_root().join(dir);
     // One package per test system: a `node_modules` from before one was added is reinstalled.
-    let installed = || {
-        ["@opentelemetry/instrumentation-amqplib", "bullmq-otel", "ioredis"]
-            .iter()
-            .all(|p| dir.join("node_modules").join(p).exists())
-    };
+    let installed = || markers.iter().all(|p| dir.join("node_modules").join(p).exists());
     let _once = INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if !installed() {
         let status = Command::new("npm")
@@ -326,14 +348,14 @@ pub fn node_dir() -> PathBuf {
             .status();
         assert!(
             matches!(status, Ok(s) if s.success()),
-            "`npm ci` in {} failed ({status:?}): the Node.js test system needs node and npm \
+            "`npm ci` in {} failed ({status:?}): the Node.js test packages need node and npm \
              (`apt-get install nodejs npm`; .ci/run does)",
             dir.display()
         );
     }
     assert!(
         installed(),
-        "the Node.js test system's packages are not installed: run `npm ci` in {} (.ci/run does)",
+        "the Node.js test packages are not installed: run `npm ci` in {} (.ci/run does)",
         dir.display()
     );
     dir

@@ -543,6 +543,62 @@ fn analyze_finds_every_pattern_in_the_recording() {
     }
 }
 
+/// The event a recorded producer span sends, as the catalog names it: the routing key on a
+/// named RabbitMQ exchange, else the destination.
+fn event_name(s: &RecordedSpan) -> Option<String> {
+    let destination = text(s, "messaging.destination.name")?;
+    let key = text(s, "messaging.rabbitmq.destination.routing_key").filter(|k| !k.is_empty());
+    Some(match key {
+        Some(k) if !destination.is_empty() => k.to_owned(),
+        _ => destination.to_owned(),
+    })
+}
+
+#[test]
+fn the_catalog_shows_every_event_the_demo_emits_and_its_asyncapi_is_valid() {
+    let run = run();
+    let emitted: BTreeSet<String> =
+        run.spans.iter().filter(|s| s.span.kind == PRODUCER).filter_map(event_name).collect();
+    for core in [
+        "orders.placed",
+        "awarded",
+        "order.placed",
+        "inventory.commands",
+        "payments.commands",
+        "shipping.commands",
+        "orders.saga-replies",
+    ] {
+        assert!(emitted.contains(core), "the demo emits {core}: {emitted:?}");
+    }
+    let catalog = |format: &str, out: Option<&Path>| {
+        let mut cmd = Command::new(hopscope_bin());
+        cmd.args(["catalog", run.recording.to_str().expect("UTF-8 path"), "--format", format]);
+        if let Some(out) = out {
+            cmd.arg("--out").arg(out);
+        }
+        let out = cmd.env_remove("HOPSCOPE_CONFIG").output().expect("hopscope catalog runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let json: Json = serde_json::from_str(&catalog("json", None)).expect("catalog JSON");
+    let listed: BTreeSet<String> = json["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["name"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(listed, emitted, "one catalog entry per event the demo emits");
+    let markdown = catalog("markdown", None);
+    for name in &emitted {
+        assert!(markdown.contains(&format!("## `{name}`")), "no section for {name}");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let asyncapi = dir.path().join("demo-asyncapi.json");
+    catalog("asyncapi", Some(&asyncapi));
+    let (valid, said) = hopscope_tests::systems::validate_asyncapi(&asyncapi);
+    assert!(valid, "{said}");
+}
+
 #[test]
 fn export_only_feeds_another_collector() {
     let dir = tempfile::tempdir().expect("temp dir");

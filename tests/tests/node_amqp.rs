@@ -2,15 +2,17 @@
 //! 0.10 and `@opentelemetry/instrumentation-amqplib` 0.70 under the OpenTelemetry NodeSDK,
 //! exporting OTLP/gRPC to `hopscope serve --record`; then `hopscope analyze --format json`.
 //!
-//! `api` publishes `user.signed_up` and `user.deleted` to the topic exchange `events`;
+//! `web` publishes `user.signed_up` (in `POST /signup`) and `user.deleted` to the topic
+//! exchange `events`;
 //! `mailer` (slow, and nacking every fifth first delivery with requeue) and `crm` consume
 //! sign-ups from their own queues; `crm` publishes `crm.contact_created`, which `mailer`
-//! consumes from a second queue `mailer-crm`; nobody binds `user.deleted`. A second run adds
-//! a queue with a dead-letter exchange.
+//! consumes from a second queue `mailer-crm`; nobody binds `user.deleted`. The event catalog
+//! (`events[]`) tells the command from the policy. A second run adds a queue with a
+//! dead-letter exchange.
 
 use std::time::Duration;
 
-use hopscope_collector::analysis::{Analysis, FlowStatus, InsightKind, LagStatus};
+use hopscope_collector::analysis::{Analysis, EventProducer, FlowStatus, InsightKind, LagStatus};
 use hopscope_tests::Serve;
 use hopscope_tests::systems::{
     Broker, NodeService, analyze, consumed_from, destination_nodes, node_dir,
@@ -37,7 +39,7 @@ fn run_system(broker: &Broker, consumers: &[(&str, String)], publish: &[(&str, &
     for c in &running {
         c.wait_for_line("ready", RUN);
     }
-    let mut api = NodeService::start(&node, "publisher", "api", &otlp, &broker.url, publish);
+    let mut api = NodeService::start(&node, "publisher", "web", &otlp, &broker.url, publish);
     api.wait_success(RUN);
     for c in &mut running {
         c.wait_success(RUN);
@@ -64,7 +66,7 @@ fn node_amqplib_topic_exchange_system() {
     let a = run_system(
         &broker,
         &[("mailer", mailer), ("crm", crm)],
-        &[("SIGNUPS", &signups), ("DELETES", &deletes)],
+        &[("SIGNUPS", &signups), ("DELETES", &deletes), ("SIGNUP_ROUTE", "POST /signup")],
     );
 
     assert_eq!(
@@ -83,7 +85,7 @@ fn node_amqplib_topic_exchange_system() {
         "crm consumes sign-ups only"
     );
 
-    let signup_flows: Vec<_> = a.flows.iter().filter(|f| f.root.name == "POST /users").collect();
+    let signup_flows: Vec<_> = a.flows.iter().filter(|f| f.root.name == "POST /signup").collect();
     assert_eq!(signup_flows.len() as u64, SIGNUPS, "{:#?}", a.flows);
     for f in &signup_flows {
         assert!(
@@ -92,7 +94,7 @@ fn node_amqplib_topic_exchange_system() {
             f.id,
             f.status
         );
-        assert_eq!(f.services.len(), 3, "api, crm, mailer: {:?}", f.services);
+        assert_eq!(f.services.len(), 3, "web, crm, mailer: {:?}", f.services);
     }
 
     for row in a.lag.iter().filter(|l| l.consumer_group.is_some()) {
@@ -122,6 +124,31 @@ fn node_amqplib_topic_exchange_system() {
     let dups = a.insights.iter().filter(|i| i.kind == InsightKind::DuplicateDelivery).count();
     assert_eq!(dups as u64, redelivered, "one duplicate delivery per redelivered message");
     assert_eq!(a.lag.len(), 4, "{:#?}", a.lag);
+
+    // The event catalog: the sign-up is a command's event, the CRM contact a policy's.
+    let names: Vec<&str> = a.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["crm.contact_created", "user.deleted", "user.signed_up"], "{:#?}", a.events);
+    let event = |name: &str| a.events.iter().find(|e| e.name == name).expect("listed");
+    let producer =
+        |service: &str, command: &str, trigger: Option<&str>, count: u64| EventProducer {
+            service: service.to_owned(),
+            command: Some(command.to_owned()),
+            trigger: trigger.map(str::to_owned),
+            count,
+        };
+    let signed_up = event("user.signed_up");
+    assert_eq!(signed_up.producers, [producer("web", "POST /signup", None, SIGNUPS)]);
+    let queues: Vec<(&str, &str)> =
+        signed_up.consumers.iter().map(|c| (c.service.as_str(), c.subscription.as_str())).collect();
+    assert_eq!(queues, [("crm", "crm"), ("mailer", "mailer")], "both queues consume it");
+    let created = event("crm.contact_created");
+    assert_eq!(created.producers.len(), 1, "{:#?}", created.producers);
+    assert_eq!(created.producers[0].service, "crm");
+    assert_eq!(created.producers[0].trigger.as_deref(), Some("user.signed_up"), "a policy");
+    assert_eq!(created.consumers[0].subscription, "mailer-crm");
+    let deleted_event = event("user.deleted");
+    assert_eq!(deleted_event.producers, [producer("web", "DELETE /users/:id", None, DELETES)]);
+    assert!(deleted_event.consumers.is_empty(), "nobody consumes user.deleted");
 
     // Dead letters: `billing` rejects every third invoice without requeue; its queue's
     // dead-letter exchange `events.dlx` routes them to `billing.dlq`.

@@ -136,7 +136,8 @@ fn replay_tui_screens_keys_and_quit() {
     tmux.keys(&["2"]);
     tmux.wait_for("the graph", |s| s.contains("kafka:orders") && s.contains("payments"));
     tmux.keys(&["4"]);
-    let lag = tmux.wait_for("the lag screen", |s| s.contains("SUBSCRIPTION"));
+    // (Until its last row is there: a capture may catch the terminal mid-redraw.)
+    let lag = tmux.wait_for("the lag screen", |s| s.contains("SUBSCRIPTION") && s.contains("✓ ok"));
     let stalled = lag.lines().position(|l| l.contains("✗ stalled")).expect("a stalled row");
     let ok = lag.lines().position(|l| l.contains("✓ ok")).expect("an ok row");
     assert!(stalled < ok, "worst first:\n{lag}");
@@ -158,6 +159,34 @@ fn replay_tui_screens_keys_and_quit() {
         tmux.wait_for("the filtered flows", |s| s.contains("filter: error") && !s.contains("✓ ok"));
     let rows = filtered.lines().filter(|l| l.starts_with("✗ error")).count();
     assert_eq!(rows, 3, "{filtered}");
+
+    // 7: the Events board; t: the timeline of a flow carrying the selected event, Enter
+    // opens it; Esc, t and Enter: the flows carrying the event.
+    // Each wait is for everything asserted: a capture may catch the terminal mid-redraw.
+    tmux.keys(&["7"]);
+    tmux.wait_for("the events board", |s| {
+        s.contains("board · orders")
+            && s.contains("▣ POST /orders")
+            && s.contains("◆ orders")
+            && s.contains("▤ analytics via analytics")
+    });
+    tmux.keys(&["G", "t"]);
+    tmux.wait_for("the timeline", |s| {
+        s.contains("timeline · flow") && s.contains("◇ whenever orders → ◆ payments by ▤ payments")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the flow of the timeline", |s| s.contains("⇢") && s.contains("traces"));
+    // (Escape and a key sent together would read as Alt-key.)
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the timeline again", |s| s.contains("timeline · flow"));
+    tmux.keys(&["t"]);
+    tmux.wait_for("the board again", |s| s.contains("board · payments"));
+    tmux.keys(&["Enter"]);
+    let carrying = tmux.wait_for("the flows carrying it", |s| {
+        s.contains("filter: event:payments") && s.contains("gateway POST /checkout")
+    });
+    let rows = carrying.lines().filter(|l| l.contains("gateway POST /checkout")).count();
+    assert_eq!(rows, 1, "{carrying}");
 
     // q: the terminal is restored and the shell is back.
     tmux.keys(&["q"]);

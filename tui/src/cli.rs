@@ -126,6 +126,11 @@ pub enum Command {
     /// digraph has a node per service and per destination, solid edges for sync calls and
     /// dashed ones for async hops. Find flow ids with `hopscope analyze FILE`.
     Export(ExportArgs),
+
+    /// Write the event catalog of recordings: one entry per domain event, who emits it in
+    /// which command or policy, who consumes it (queue time, error share), its versions and
+    /// rate; as Markdown, a Mermaid event-storming board, an AsyncAPI 3.0 document or JSON.
+    Catalog(CatalogArgs),
 }
 
 /// Flags shared by every mode that runs the collector.
@@ -424,6 +429,54 @@ pub struct ExportArgs {
     /// stuck, as in `analyze` [default: 30s].
     #[arg(long, env = "HOPSCOPE_STUCK_AFTER", value_name = "DUR", value_parser = parse_duration)]
     pub stuck_after: Option<Duration>,
+}
+
+/// Flags of `catalog`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    hopscope catalog rec.jsonl                           Markdown on stdout\n  \
+    hopscope catalog rec.jsonl --format mermaid          the event-storming board\n  \
+    hopscope catalog rec.jsonl --format asyncapi --out asyncapi.json\n  \
+    cat rec.jsonl | hopscope catalog - --format json\n\n\
+    Exit status: 0 written; 2 nothing readable in the input.")]
+pub struct CatalogArgs {
+    /// Recordings to read (`hopscope serve --record` output, OTLP JSON/protobuf, Jaeger,
+    /// Zipkin, gzip or zstd compressed); a directory reads its files in name order; `-` reads
+    /// stdin.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// What to write: `markdown`, a section per event, for a pull request; `mermaid`, the
+    /// board as a flowchart (command → aggregate → event → policy → command); `asyncapi`, an
+    /// AsyncAPI 3.0 document (JSON); `json`, the `events` of `analyze --format json`
+    /// (`hopscope.catalog/v1`) [default: markdown].
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<CatalogFormat>,
+
+    /// Write to FILE instead of stdout (`-` is stdout).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Output format of `catalog`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CatalogFormat {
+    Markdown,
+    Mermaid,
+    Asyncapi,
+    Json,
+}
+
+impl CatalogFormat {
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            CatalogFormat::Markdown => "markdown",
+            CatalogFormat::Mermaid => "mermaid",
+            CatalogFormat::Asyncapi => "asyncapi",
+            CatalogFormat::Json => "json",
+        }
+    }
 }
 
 /// Output format of `export`.

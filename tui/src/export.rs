@@ -91,7 +91,7 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
     let Some(wanted) = args.flow.as_deref() else {
         let format = args.format.unwrap_or(FlowFormat::Mermaid);
         let contents = graph_export::build(&recording.analysis().graph, format.into()).contents;
-        let code = write(args.out.as_deref(), &contents, "the graph", format)?;
+        let code = write(args.out.as_deref(), &contents, "the graph", format_name(format))?;
         recording.forget();
         return Ok(code);
     };
@@ -147,19 +147,33 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
     }
     let format = args.format.unwrap_or(FlowFormat::Mermaid);
     let contents = render::build(&detail, format.into()).contents;
-    let code = write(args.out.as_deref(), &contents, &format!("flow {}", flow.id), format)?;
+    let what = format!("flow {}", flow.id);
+    let code = write(args.out.as_deref(), &contents, &what, format_name(format))?;
     // The process ends here: freeing every span one by one would only delay the exit.
     recording.forget();
     Ok(code)
 }
 
-/// Writes `contents` to stdout, or to `out` (saying where on stderr).
-fn write(out: Option<&Path>, contents: &str, what: &str, format: FlowFormat) -> Result<ExitCode> {
+fn format_name(format: FlowFormat) -> &'static str {
+    match format {
+        FlowFormat::Mermaid => "mermaid",
+        FlowFormat::Dot => "dot",
+        FlowFormat::Json => "json",
+    }
+}
+
+/// Writes `contents` to stdout, or to `out` (saying on stderr that it wrote `what` as
+/// `format` there). Shared by the modes that write a file (`export`, `catalog`).
+pub(crate) fn write(
+    out: Option<&Path>,
+    contents: &str,
+    what: &str,
+    format: &str,
+) -> Result<ExitCode> {
     if let Some(path) = out.filter(|p| p.as_os_str() != "-") {
         std::fs::write(path, contents)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        let name = format!("{format:?}").to_ascii_lowercase();
-        eprintln!("hopscope: wrote {what} ({name}) to {}", path.display());
+        eprintln!("hopscope: wrote {what} ({format}) to {}", path.display());
         return Ok(ExitCode::SUCCESS);
     }
     let mut stdout = std::io::stdout().lock();

@@ -1,7 +1,7 @@
 //! `hopscope`: see how a request travels through sync calls and async events.
 //!
 //! This crate holds the command line ([`cli`]), configuration precedence ([`config`]), the
-//! modes ([`live`], [`serve`], [`replay`], [`demo`], [`analyze`], [`export`]), the offline
+//! modes ([`live`], [`serve`], [`replay`], [`demo`], [`analyze`], [`export`], [`catalog`]), the offline
 //! pipeline those over recordings share ([`offline`]), the progress line of long reads
 //! ([`progress`]), a flow and the whole graph rendered as files (`flow_export`, `graph_export`) and the terminal UI ([`app`]).
 //! The `hopscope` binary (`main.rs`) only parses the command line and runs one of them; the
@@ -10,6 +10,7 @@
 
 pub mod analyze;
 pub mod app;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod demo;

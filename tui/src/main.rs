@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use hopscope::{analyze, cli, demo, export, live, replay, serve};
+use hopscope::{analyze, catalog, cli, demo, export, live, replay, serve};
 
 /// mimalloc: ingest allocates and frees millions of small objects across threads, where
 /// glibc's allocator spent ~40% of the collector's CPU (perf, under loadgen).
@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Demo(args)) => runtime.block_on(demo::run(args)),
         Some(cli::Command::Analyze(args)) => analyze::run(&args),
         Some(cli::Command::Export(args)) => export::run(&args),
+        Some(cli::Command::Catalog(args)) => catalog::run(&args),
     };
     match result {
         Ok(code) => code,

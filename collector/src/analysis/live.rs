@@ -40,6 +40,8 @@ pub struct FlowFacts {
     pub worst_queue_ns: u64,
     /// `<system> <destination>` of the flow's hops, sorted.
     pub destinations: Vec<String>,
+    /// The events the flow's spans produced, in the order they were sent.
+    pub events: Vec<super::catalog::FlowEvent>,
 }
 
 /// One row of the flows list: the flow and its facts.
@@ -218,6 +220,10 @@ pub struct LiveAnalysis {
     pending: FxHashMap<TraceSlot, Waiting>,
     last: Option<AnalysisOptions>,
     cost: UpdateCost,
+    /// Build the event catalog (`analysis.events`) at each update. It is rebuilt in full (a
+    /// walk over every message held: ~0.3 s at 1M spans), so the engine asks for it only
+    /// while a screen shows it; [`LiveAnalysis::full`] always builds it.
+    pub catalog: bool,
 }
 
 impl std::fmt::Debug for LiveAnalysis {
@@ -243,7 +249,7 @@ impl LiveAnalysis {
 
     /// The whole output for `linker`, built from scratch (for a one-off view).
     pub fn full(linker: &Linker, opts: &AnalysisOptions) -> LiveOutput {
-        Self::default().update_with(linker, None, opts)
+        Self { catalog: true, ..Self::default() }.update_with(linker, None, opts)
     }
 
     fn update_with(
@@ -263,7 +269,7 @@ impl LiveAnalysis {
             Some(c) if !full => (c.traces, c.sagas),
             _ => {
                 let (flows, sagas) = (self.flows.len(), self.sagas.len());
-                *self = Self { last: self.last, ..Self::default() };
+                *self = Self { last: self.last, catalog: self.catalog, ..Self::default() };
                 self.flows.reserve(flows);
                 self.sagas.reserve(sagas);
                 (linker.trace_slots().collect(), linker.saga_slots().collect())
@@ -309,6 +315,7 @@ impl LiveAnalysis {
                 lag,
                 sagas: saga_set.sagas,
                 insights,
+                events: if self.catalog { super::catalog::build(&cx) } else { Vec::new() },
             },
             flows: rows,
             saga_flows,
@@ -628,6 +635,7 @@ fn flow_facts(
     FlowFacts {
         worst_queue_ns: worst,
         destinations: dests.into_iter().map(|(s, d)| format!("{s} {d}")).collect(),
+        events: super::catalog::flow_events(cx, members),
     }
 }
 

@@ -11,6 +11,7 @@
 //! Output order never depends on arrival order: every list is sorted on resolved strings and
 //! ids, so the same spans in any order, split into any batches, give the same document.
 
+pub mod catalog;
 mod deadletter;
 mod flows;
 mod insights;
@@ -82,7 +83,7 @@ const PARALLEL_AFTER: u64 = 100_000;
 /// Builds the whole analysis of what `linker` holds.
 pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
     let cx = Ctx { linker, interner: linker.interner(), opts };
-    let edges = || (hops(&cx), graph(&cx), lag(&cx));
+    let edges = || (hops(&cx), graph(&cx), lag(&cx), catalog::build(&cx));
     let story = |walks: &dyn Fn() -> flows::Walks| {
         let pending = pending::Pending::new(&cx);
         let sagas = sagas::build(&cx, &pending);
@@ -90,26 +91,26 @@ pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
         let insights = insights::build(&cx, &flow_set, &sagas);
         (flow_set, sagas, insights)
     };
-    let ((hops, graph, lag), (flow_set, sagas, insights)) = if linker.stats().spans > PARALLEL_AFTER
-    {
-        std::thread::scope(|scope| {
-            // The other thread walks the flows first (they need nothing else), while this
-            // one builds the sagas that the flow records need.
-            let (walked, walks) = std::sync::mpsc::sync_channel(1);
-            let cx = &cx;
-            let half = scope.spawn(move || {
-                // Unsent only if this thread stops, which the join below reports.
-                let _ = walked.send(flows::Walks::new(cx));
-                edges()
-            });
-            let story = story(&|| walks.recv().unwrap_or_else(|_| flows::Walks::new(cx)));
-            // A panic in the other half is re-raised here, as if it were one thread.
-            let edges = half.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (edges, story)
-        })
-    } else {
-        (edges(), story(&|| flows::Walks::new(&cx)))
-    };
+    let ((hops, graph, lag, events), (flow_set, sagas, insights)) =
+        if linker.stats().spans > PARALLEL_AFTER {
+            std::thread::scope(|scope| {
+                // The other thread walks the flows first (they need nothing else), while this
+                // one builds the sagas that the flow records need.
+                let (walked, walks) = std::sync::mpsc::sync_channel(1);
+                let cx = &cx;
+                let half = scope.spawn(move || {
+                    // Unsent only if this thread stops, which the join below reports.
+                    let _ = walked.send(flows::Walks::new(cx));
+                    edges()
+                });
+                let story = story(&|| walks.recv().unwrap_or_else(|_| flows::Walks::new(cx)));
+                // A panic in the other half is re-raised here, as if it were one thread.
+                let edges = half.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (edges, story)
+            })
+        } else {
+            (edges(), story(&|| flows::Walks::new(&cx)))
+        };
     let summary = summary(linker, &graph, flow_set.flows.len(), hops.len() as u64);
     Analysis {
         schema: SCHEMA.to_owned(),
@@ -120,7 +121,13 @@ pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
         lag,
         sagas: sagas.sagas,
         insights,
+        events,
     }
+}
+
+/// The event catalog alone (the analysis's `events`), without the rest of the analysis.
+pub fn events(linker: &Linker, opts: &AnalysisOptions) -> Vec<Event> {
+    catalog::build(&Ctx { linker, interner: linker.interner(), opts })
 }
 
 /// The counts of an analysis: what the linker holds, and the flows and hops listed.

@@ -35,6 +35,9 @@ pub struct Analysis {
     /// Shared (`Arc`) so that live views reuse the sagas that did not change.
     pub sagas: Vec<Arc<Saga>>,
     pub insights: Vec<Insight>,
+    /// The event catalog: one entry per domain event, by name then system (an added key).
+    #[serde(default)]
+    pub events: Vec<Event>,
 }
 
 /// Counts over everything analysed.
@@ -372,4 +375,55 @@ pub struct Insight {
     /// The flow it happened in (its root trace id), when there is one.
     pub flow: Option<TraceId>,
     pub detail: String,
+}
+
+/// A domain event (DESIGN.md §2): a kind of message as the domain names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// `cloudevents.event_type` without its version, else the routing key, else the task or
+    /// job name, else the destination.
+    pub name: String,
+    /// `messaging.system`, or `unknown`.
+    pub system: String,
+    /// The destinations it was sent to, sorted.
+    pub destinations: Vec<String>,
+    /// The versions seen (`v1`, `v2`), oldest first; empty when the name carries none.
+    pub versions: Vec<String>,
+    /// Messages produced.
+    pub count: u64,
+    /// Messages produced per second, over the data's time span (at least a second).
+    pub rate_per_s: f64,
+    /// Who produces it, and in which command or policy; by service, command, trigger.
+    pub producers: Vec<EventProducer>,
+    /// Who consumes it, per subscription; by service, subscription.
+    pub consumers: Vec<EventConsumer>,
+    /// Tables the producing operations wrote (`<namespace>.<table>` or `<table>`): the
+    /// aggregate's state; sorted.
+    pub tables: Vec<String>,
+}
+
+/// Who emits an event, and while doing what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventProducer {
+    pub service: String,
+    /// The request operation it was emitted in (`POST /signup`), or the handler of the
+    /// trigger for a policy; `null` when the producer span is a trace root.
+    pub command: Option<String>,
+    /// The event whose handling emitted it: this producer is a policy. `null` for a command.
+    pub trigger: Option<String>,
+    pub count: u64,
+}
+
+/// Who consumes an event, through which subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventConsumer {
+    pub service: String,
+    /// The subscription's consumer group (the queue, for RabbitMQ).
+    pub subscription: String,
+    /// Deliveries (hops) of the event to this consumer.
+    pub count: u64,
+    /// p95 of their queue time.
+    pub queue_p95_ns: u64,
+    /// Share of the deliveries whose handling failed, 0 to 1.
+    pub error_share: f64,
 }

@@ -69,6 +69,10 @@ pub(crate) struct MsgFacts {
     pub destination: Sym,
     /// `messaging.consumer.group.name`, or [`Sym::EMPTY`].
     pub group: Sym,
+    /// The event the span names, version included ([`crate::model::Messaging::event`]).
+    pub event: Sym,
+    /// `event` is a CloudEvents type (its version is split off).
+    pub event_is_type: bool,
     pub partition: Option<i64>,
     pub offset: Option<i64>,
     /// Message ids: the span's own and (consumers) those carried on link attributes.
@@ -225,6 +229,12 @@ pub(crate) struct LinkKeys {
     foreign: [(Sym, SagaSource); 6],
     /// By symbol index: whether the key is one of the saga keys above.
     saga_key: Vec<bool>,
+    /// `db.collection.name`, `db.sql.table` (old), `db.mongodb.collection` (old).
+    db_table: [Sym; 3],
+    /// `db.namespace`, `db.name` (old).
+    db_namespace: [Sym; 2],
+    /// `db.operation.name`, `db.operation` (old).
+    db_operation: [Sym; 2],
 }
 
 impl LinkKeys {
@@ -248,6 +258,13 @@ impl LinkKeys {
                 (i.intern("messaging.header.command_saga_id"), SagaSource::Eventuate),
             ],
             saga_key: Vec::new(),
+            db_table: [
+                i.intern("db.collection.name"),
+                i.intern("db.sql.table"),
+                i.intern("db.mongodb.collection"),
+            ],
+            db_namespace: [i.intern("db.namespace"), i.intern("db.name")],
+            db_operation: [i.intern("db.operation.name"), i.intern("db.operation")],
         };
         let mut all = vec![
             keys.saga_name,
@@ -310,6 +327,43 @@ pub(crate) fn strip_workflow_prefix(name: &str) -> &str {
         }
     }
     name
+}
+
+/// Operations that write, as the start of `db.operation.name` (lowercased): SQL DML, document
+/// and key-value writes (`insertOne`, `updateMany`, `findOneAndUpdate`, `bulkWrite`,
+/// `PutItem`, `save`, `remove`, ...).
+const WRITES: [&str; 14] = [
+    "insert",
+    "update",
+    "delete",
+    "upsert",
+    "merge",
+    "replace",
+    "put",
+    "save",
+    "remove",
+    "bulkwrite",
+    "batchwrite",
+    "findandmodify",
+    "findoneand",
+    "transactwrite",
+];
+
+/// The table a database span writes (`<namespace>.<table>`, or the table alone) when its
+/// operation is a write ([`WRITES`]): the aggregate's state, for the event catalog.
+pub(crate) fn table_write(span: &Span, keys: &LinkKeys, interner: &Interner) -> Option<Sym> {
+    let first = |ks: &[Sym]| ks.iter().find_map(|k| span.attr(*k).and_then(Value::as_str));
+    let table = first(&keys.db_table).filter(|t| !t.is_empty())?;
+    let op = first(&keys.db_operation)?.to_ascii_lowercase();
+    if !WRITES.iter().any(|w| op.starts_with(w)) {
+        return None;
+    }
+    Some(match first(&keys.db_namespace).filter(|n| !n.is_empty()) {
+        Some(ns) if !table.starts_with(&format!("{ns}.")) => {
+            interner.intern(&format!("{ns}.{table}"))
+        }
+        _ => interner.intern(table),
+    })
 }
 
 fn text(v: &Value) -> Option<Box<str>> {
@@ -378,6 +432,8 @@ pub(crate) fn extract(
             system: m.system,
             destination: m.destination,
             group: m.consumer_group,
+            event: m.event,
+            event_is_type: m.event_is_type,
             partition: m.partition,
             offset: m.offset,
             ids,

@@ -91,6 +91,8 @@ pub struct Linker {
     by_conversation: FxHashMap<u64, Few<SpanSlot, 2>>,
     pub(crate) hops: Slab<HopSlot, HopFacts>,
     pub(crate) agg: Aggregates,
+    /// Database spans that write a table, and the table (see [`facts::table_write`]).
+    pub(crate) table_writes: FxHashMap<SpanSlot, Sym>,
     pub(crate) sagas: Slab<SagaSlot, SagaInstance>,
     saga_index: FxHashMap<(SagaSource, Box<str>), SagaSlot>,
     watermark: u64,
@@ -139,6 +141,7 @@ impl Linker {
             by_conversation: FxHashMap::default(),
             hops: Slab::default(),
             agg: Aggregates::default(),
+            table_writes: FxHashMap::default(),
             sagas: Slab::default(),
             saga_index: FxHashMap::default(),
             watermark: 0,
@@ -244,6 +247,9 @@ impl Linker {
         let parent_id = facts.parent_id;
         let slot = self.spans.insert(facts);
         self.stats.spans += 1;
+        if let Some(table) = facts::table_write(span, &self.keys, &self.interner) {
+            self.table_writes.insert(slot, table);
+        }
         if let Some(pid) = parent_id {
             self.place_under(trace, slot, pid);
         }

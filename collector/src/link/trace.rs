@@ -111,6 +111,7 @@ impl Linker {
                 if error {
                     self.agg.errors -= 1;
                 }
+                self.table_writes.remove(&span);
                 let f = &mut self.spans[span];
                 f.flags |= FREED;
                 f.msg = None;
@@ -233,6 +234,9 @@ impl Linker {
     /// the span if anything changed.
     pub(super) fn merge(&mut self, held: SpanSlot, span: &Span) {
         let trace = self.span(held).trace;
+        if let Some(table) = facts::table_write(span, &self.keys, &self.interner) {
+            self.table_writes.insert(held, table);
+        }
         let new = facts::extract(span, trace, &self.keys, &mut self.names, &self.interner);
         let old = self.span(held);
         let start = if old.start == 0 { new.start } else { old.start.min(new.start.max(1)) };

@@ -10,6 +10,7 @@ use ratatui::style::Style;
 use ratatui::widgets::Widget;
 
 use super::detail::vm::DetailVm;
+use super::events::vm::EventsVm;
 use super::graph::vm::GraphVm;
 use super::help::vm::HelpVm;
 use super::keys::{self, Places};
@@ -19,7 +20,7 @@ use super::screen::{Screen, tabs};
 use super::state::{Mode, State};
 use super::theme::Tone;
 use super::vm::{BarVm, Line, Seg, TableVm, width_of};
-use super::{detail, flows, fmt, graph, help, insights, lag, sagas};
+use super::{detail, events, flows, fmt, graph, help, insights, lag, sagas};
 use hopscope_collector::engine::views::ClockMode;
 
 /// What the body shows.
@@ -29,6 +30,7 @@ pub enum BodyVm {
     Detail(DetailVm),
     Sagas(SagasVm),
     Graph(GraphVm),
+    Events(EventsVm),
 }
 
 /// A whole frame.
@@ -53,6 +55,7 @@ pub fn frame(state: &State) -> FrameVm {
             Screen::Sagas => BodyVm::Sagas(sagas::vm::sagas(state, areas.body)),
             Screen::Lag => BodyVm::Table(lag::vm::lag(state, areas.body)),
             Screen::Insights => BodyVm::Table(insights::vm::insights(state, areas.body)),
+            Screen::Events => BodyVm::Events(events::vm::events(state, areas.body)),
         }
     };
     FrameVm {
@@ -316,6 +319,7 @@ impl Widget for &FrameVm {
             BodyVm::Table(t) | BodyVm::Graph(GraphVm::List(t)) => t.render(a.body, buf),
             BodyVm::Detail(d) => d.render(a.body, buf),
             BodyVm::Sagas(s) => s.render(a.body, buf),
+            BodyVm::Events(e) => e.render(a.body, buf),
             BodyVm::Graph(GraphVm::Diagram(d)) => d.render(a.body, buf),
         }
         self.footer.render(a.footer, buf);

@@ -20,6 +20,7 @@ enum Term {
     Service(String),
     Operation(String),
     Destination(String),
+    Event(String),
     Word(String),
 }
 
@@ -75,6 +76,7 @@ fn term(word: &str) -> Term {
             "service" | "svc" => return Term::Service(v.to_owned()),
             "op" | "operation" | "name" => return Term::Operation(v.to_owned()),
             "dest" | "destination" | "topic" | "queue" => return Term::Destination(v.to_owned()),
+            "event" => return Term::Event(v.to_owned()),
             _ => {}
         }
     }
@@ -130,6 +132,7 @@ impl Filter {
             Term::Service(s) => flow.services.iter().any(|x| has(x, s)),
             Term::Operation(s) => has(&flow.root.name, s),
             Term::Destination(s) => facts.destinations.iter().any(|x| has(x, s)),
+            Term::Event(e) => facts.events.iter().any(|x| x.name.to_lowercase() == *e),
             Term::Attribute(k, v) => attrs.is_some_and(|m| {
                 m.key == *k && m.value == *v && flow.traces.iter().any(|t| m.traces.contains(t))
             }),
@@ -150,7 +153,9 @@ mod tests {
 
     #[test]
     fn parses_every_kind_of_term() {
-        let f = Filter::parse("error >500ms svc:pay dest:orders order.id=o-1 checkout <2s");
+        let f = Filter::parse(
+            "error >500ms svc:pay dest:orders order.id=o-1 checkout <2s event:User.Signed_up",
+        );
         assert_eq!(
             f.terms,
             vec![
@@ -161,6 +166,7 @@ mod tests {
                 Term::Attribute("order.id".into(), "o-1".into()),
                 Term::Word("checkout".into()),
                 Term::Shorter(2_000_000_000),
+                Term::Event("user.signed_up".into()),
             ]
         );
         assert_eq!(f.attribute(), Some(("order.id".into(), "o-1".into())));

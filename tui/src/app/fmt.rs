@@ -36,6 +36,24 @@ pub fn count(n: u64) -> String {
     format::count(n)
 }
 
+/// A rate per second, per minute below one a second: `12/s`, `2.5/s`, `30/min`, `0.5/min`.
+pub fn rate(per_s: f64) -> String {
+    if per_s >= 10.0 {
+        format!("{per_s:.0}/s")
+    } else if per_s >= 1.0 {
+        format!("{per_s:.1}/s")
+    } else if per_s * 60.0 >= 10.0 {
+        format!("{:.0}/min", per_s * 60.0)
+    } else {
+        format!("{:.1}/min", per_s * 60.0)
+    }
+}
+
+/// A share (0 to 1) as a percentage: `0%`, `25%`, `<1%`.
+pub fn percent(share: f64) -> String {
+    if share > 0.0 && share < 0.01 { "<1%".to_owned() } else { format!("{:.0}%", share * 100.0) }
+}
+
 /// `text` cut to `width` terminal cells (a CJK character takes two), with `…` when cut.
 pub fn fit(text: &str, width: usize) -> String {
     format::fit(text, width)
@@ -69,5 +87,12 @@ mod tests {
         assert_eq!(count(12_345), "12.3k");
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(fit("abc", 4), "abc");
+        assert_eq!(rate(12.3), "12/s");
+        assert_eq!(rate(2.54), "2.5/s");
+        assert_eq!(rate(0.5), "30/min");
+        assert_eq!(rate(0.01), "0.6/min");
+        assert_eq!(percent(0.25), "25%");
+        assert_eq!(percent(0.001), "<1%");
+        assert_eq!(percent(0.0), "0%");
     }
 }

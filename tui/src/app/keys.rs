@@ -28,9 +28,16 @@ impl Places {
     pub const HELP: Places = Places(1 << 6);
     /// A filter being typed on the Flows screen.
     pub const TYPING: Places = Places(1 << 7);
+    pub const EVENTS: Places = Places(1 << 8);
     /// Every screen (the detail closed).
-    pub const SCREENS: Places =
-        Places(Self::FLOWS.0 | Self::GRAPH.0 | Self::SAGAS.0 | Self::LAG.0 | Self::INSIGHTS.0);
+    pub const SCREENS: Places = Places(
+        Self::FLOWS.0
+            | Self::GRAPH.0
+            | Self::SAGAS.0
+            | Self::LAG.0
+            | Self::INSIGHTS.0
+            | Self::EVENTS.0,
+    );
     /// Wherever something is shown: a screen or the detail (the help closed, not typing).
     pub const SHOWN: Places = Places(Self::SCREENS.0 | Self::DETAIL.0);
     /// Wherever there is a list to move in (the help scrolls).
@@ -58,6 +65,7 @@ impl Places {
             Screen::Sagas => Places::SAGAS,
             Screen::Lag => Places::LAG,
             Screen::Insights => Places::INSIGHTS,
+            Screen::Events => Places::EVENTS,
         }
     }
 }
@@ -183,6 +191,8 @@ pub enum Action {
     Zoom(bool),
     /// Graph: write the whole graph to a file.
     ExportGraph,
+    /// Events: the timeline of a flow instead of the board; again: the board.
+    ToggleTimeline,
     CloseHelp,
 }
 
@@ -219,7 +229,7 @@ impl Section {
             Section::Flows => "Flows",
             Section::Typing => "Typing a filter",
             Section::Detail => "Flow detail",
-            Section::Lists => "Graph, Sagas, Lag, Insights",
+            Section::Lists => "Graph, Sagas, Lag, Insights, Events",
             Section::Graph => "Graph: the diagram",
             Section::Help => "This help",
         }
@@ -293,7 +303,8 @@ const FLOWS: Places = Places::FLOWS;
 const DETAIL: Places = Places::DETAIL;
 const HELP: Places = Places::HELP;
 const TYPING: Places = Places::TYPING;
-const SELECT: Places = Places::FLOWS.or(Places::SAGAS).or(Places::LAG).or(Places::INSIGHTS);
+const SELECT: Places =
+    Places::FLOWS.or(Places::SAGAS).or(Places::LAG).or(Places::INSIGHTS).or(Places::EVENTS);
 const GRAPH: Places = Places::GRAPH;
 /// Where `+`/`-` steer a replay: the Graph screen zooms with them.
 const SPEED: Places = SHOWN.without(GRAPH);
@@ -302,14 +313,15 @@ const SPEED: Places = SHOWN.without(GRAPH);
 pub const TABLE: &[Binding] = &[
     Binding {
         section: Section::Everywhere,
-        keys: "1 … 5  Tab  Shift-Tab",
-        help: "screens: Flows, Graph, Sagas, Lag, Insights",
+        keys: "1 … 5  7  Tab  Shift-Tab",
+        help: "screens: Flows, Graph, Sagas, Lag, Insights, Events",
         binds: &[
             bind(P::Char('1'), SHOWN, A::Show(Screen::Flows)),
             bind(P::Char('2'), SHOWN, A::Show(Screen::Graph)),
             bind(P::Char('3'), SHOWN, A::Show(Screen::Sagas)),
             bind(P::Char('4'), SHOWN, A::Show(Screen::Lag)),
             bind(P::Char('5'), SHOWN, A::Show(Screen::Insights)),
+            bind(P::Char('7'), SHOWN, A::Show(Screen::Events)),
             bind(P::Code(KeyCode::Tab), SHOWN, A::NextScreen),
             bind(P::Code(KeyCode::BackTab), SHOWN, A::PreviousScreen),
         ],
@@ -373,7 +385,7 @@ pub const TABLE: &[Binding] = &[
         hints: &[
             hint(FLOWS, 1, 0, "Enter", "open"),
             hint(Places::SAGAS.or(Places::INSIGHTS), 1, 0, "Enter", "open flow"),
-            hint(Places::LAG.or(Places::GRAPH), 1, 0, "Enter", "its flows"),
+            hint(Places::LAG.or(Places::GRAPH).or(Places::EVENTS), 1, 0, "Enter", "its flows"),
         ],
     },
     Binding {
@@ -596,6 +608,20 @@ pub const TABLE: &[Binding] = &[
         help: "Sagas: the flow holding the saga · Insights: the flow it names",
         binds: &[bind(P::Code(KeyCode::Enter), Places::SAGAS.or(Places::INSIGHTS), A::Open)],
         hints: &[],
+    },
+    Binding {
+        section: Section::Lists,
+        keys: "Enter",
+        help: "Events: the flows carrying the event · in the timeline: that flow",
+        binds: &[bind(P::Code(KeyCode::Enter), Places::EVENTS, A::Open)],
+        hints: &[],
+    },
+    Binding {
+        section: Section::Lists,
+        keys: "t",
+        help: "Events: the timeline of the latest flow carrying the event, its events in the order sent; again: the board",
+        binds: &[bind(P::Char('t'), Places::EVENTS, A::ToggleTimeline)],
+        hints: &[hint(Places::EVENTS, 2, 2, "t", "timeline")],
     },
     Binding {
         section: Section::Graph,

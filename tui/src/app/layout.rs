@@ -6,7 +6,7 @@
 //! ```text
 //! ┌──────────────────────────────────────────────────────────────────────────────┐
 //! │ header: mode, endpoints, spans/s, stored, memory, refused, evicted, clock    │ row 0
-//! │ tabs:   1 Flows  2 Graph  3 Sagas  4 Lag  5 Insights                 ? help  │ row 1
+//! │ tabs:   1 Flows  2 Graph  3 Sagas  4 Lag  5 Insights  7 Events       ? help  │ row 1
 //! ├──────────────────────────────────────────────────────────────────────────────┤
 //! │ body: the screen (a table's column header, then its rows; or the flow        │
 //! │ detail: timeline and span pane side by side when wide, stacked when narrow)  │
@@ -63,6 +63,12 @@ pub fn detail(body: Rect) -> (Rect, Rect) {
 /// The sagas screen: (table, steps of the selected saga).
 pub fn sagas(body: Rect) -> (Rect, Rect) {
     let top = (body.height / 2).max(body.height.min(3));
+    (Rect { height: top, ..body }, Rect { y: body.y + top, height: body.height - top, ..body })
+}
+
+/// The Events screen: (table of events, the board or timeline of the selected one).
+pub fn events(body: Rect) -> (Rect, Rect) {
+    let top = (body.height * 2 / 5).max(body.height.min(3));
     (Rect { height: top, ..body }, Rect { y: body.y + top, height: body.height - top, ..body })
 }
 

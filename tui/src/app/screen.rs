@@ -16,11 +16,30 @@ pub enum Screen {
     Sagas,
     Lag,
     Insights,
+    Events,
 }
 
 impl Screen {
-    pub const ALL: [Screen; 5] =
-        [Screen::Flows, Screen::Graph, Screen::Sagas, Screen::Lag, Screen::Insights];
+    pub const ALL: [Screen; 6] = [
+        Screen::Flows,
+        Screen::Graph,
+        Screen::Sagas,
+        Screen::Lag,
+        Screen::Insights,
+        Screen::Events,
+    ];
+
+    /// The digit that shows it (DESIGN.md §5: 1 Flows … 7 Events), on its tab.
+    pub fn number(self) -> u8 {
+        match self {
+            Screen::Flows => 1,
+            Screen::Graph => 2,
+            Screen::Sagas => 3,
+            Screen::Lag => 4,
+            Screen::Insights => 5,
+            Screen::Events => 7,
+        }
+    }
 
     pub fn title(self) -> &'static str {
         match self {
@@ -29,6 +48,7 @@ impl Screen {
             Screen::Sagas => "Sagas",
             Screen::Lag => "Lag",
             Screen::Insights => "Insights",
+            Screen::Events => "Events",
         }
     }
 
@@ -106,16 +126,15 @@ pub fn tabs(totals: &Totals) -> Vec<Tab> {
     };
     Screen::ALL
         .iter()
-        .enumerate()
-        .map(|(i, &screen)| {
+        .map(|&screen| {
             let badge = match screen {
                 Screen::Flows => count(totals.failed_flows, "✗", Tone::Bad),
-                Screen::Graph => None,
+                Screen::Graph | Screen::Events => None,
                 Screen::Sagas => count(totals.failed_sagas, "⚠", Tone::Warn),
                 Screen::Lag => count(totals.lagging, "⚠", Tone::Warn),
                 Screen::Insights => count(totals.insights, "", Tone::Accent),
             };
-            Tab { screen, label: format!(" {} {} ", i + 1, screen.title()), badge }
+            Tab { screen, label: format!(" {} {} ", screen.number(), screen.title()), badge }
         })
         .collect()
 }

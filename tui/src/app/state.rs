@@ -11,6 +11,7 @@ use hopscope_collector::engine::views::{DetailTarget, View, ViewRequest};
 use ratatui::layout::Rect;
 
 use super::detail::DetailState;
+use super::events::EventsState;
 use super::filter::Filter;
 use super::flows::FlowsState;
 use super::graph::{self, GraphState};
@@ -60,6 +61,7 @@ pub struct State {
     pub sagas: ListState,
     pub lag: ListState,
     pub insights: ListState,
+    pub events: EventsState,
     pub detail: Option<DetailState>,
     /// Counts over the view on screen.
     pub totals: Totals,
@@ -85,6 +87,7 @@ impl State {
             sagas: ListState::default(),
             lag: ListState::default(),
             insights: ListState::default(),
+            events: EventsState::default(),
             detail: None,
             totals: Totals::default(),
             message: None,
@@ -108,6 +111,7 @@ impl State {
         }
         match self.screen {
             Screen::Sagas => layout::list_rows(layout::sagas(body).0),
+            Screen::Events => layout::list_rows(layout::events(body).0),
             _ => layout::list_rows(body),
         }
     }
@@ -149,6 +153,7 @@ impl State {
         self.lag.keep(order, &keys, rows);
         let (order, keys) = insights::order(&self.view);
         self.insights.keep(order, &keys, rows);
+        self.events.derive(&self.view, layout::list_rows(layout::events(body).0));
     }
 
     /// Takes the view's detail when it answers the open one, and lays it out.

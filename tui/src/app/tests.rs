@@ -108,6 +108,7 @@ impl FakeEngine {
         match intent? {
             Intent::Request(ViewRequest::Detail(t)) => self.wants.detail = t,
             Intent::Request(ViewRequest::AttributeFilter(a)) => self.wants.attribute = a,
+            Intent::Request(ViewRequest::Events(on)) => self.wants.events = on,
             _ => return None,
         }
         Some(self.view())
@@ -284,6 +285,52 @@ snapshots!(screen_insights, |w, h| {
     send(&mut s, &mut e, key('5'));
     s
 });
+snapshots!(screen_events, |w, h| {
+    let (mut s, mut e) = setup(w, h);
+    send(&mut s, &mut e, key('7'));
+    s
+});
+snapshots!(screen_events_timeline, |w, h| {
+    let (mut s, mut e) = setup(w, h);
+    send(&mut s, &mut e, key('7'));
+    send(&mut s, &mut e, key('G'));
+    send(&mut s, &mut e, key('t'));
+    s
+});
+
+/// Enter on an event lists the flows carrying it; in the timeline, it opens that flow; the
+/// notes keep their meaning without colour (symbols) and have their colours with it.
+#[test]
+fn events_enter_lists_the_flows_carrying_the_event_and_t_shows_a_flow() {
+    let (mut s, mut e) = setup(80, 24);
+    assert_eq!(update(&mut s, key('7')), Some(Intent::Request(ViewRequest::Events(true))));
+    assert_eq!(update(&mut s, key('1')), Some(Intent::Request(ViewRequest::Events(false))));
+    send(&mut s, &mut e, key('7'));
+    assert_eq!(s.screen, Screen::Events);
+    let names: Vec<&str> = s.view.analysis.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["orders", "orders", "payment.commands", "payments"]);
+    send(&mut s, &mut e, key('G'));
+    send(&mut s, &mut e, code(KeyCode::Enter));
+    assert_eq!(s.screen, Screen::Flows);
+    assert_eq!(s.flows.filter.text(), "event:payments");
+    assert!(!s.flows.order.is_empty());
+    for &i in &s.flows.order {
+        let row = &s.view.flows[i as usize];
+        assert!(row.facts.events.iter().any(|x| x.name == "payments"), "{:?}", row.flow.root);
+    }
+    send(&mut s, &mut e, key('7'));
+    send(&mut s, &mut e, key('t'));
+    let text = text(&s);
+    assert!(text.contains("timeline · flow"), "{text}");
+    assert!(text.contains("◇ whenever orders → ◆ payments"), "{text}");
+    let flow = s.events.flow_id(&s.view).expect("a flow carries payments");
+    let intent = send(&mut s, &mut e, code(KeyCode::Enter));
+    assert_eq!(intent, Some(Intent::Request(ViewRequest::Detail(Some(DetailTarget::Flow(flow))))));
+    let (event, policy) = (super::theme::Tone::Event, super::theme::Tone::Policy);
+    assert_eq!(Theme { color: true }.style(event).bg, Some(ratatui::style::Color::Indexed(214)));
+    assert_eq!(Theme { color: false }.style(policy).bg, None);
+}
+
 snapshots!(screen_help, |w, h| {
     let (mut s, mut e) = setup(w, h);
     send(&mut s, &mut e, key('?'));
@@ -342,9 +389,11 @@ fn navigation_moves_and_clamps() {
     send(&mut s, &mut e, code(KeyCode::Tab));
     assert_eq!(s.screen, Screen::Insights);
     send(&mut s, &mut e, code(KeyCode::Tab));
+    assert_eq!(s.screen, Screen::Events);
+    send(&mut s, &mut e, code(KeyCode::Tab));
     assert_eq!(s.screen, Screen::Flows);
     send(&mut s, &mut e, code(KeyCode::BackTab));
-    assert_eq!(s.screen, Screen::Insights);
+    assert_eq!(s.screen, Screen::Events);
 }
 
 #[test]

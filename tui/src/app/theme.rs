@@ -24,12 +24,25 @@ pub enum Tone {
     Accent,
     /// Asynchronous hops.
     Async,
+    /// Event storming's sticky notes (the Events screen): a domain event (orange).
+    Event,
+    /// A command (blue).
+    Command,
+    /// An aggregate: the service that handles a command or an event (yellow).
+    Aggregate,
+    /// A policy: reacting to an event with the next command (lilac).
+    Policy,
 }
 
 /// The palette in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
     pub color: bool,
+}
+
+/// A sticky note of colour `bg`.
+fn note(bg: Color) -> Style {
+    Style::new().bg(bg).fg(Color::Black)
 }
 
 impl Theme {
@@ -42,7 +55,9 @@ impl Theme {
     pub fn style(self, tone: Tone) -> Style {
         if !self.color {
             return match tone {
-                Tone::Title | Tone::Bad | Tone::Accent => Style::new().add_modifier(Modifier::BOLD),
+                Tone::Title | Tone::Bad | Tone::Accent | Tone::Event => {
+                    Style::new().add_modifier(Modifier::BOLD)
+                }
                 Tone::Dim => Style::new().add_modifier(Modifier::DIM),
                 _ => Style::new(),
             };
@@ -57,6 +72,11 @@ impl Theme {
             Tone::Moving => Style::new().fg(Color::Blue),
             Tone::Accent => Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
             Tone::Async => Style::new().fg(Color::Cyan),
+            // Sticky notes: dark text on the note's colour (xterm-256 orange, lilac).
+            Tone::Event => note(Color::Indexed(214)).add_modifier(Modifier::BOLD),
+            Tone::Command => note(Color::Indexed(117)),
+            Tone::Aggregate => note(Color::Indexed(228)),
+            Tone::Policy => note(Color::Indexed(183)),
         }
     }
 

@@ -23,7 +23,7 @@ use super::list::{ListState, Opened};
 use super::msg::{Intent, Msg};
 use super::screen::{Screen, Totals};
 use super::state::State;
-use super::{detail, flows, graph, help, insights, lag, sagas};
+use super::{detail, events, flows, graph, help, insights, lag, sagas};
 use crate::flow_export::ExportFormat;
 use crate::graph_export;
 use crate::replay::control::ReplayCommand;
@@ -94,13 +94,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
             state.help_scroll = 0;
             None
         }
-        Action::Show(screen) => {
-            state.screen = screen;
-            None
-        }
+        Action::Show(screen) => show(state, screen),
         Action::NextScreen | Action::PreviousScreen => {
-            state.screen = state.screen.cycle(action == Action::NextScreen);
-            None
+            show(state, state.screen.cycle(action == Action::NextScreen))
         }
         Action::TogglePause => {
             state.paused = !state.paused;
@@ -143,7 +139,8 @@ fn on_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
         | Action::Pan(..)
         | Action::Focus(_)
         | Action::Zoom(_)
-        | Action::ExportGraph => {
+        | Action::ExportGraph
+        | Action::ToggleTimeline => {
             if state.in_detail() {
                 return detail::keys::on_key(state, action);
             }
@@ -154,7 +151,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
             }
             match screen {
                 Screen::Flows => flows::keys::on_key(state, action),
-                Screen::Graph | Screen::Sagas | Screen::Lag | Screen::Insights => {
+                Screen::Graph | Screen::Sagas | Screen::Lag | Screen::Insights | Screen::Events => {
                     on_list_key(state, action)
                 }
             }
@@ -169,6 +166,14 @@ fn on_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
     }
 }
 
+/// Shows `screen`; asks the engine for the event catalog when the Events screen comes on,
+/// and to stop building it when it goes (it is rebuilt in full at every view).
+fn show(state: &mut State, screen: Screen) -> Option<Intent> {
+    let (before, now) = (state.screen == Screen::Events, screen == Screen::Events);
+    state.screen = screen;
+    (before != now).then_some(Intent::Request(ViewRequest::Events(now)))
+}
+
 /// The list of a list screen.
 fn list_of(state: &mut State, screen: Screen) -> Option<&mut ListState> {
     match screen {
@@ -176,6 +181,7 @@ fn list_of(state: &mut State, screen: Screen) -> Option<&mut ListState> {
         Screen::Sagas => Some(&mut state.sagas),
         Screen::Lag => Some(&mut state.lag),
         Screen::Insights => Some(&mut state.insights),
+        Screen::Events => Some(&mut state.events.list),
         Screen::Flows => None,
     }
 }
@@ -200,6 +206,10 @@ fn on_list_key(state: &mut State, action: Action) -> Option<Intent> {
         Action::ExportGraph => {
             Some(Intent::Export(graph_export::build(&state.view.analysis.graph, ExportFormat::Dot)))
         }
+        Action::ToggleTimeline => {
+            state.events.timeline = !state.events.timeline;
+            None
+        }
         // In the list, → opens as on the other list screens.
         Action::GraphStep(true) => on_list_key(state, Action::Open),
         Action::Open => {
@@ -209,6 +219,7 @@ fn on_list_key(state: &mut State, action: Action) -> Option<Intent> {
                 Screen::Sagas => sagas::open(&state.view, row),
                 Screen::Lag => lag::open(&state.view, row),
                 Screen::Insights => insights::open(&state.view, row),
+                Screen::Events => events::open(&state.events, &state.view, row),
                 Screen::Flows => return None,
             };
             match opened {
@@ -265,10 +276,7 @@ fn on_mouse(state: &mut State, m: MouseEvent) -> Option<Intent> {
                 return None;
             }
             if layout::contains(areas.tabs, m.column, m.row) {
-                if let Some(screen) = layout::tab_at(&state.totals, m.column) {
-                    state.screen = screen;
-                }
-                return None;
+                return layout::tab_at(&state.totals, m.column).and_then(|s| show(state, s));
             }
             click_row(state, m.column, m.row)
         }
@@ -284,6 +292,8 @@ fn click_row(state: &mut State, x: u16, y: u16) -> Option<Intent> {
         layout::detail(body).0
     } else if state.screen == Screen::Sagas {
         layout::sagas(body).0
+    } else if state.screen == Screen::Events {
+        layout::events(body).0
     } else {
         body
     };
@@ -308,6 +318,7 @@ fn click_row(state: &mut State, x: u16, y: u16) -> Option<Intent> {
             Screen::Sagas => (state.sagas.pos, state.sagas.order.len()),
             Screen::Lag => (state.lag.pos, state.lag.order.len()),
             Screen::Insights => (state.insights.pos, state.insights.order.len()),
+            Screen::Events => (state.events.list.pos, state.events.list.order.len()),
         }
     };
     let target = pos.offset + screen_row;

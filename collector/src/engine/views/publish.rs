@@ -203,6 +203,7 @@ impl Publisher {
             match r {
                 ViewRequest::Detail(t) => self.wants.detail = t,
                 ViewRequest::AttributeFilter(a) => self.wants.attribute = a,
+                ViewRequest::Events(on) => self.wants.events = on,
                 ViewRequest::Configure(c) => self.config = c,
                 ViewRequest::Clear => {
                     self.dirty = true;
@@ -267,6 +268,7 @@ impl Publisher {
         self.seq += 1;
         let rate = self.rate.rate(now, stats.accepted);
         self.last_rate = rate;
+        self.live.catalog = self.wants.events;
         let out = self.live.update(linker, &options(clock, &self.config));
         let trends = match &self.trends {
             Some((at, subs, trends))

@@ -78,7 +78,7 @@ fn fixture_analysis_has_every_part() {
 #[test]
 fn detail_holds_every_trace_of_the_flow_with_backlinks() {
     let first = view(&Wants::default()).flows[0].flow.id;
-    let wants = Wants { detail: Some(DetailTarget::Flow(first)), attribute: None };
+    let wants = Wants { detail: Some(DetailTarget::Flow(first)), ..Wants::default() };
     let v = view(&wants);
     let d = v.detail.as_deref().unwrap();
     assert_eq!(d.flow.as_ref().unwrap().id, first);
@@ -106,7 +106,7 @@ fn detail_holds_every_trace_of_the_flow_with_backlinks() {
 #[test]
 fn attribute_filter_finds_traces() {
     let wants =
-        Wants { detail: None, attribute: Some(("order.id".to_owned(), "o-1002".to_owned())) };
+        Wants { attribute: Some(("order.id".to_owned(), "o-1002".to_owned())), ..Wants::default() };
     let v = view(&wants);
     let m = v.attribute_matches.as_deref().unwrap();
     assert_eq!(m.traces.len(), 1);

@@ -73,6 +73,8 @@ pub enum ViewRequest {
     Detail(Option<DetailTarget>),
     /// Include the traces holding a span with attribute `key` = `value` (`None`: stop).
     AttributeFilter(Option<(String, String)>),
+    /// Include the event catalog (`analysis.events`) in every view from now on, or stop.
+    Events(bool),
     /// How to build views (event clock, thresholds).
     Configure(ViewConfig),
     /// Forget every stored span and start over.
@@ -210,6 +212,7 @@ pub fn empty_analysis() -> Analysis {
         lag: Vec::new(),
         sagas: Vec::new(),
         insights: Vec::new(),
+        events: Vec::new(),
     }
 }
 
@@ -247,4 +250,7 @@ pub struct Sources<'a> {
 pub struct Wants {
     pub detail: Option<DetailTarget>,
     pub attribute: Option<(String, String)>,
+    /// The event catalog (`analysis.events`), rebuilt in full at every view: only while a
+    /// screen shows it.
+    pub events: bool,
 }

@@ -55,6 +55,7 @@ pub(super) fn refine(d: &mut Draft<'_>, system: &str, keys: &Keys) -> bool {
         }
         let task = text(keys.celery_task).or(named.map(|(_, t)| t));
         let queue = d.destination.take().filter(|q| !q.is_empty());
+        d.event = task.map(str::to_owned);
         d.destination = match (queue, task) {
             (Some(q), Some(t)) => Some(format!("{q}:{t}")),
             (q, t) => q.or(t.map(str::to_owned)),
@@ -81,6 +82,7 @@ pub(super) fn refine(d: &mut Draft<'_>, system: &str, keys: &Keys) -> bool {
         d.message_id = Some(format!("{queue}/{id}").into_boxed_str());
     }
     d.group.get_or_insert_with(|| queue.clone());
+    d.event.clone_from(&job);
     d.destination = Some(match job {
         Some(job) => format!("{queue}:{job}"),
         None => queue,

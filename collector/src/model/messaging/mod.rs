@@ -105,6 +105,12 @@ pub struct Messaging {
     pub partition: Option<i64>,
     pub offset: Option<i64>,
     pub routing_key: Option<Box<str>>,
+    /// The kind of message as the domain names it (DESIGN.md §2, Event), its version still
+    /// on: `cloudevents.event_type`, else the routing key on a named exchange, else the task
+    /// or job name; [`Sym::EMPTY`] when only the destination names it.
+    pub event: Sym,
+    /// `event` is a CloudEvents type, whose version suffix (`.v2`) is not part of the name.
+    pub event_is_type: bool,
     pub batch_message_count: Option<i64>,
     /// Set on a consumer of a dead-letter destination (see [`DeadLetter`]).
     pub dead_letter: Option<Box<DeadLetter>>,
@@ -156,6 +162,7 @@ pub struct Keys {
     offset: [Sym; 2],
     routing_key: [Sym; 2],
     batch_count: Sym,
+    event_type: [Sym; 3],
     pub(crate) celery_task: Sym,
     pub(crate) bullmq_queue: Sym,
     pub(crate) bullmq_job: Sym,
@@ -216,6 +223,12 @@ impl Keys {
                 i.intern("messaging.rabbitmq.routing_key"),
             ],
             batch_count: i.intern("messaging.batch.message_count"),
+            event_type: [
+                i.intern("cloudevents.event_type"),
+                // CloudEvents binary mode: the type travels as a header (Kafka `ce_type`).
+                i.intern("messaging.header.ce_type"),
+                i.intern("messaging.header.ce-type"),
+            ],
             celery_task: i.intern("celery.task_name"),
             bullmq_queue: i.intern("bullmq.queue.name"),
             bullmq_job: i.intern("bullmq.job.name"),
@@ -286,6 +299,8 @@ pub(crate) struct Draft<'a> {
     pub message_id: Option<Box<str>>,
     pub partition: Option<i64>,
     pub offset: Option<i64>,
+    /// The event the system's model names (routing key, task or job name), if any.
+    pub event: Option<String>,
 }
 
 impl Draft<'_> {
@@ -343,6 +358,7 @@ pub fn normalise(
         message_id: first_str(attrs, &keys.message_id),
         partition: first(attrs, &keys.partition).and_then(Value::as_i64),
         offset: first(attrs, &keys.offset).and_then(Value::as_i64),
+        event: None,
     };
     let system = match d.system.unwrap_or_default() {
         "rabbitmq" | "amqp" => {
@@ -368,7 +384,11 @@ pub fn normalise(
     let operation = d.operation();
     let dead_letter =
         if operation.is_consumer() { deadletter::detect(&d, keys).map(Box::new) } else { None };
+    let event_type = first(attrs, &keys.event_type).and_then(text_of);
+    let event = event_type.or(d.event.as_deref());
     Some(Messaging {
+        event: event.map_or(Sym::EMPTY, |e| interner.intern(e)),
+        event_is_type: event_type.is_some(),
         system: if system.is_empty() { Sym::EMPTY } else { interner.intern(system) },
         destination: d.destination.as_deref().map_or(Sym::EMPTY, |s| interner.intern(s)),
         operation,

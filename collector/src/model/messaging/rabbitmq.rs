@@ -72,6 +72,11 @@ pub(super) fn refine(d: &mut Draft<'_>) {
         d.group = queue.clone().filter(|q| !is_placeholder(q));
     }
     let rk = rk.filter(|k| !k.is_empty());
+    // On a named (topic, direct) exchange the routing key names the event; on the default
+    // exchange it only names a queue.
+    if !exchange.is_empty() {
+        d.event.clone_from(&rk);
+    }
     d.destination = match (exchange.is_empty(), rk) {
         (false, Some(key)) if key != exchange => Some(format!("{exchange}:{key}")),
         (false, _) => Some(exchange),

@@ -276,16 +276,7 @@ pub fn edge_label(
     secs: f64,
     compact: bool,
 ) -> String {
-    let rate = count as f64 / secs.max(1.0);
-    let rate = if rate >= 10.0 {
-        format!("{rate:.0}/s")
-    } else if rate >= 1.0 {
-        format!("{rate:.1}/s")
-    } else if rate * 60.0 >= 10.0 {
-        format!("{:.0}/min", rate * 60.0)
-    } else {
-        format!("{:.1}/min", rate * 60.0)
-    };
+    let rate = fmt::rate(count as f64 / secs.max(1.0));
     let err = if count == 0 { 0.0 } else { errors as f64 * 100.0 / count as f64 };
     let what = if kind == EdgeKind::Call { "p95" } else { "q95" };
     if compact {
