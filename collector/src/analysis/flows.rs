@@ -9,6 +9,7 @@ use rustc_hash::FxHashSet;
 
 use super::pending::Pending;
 use super::sagas::SagaSet;
+use super::shape::FlowShape;
 use super::{Ctx, Flow, FlowRoot, FlowStatus, Text};
 use crate::link::TraceHops;
 use crate::link::slot::{BySlot, TraceSlot};
@@ -17,6 +18,8 @@ use crate::model::TraceId;
 /// The flows, and the first flow (in output order) each trace belongs to.
 pub(crate) struct FlowSet {
     pub flows: Vec<Flow>,
+    /// Parallel to `flows`: each flow's shape.
+    pub shapes: Vec<FlowShape>,
     /// Trace slot → index in `flows` of the first flow holding it ([`NO_FLOW`] if none).
     trace_flow: BySlot<TraceSlot, u32>,
 }
@@ -36,6 +39,7 @@ impl FlowSet {
 pub(crate) fn build(cx: &Ctx<'_>, walks: Walks, pending: &Pending, sagas: &SagaSet) -> FlowSet {
     let mut trace_flow = BySlot::filled(cx.linker.traces.len(), NO_FLOW);
     let mut flows = Vec::with_capacity(walks.len());
+    let mut shapes = Vec::with_capacity(walks.len());
     walks.each(&mut |root, members, in_flow| {
         let i = flows.len() as u32;
         for &t in members {
@@ -43,9 +47,11 @@ pub(crate) fn build(cx: &Ctx<'_>, walks: Walks, pending: &Pending, sagas: &SagaS
                 trace_flow[t] = i;
             }
         }
-        flows.push(flow(cx, root, members, in_flow, pending, sagas));
+        let (f, shape) = flow(cx, root, members, in_flow, pending, sagas);
+        flows.push(f);
+        shapes.push(shape);
     });
-    FlowSet { flows, trace_flow }
+    FlowSet { flows, shapes, trace_flow }
 }
 
 /// What [`each_flow`] calls: root, members, membership test.
@@ -163,7 +169,7 @@ pub(crate) fn flow(
     in_flow: &dyn Fn(TraceSlot) -> bool,
     pending: &Pending,
     sagas: &SagaSet,
-) -> Flow {
+) -> (Flow, FlowShape) {
     let linker = cx.linker;
     let rt = &linker.traces[root];
     let root_span = rt
@@ -212,7 +218,8 @@ pub(crate) fn flow(
         },
     };
     let start = start.min(end);
-    Flow {
+    let shape = super::shape::of_flow(cx, members, in_flow);
+    let flow = Flow {
         id: rt.id,
         root: FlowRoot {
             service: cx.text(rs.service),
@@ -236,7 +243,10 @@ pub(crate) fn flow(
         } else {
             None
         },
-    }
+        style: shape.style,
+        coordinator: shape.coordinator.map(|c| cx.text(c)),
+    };
+    (flow, shape)
 }
 
 /// The traces of the flow rooted at `root`, ordered as [`build`] orders them (root first,

@@ -28,6 +28,7 @@ use super::flows;
 use super::insights::{self, FlowOf, Found, SyncOverAsync};
 use super::pending::{Pending, Waiting};
 use super::sagas::{self, Built, SagaIndex, SagaKey, SagaSet};
+use super::shape::FlowShape;
 use super::{Analysis, AnalysisOptions, Ctx, Flow, FlowStatus, SCHEMA, graph, lag, summary};
 use crate::link::slot::{SagaSlot, TraceSlot};
 use crate::link::{Changes, Linker};
@@ -40,6 +41,9 @@ pub struct FlowFacts {
     pub worst_queue_ns: u64,
     /// `<system> <destination>` of the flow's hops, sorted.
     pub destinations: Vec<String>,
+    /// What its structure says (style, coordinator, tables, events), summed up into the
+    /// architecture rows and anti-pattern insights.
+    pub shape: FlowShape,
 }
 
 /// One row of the flows list: the flow and its facts.
@@ -212,7 +216,7 @@ pub struct LiveAnalysis {
     moved_roots: FxHashSet<TraceSlot>,
     /// Traces of the flows rebuilt by the current update.
     moved_members: FxHashSet<TraceSlot>,
-    cascades: FxHashMap<TraceSlot, String>,
+    cascades: FxHashMap<TraceSlot, insights::Said>,
     sync_over_async: FxHashMap<TraceSlot, Vec<SyncOverAsync>>,
     /// The oldest pending message per trace at the last update.
     pending: FxHashMap<TraceSlot, Waiting>,
@@ -254,7 +258,9 @@ impl LiveAnalysis {
     ) -> LiveOutput {
         let cx = Ctx { linker, interner: linker.interner(), opts };
         let thresholds_moved = self.last.is_none_or(|o| {
-            o.stuck_after_ns != opts.stuck_after_ns || o.lag_warn_ns != opts.lag_warn_ns
+            o.stuck_after_ns != opts.stuck_after_ns
+                || o.lag_warn_ns != opts.lag_warn_ns
+                || o.god_orchestrator_services != opts.god_orchestrator_services
         });
         let clock_moved = self.last.is_none_or(|o| o.now_unix_nano != opts.now_unix_nano);
         let full = thresholds_moved || changes.is_none();
@@ -294,7 +300,13 @@ impl LiveAnalysis {
         }
         let found = self.update_found(&cx, &traces, full);
         let flow_of = LiveFlowOf { cx: &cx, flows: &self.flows };
-        let insights = insights::assemble(&cx, &flow_of, &saga_set, found);
+        let mut insights = insights::assemble(&cx, &flow_of, &saga_set, found);
+        // Summed over the held flows' shapes: O(flows), no span is read.
+        let shaped: Vec<(&Flow, &FlowShape)> =
+            self.order.values().map(|r| (&r.flow, &r.facts.shape)).collect();
+        super::antipatterns::detect(&cx, &shaped, &mut insights);
+        insights::order(&mut insights);
+        let architecture = super::architecture::rows(&cx, &shaped);
         let saga_flows = self.saga_flows(&cx);
         let rows = FlowRows::from_chunks(self.chunks.update(&self.order));
         let (graph, lag) = (graph(&cx), lag(&cx));
@@ -309,6 +321,7 @@ impl LiveAnalysis {
                 lag,
                 sagas: saga_set.sagas,
                 insights,
+                architecture,
             },
             flows: rows,
             saga_flows,
@@ -453,9 +466,9 @@ impl LiveAnalysis {
                 }
             }
             let in_flow = |t: TraceSlot| set.contains(&t);
-            let flow = flows::flow(cx, r, &members, &in_flow, pending, saga_set);
+            let (flow, shape) = flows::flow(cx, r, &members, &in_flow, pending, saga_set);
             let clock = clock_bound(cx, pending, saga_set, &members, &flow);
-            let facts = flow_facts(cx, &members, &in_flow);
+            let facts = flow_facts(cx, &members, &in_flow, shape);
             let start = members.iter().map(|&t| linker.traces[t].start).min().unwrap_or(0);
             let key = (start, linker.traces[r].id.0);
             self.cost.flows_rebuilt += 1;
@@ -489,8 +502,8 @@ impl LiveAnalysis {
     fn build_flows(&mut self, cx: &Ctx<'_>, pending: &Pending, saga_set: &SagaSet) {
         let linker = cx.linker;
         flows::each_flow(cx, &mut |r, members, in_flow| {
-            let flow = flows::flow(cx, r, members, in_flow, pending, saga_set);
-            let row = Arc::new(FlowRow { flow, facts: flow_facts(cx, members, in_flow) });
+            let (flow, shape) = flows::flow(cx, r, members, in_flow, pending, saga_set);
+            let row = Arc::new(FlowRow { flow, facts: flow_facts(cx, members, in_flow, shape) });
             let clock = clock_bound(cx, pending, saga_set, members, &row.flow);
             let start = members.iter().map(|&t| linker.traces[t].start).min().unwrap_or(0);
             let key = (start, linker.traces[r].id.0);
@@ -607,6 +620,7 @@ fn flow_facts(
     cx: &Ctx<'_>,
     members: &[TraceSlot],
     in_flow: &dyn Fn(TraceSlot) -> bool,
+    shape: FlowShape,
 ) -> FlowFacts {
     let linker = cx.linker;
     let mut worst = 0;
@@ -628,6 +642,7 @@ fn flow_facts(
     FlowFacts {
         worst_queue_ns: worst,
         destinations: dests.into_iter().map(|(s, d)| format!("{s} {d}")).collect(),
+        shape,
     }
 }
 

@@ -11,6 +11,8 @@
 //! Output order never depends on arrival order: every list is sorted on resolved strings and
 //! ids, so the same spans in any order, split into any batches, give the same document.
 
+mod antipatterns;
+mod architecture;
 mod deadletter;
 mod flows;
 mod insights;
@@ -18,6 +20,7 @@ pub mod live;
 mod pending;
 mod sagas;
 pub mod schema;
+pub mod shape;
 pub mod text;
 
 use std::time::Duration;
@@ -42,7 +45,13 @@ pub struct AnalysisOptions {
     /// A subscription whose p95 queue time or oldest unconsumed message is older than this
     /// is `warn` (1 s by default).
     pub lag_warn_ns: u64,
+    /// A service coordinating this many distinct services or more is a god orchestrator
+    /// (`--god-orchestrator`, 5 by default).
+    pub god_orchestrator_services: u32,
 }
+
+/// Default of `--god-orchestrator`.
+pub const DEFAULT_GOD_ORCHESTRATOR: u32 = 5;
 
 /// Default of `--stuck-after`.
 pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(30);
@@ -56,7 +65,15 @@ impl AnalysisOptions {
             now_unix_nano: linker.watermark(),
             stuck_after_ns: DEFAULT_STUCK_AFTER.as_nanos() as u64,
             lag_warn_ns: DEFAULT_LAG_WARN.as_nanos() as u64,
+            god_orchestrator_services: DEFAULT_GOD_ORCHESTRATOR,
         }
+    }
+
+    /// Sets the god-orchestrator threshold (distinct services coordinated).
+    #[must_use]
+    pub fn god_orchestrator(mut self, services: u32) -> Self {
+        self.god_orchestrator_services = services.max(1);
+        self
     }
 
     /// Sets `--stuck-after`.
@@ -87,29 +104,34 @@ pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
         let pending = pending::Pending::new(&cx);
         let sagas = sagas::build(&cx, &pending);
         let flow_set = flows::build(&cx, walks(), &pending, &sagas);
-        let insights = insights::build(&cx, &flow_set, &sagas);
-        (flow_set, sagas, insights)
+        let mut insights = insights::build(&cx, &flow_set, &sagas);
+        let shaped: Vec<(&Flow, &shape::FlowShape)> =
+            flow_set.flows.iter().zip(&flow_set.shapes).collect();
+        antipatterns::detect(&cx, &shaped, &mut insights);
+        insights::order(&mut insights);
+        let architecture = architecture::rows(&cx, &shaped);
+        (flow_set, sagas, (insights, architecture))
     };
-    let ((hops, graph, lag), (flow_set, sagas, insights)) = if linker.stats().spans > PARALLEL_AFTER
-    {
-        std::thread::scope(|scope| {
-            // The other thread walks the flows first (they need nothing else), while this
-            // one builds the sagas that the flow records need.
-            let (walked, walks) = std::sync::mpsc::sync_channel(1);
-            let cx = &cx;
-            let half = scope.spawn(move || {
-                // Unsent only if this thread stops, which the join below reports.
-                let _ = walked.send(flows::Walks::new(cx));
-                edges()
-            });
-            let story = story(&|| walks.recv().unwrap_or_else(|_| flows::Walks::new(cx)));
-            // A panic in the other half is re-raised here, as if it were one thread.
-            let edges = half.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (edges, story)
-        })
-    } else {
-        (edges(), story(&|| flows::Walks::new(&cx)))
-    };
+    let ((hops, graph, lag), (flow_set, sagas, (insights, architecture))) =
+        if linker.stats().spans > PARALLEL_AFTER {
+            std::thread::scope(|scope| {
+                // The other thread walks the flows first (they need nothing else), while this
+                // one builds the sagas that the flow records need.
+                let (walked, walks) = std::sync::mpsc::sync_channel(1);
+                let cx = &cx;
+                let half = scope.spawn(move || {
+                    // Unsent only if this thread stops, which the join below reports.
+                    let _ = walked.send(flows::Walks::new(cx));
+                    edges()
+                });
+                let story = story(&|| walks.recv().unwrap_or_else(|_| flows::Walks::new(cx)));
+                // A panic in the other half is re-raised here, as if it were one thread.
+                let edges = half.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (edges, story)
+            })
+        } else {
+            (edges(), story(&|| flows::Walks::new(&cx)))
+        };
     let summary = summary(linker, &graph, flow_set.flows.len(), hops.len() as u64);
     Analysis {
         schema: SCHEMA.to_owned(),
@@ -120,6 +142,7 @@ pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
         lag,
         sagas: sagas.sagas,
         insights,
+        architecture,
     }
 }
 

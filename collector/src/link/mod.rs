@@ -24,6 +24,7 @@
 //! per-trace facts and the trace graph.
 
 pub(crate) mod agg;
+pub(crate) mod arch;
 mod derive;
 pub(crate) mod destination;
 pub(crate) mod facts;
@@ -89,6 +90,8 @@ pub struct Linker {
     by_conversation: FxHashMap<u64, Few<SpanSlot, 2>>,
     pub(crate) hops: Slab<HopSlot, HopFacts>,
     pub(crate) agg: Aggregates,
+    /// Tables written and event schemas, for the few spans that say them.
+    pub(crate) arch: arch::ArchTable,
     pub(crate) sagas: Slab<SagaSlot, SagaInstance>,
     saga_index: FxHashMap<(SagaSource, Box<str>), SagaSlot>,
     watermark: u64,
@@ -137,6 +140,7 @@ impl Linker {
             by_conversation: FxHashMap::default(),
             hops: Slab::default(),
             agg: Aggregates::default(),
+            arch: arch::ArchTable::default(),
             sagas: Slab::default(),
             saga_index: FxHashMap::default(),
             watermark: 0,
@@ -241,6 +245,7 @@ impl Linker {
         }
         let parent_id = facts.parent_id;
         let slot = self.spans.insert(facts);
+        self.arch.add(slot, span, &self.interner);
         self.stats.spans += 1;
         if let Some(pid) = parent_id {
             self.place_under(trace, slot, pid);

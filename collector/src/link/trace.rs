@@ -115,6 +115,7 @@ impl Linker {
                 f.flags |= FREED;
                 f.msg = None;
                 f.saga = None;
+                self.arch.remove(span);
                 self.spans.release(span);
                 self.stats.spans -= 1;
             }
@@ -233,6 +234,7 @@ impl Linker {
     /// the span if anything changed.
     pub(super) fn merge(&mut self, held: SpanSlot, span: &Span) {
         let trace = self.span(held).trace;
+        self.arch.add(held, span, &self.interner);
         let new = facts::extract(span, trace, &self.keys, &mut self.names, &self.interner);
         let old = self.span(held);
         let start = if old.start == 0 { new.start } else { old.start.min(new.start.max(1)) };

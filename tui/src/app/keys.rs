@@ -28,9 +28,16 @@ impl Places {
     pub const HELP: Places = Places(1 << 6);
     /// A filter being typed on the Flows screen.
     pub const TYPING: Places = Places(1 << 7);
+    pub const ARCHITECTURE: Places = Places(1 << 8);
     /// Every screen (the detail closed).
-    pub const SCREENS: Places =
-        Places(Self::FLOWS.0 | Self::GRAPH.0 | Self::SAGAS.0 | Self::LAG.0 | Self::INSIGHTS.0);
+    pub const SCREENS: Places = Places(
+        Self::FLOWS.0
+            | Self::GRAPH.0
+            | Self::SAGAS.0
+            | Self::LAG.0
+            | Self::INSIGHTS.0
+            | Self::ARCHITECTURE.0,
+    );
     /// Wherever something is shown: a screen or the detail (the help closed, not typing).
     pub const SHOWN: Places = Places(Self::SCREENS.0 | Self::DETAIL.0);
     /// Wherever there is a list to move in (the help scrolls).
@@ -58,6 +65,7 @@ impl Places {
             Screen::Sagas => Places::SAGAS,
             Screen::Lag => Places::LAG,
             Screen::Insights => Places::INSIGHTS,
+            Screen::Architecture => Places::ARCHITECTURE,
         }
     }
 }
@@ -293,7 +301,8 @@ const FLOWS: Places = Places::FLOWS;
 const DETAIL: Places = Places::DETAIL;
 const HELP: Places = Places::HELP;
 const TYPING: Places = Places::TYPING;
-const SELECT: Places = Places::FLOWS.or(Places::SAGAS).or(Places::LAG).or(Places::INSIGHTS);
+const SELECT: Places =
+    Places::FLOWS.or(Places::SAGAS).or(Places::LAG).or(Places::INSIGHTS).or(Places::ARCHITECTURE);
 const GRAPH: Places = Places::GRAPH;
 /// Where `+`/`-` steer a replay: the Graph screen zooms with them.
 const SPEED: Places = SHOWN.without(GRAPH);
@@ -302,14 +311,15 @@ const SPEED: Places = SHOWN.without(GRAPH);
 pub const TABLE: &[Binding] = &[
     Binding {
         section: Section::Everywhere,
-        keys: "1 … 5  Tab  Shift-Tab",
-        help: "screens: Flows, Graph, Sagas, Lag, Insights",
+        keys: "1 … 6  Tab  Shift-Tab",
+        help: "screens: Flows, Graph, Sagas, Lag, Insights, Architecture",
         binds: &[
             bind(P::Char('1'), SHOWN, A::Show(Screen::Flows)),
             bind(P::Char('2'), SHOWN, A::Show(Screen::Graph)),
             bind(P::Char('3'), SHOWN, A::Show(Screen::Sagas)),
             bind(P::Char('4'), SHOWN, A::Show(Screen::Lag)),
             bind(P::Char('5'), SHOWN, A::Show(Screen::Insights)),
+            bind(P::Char('6'), SHOWN, A::Show(Screen::Architecture)),
             bind(P::Code(KeyCode::Tab), SHOWN, A::NextScreen),
             bind(P::Code(KeyCode::BackTab), SHOWN, A::PreviousScreen),
         ],
@@ -364,7 +374,7 @@ pub const TABLE: &[Binding] = &[
     Binding {
         section: Section::Everywhere,
         keys: "Enter  →  l",
-        help: "open: a flow's detail, a saga's or an insight's flow, a node's or a subscription's flows (Graph: Enter)",
+        help: "open: a flow's detail, a saga's or an insight's flow, a node's, a subscription's or an operation's flows (Graph: Enter)",
         binds: &[
             bind(P::Code(KeyCode::Enter), SCREENS, A::Open),
             bind(P::Code(KeyCode::Right), SCREENS.without(GRAPH), A::Open),
@@ -373,7 +383,13 @@ pub const TABLE: &[Binding] = &[
         hints: &[
             hint(FLOWS, 1, 0, "Enter", "open"),
             hint(Places::SAGAS.or(Places::INSIGHTS), 1, 0, "Enter", "open flow"),
-            hint(Places::LAG.or(Places::GRAPH), 1, 0, "Enter", "its flows"),
+            hint(
+                Places::LAG.or(Places::GRAPH).or(Places::ARCHITECTURE),
+                1,
+                0,
+                "Enter",
+                "its flows",
+            ),
         ],
     },
     Binding {
@@ -586,8 +602,12 @@ pub const TABLE: &[Binding] = &[
     Binding {
         section: Section::Lists,
         keys: "Enter",
-        help: "Graph: the node's flows · Lag: the flows through the destination",
-        binds: &[bind(P::Code(KeyCode::Enter), Places::GRAPH.or(Places::LAG), A::Open)],
+        help: "Graph: the node's flows · Lag: the flows through the destination · Architecture: the flows the operation roots",
+        binds: &[bind(
+            P::Code(KeyCode::Enter),
+            Places::GRAPH.or(Places::LAG).or(Places::ARCHITECTURE),
+            A::Open,
+        )],
         hints: &[],
     },
     Binding {

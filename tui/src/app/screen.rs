@@ -16,11 +16,18 @@ pub enum Screen {
     Sagas,
     Lag,
     Insights,
+    Architecture,
 }
 
 impl Screen {
-    pub const ALL: [Screen; 5] =
-        [Screen::Flows, Screen::Graph, Screen::Sagas, Screen::Lag, Screen::Insights];
+    pub const ALL: [Screen; 6] = [
+        Screen::Flows,
+        Screen::Graph,
+        Screen::Sagas,
+        Screen::Lag,
+        Screen::Insights,
+        Screen::Architecture,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -29,6 +36,15 @@ impl Screen {
             Screen::Sagas => "Sagas",
             Screen::Lag => "Lag",
             Screen::Insights => "Insights",
+            Screen::Architecture => "Architecture",
+        }
+    }
+
+    /// A shorter title, for a tab bar too narrow for the full ones.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            Screen::Architecture => "Arch",
+            other => other.title(),
         }
     }
 
@@ -99,8 +115,17 @@ impl Tab {
     }
 }
 
-/// Every tab, in order.
-pub fn tabs(totals: &Totals) -> Vec<Tab> {
+/// Every tab, in order, in `room` columns (each tab and a separator): the full titles when
+/// they fit, else the short ones.
+pub fn tabs(totals: &Totals, room: usize) -> Vec<Tab> {
+    let full = tabs_titled(totals, Screen::title);
+    if full.iter().map(|t| t.width() + 1).sum::<usize>() <= room {
+        return full;
+    }
+    tabs_titled(totals, Screen::short_title)
+}
+
+fn tabs_titled(totals: &Totals, title: fn(Screen) -> &'static str) -> Vec<Tab> {
     let count = |n: usize, symbol: &str, tone: Tone| {
         (n > 0).then(|| Seg::new(format!("{symbol}{n} "), tone))
     };
@@ -110,12 +135,12 @@ pub fn tabs(totals: &Totals) -> Vec<Tab> {
         .map(|(i, &screen)| {
             let badge = match screen {
                 Screen::Flows => count(totals.failed_flows, "✗", Tone::Bad),
-                Screen::Graph => None,
+                Screen::Graph | Screen::Architecture => None,
                 Screen::Sagas => count(totals.failed_sagas, "⚠", Tone::Warn),
                 Screen::Lag => count(totals.lagging, "⚠", Tone::Warn),
                 Screen::Insights => count(totals.insights, "", Tone::Accent),
             };
-            Tab { screen, label: format!(" {} {} ", i + 1, screen.title()), badge }
+            Tab { screen, label: format!(" {} {} ", i + 1, title(screen)), badge }
         })
         .collect()
 }

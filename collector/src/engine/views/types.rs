@@ -210,6 +210,7 @@ pub fn empty_analysis() -> Analysis {
         lag: Vec::new(),
         sagas: Vec::new(),
         insights: Vec::new(),
+        architecture: Vec::new(),
     }
 }
 

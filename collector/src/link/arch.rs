@@ -1,0 +1,272 @@
+//! What the architecture analyses read of a span beyond the linker's compact record: the
+//! database table it writes, the event type and version of its message, and whether its
+//! failure is a deserialization error. Kept aside, per span slot, for the few spans that say
+//! any of it, so the record every span pays for stays as small as it is.
+//!
+//! Attribute keys are classified once per distinct key symbol; a span without any of the
+//! keys costs one table lookup per attribute.
+
+use rustc_hash::FxHashMap;
+
+use super::slot::SpanSlot;
+use crate::model::{Interner, Span, Sym, Value};
+
+/// What a span says about its table and its message's schema.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ArchFacts {
+    /// The table written (`<namespace>.<table>`, or `<table>` without a namespace).
+    pub table_write: Option<Box<str>>,
+    /// The event type without its version (`cloudevents.event_type` or a header).
+    pub event_type: Option<Box<str>>,
+    /// The event's schema version (from the type's suffix, a version attribute or header).
+    pub version: Option<Box<str>>,
+    /// The span failed on the message's shape: a (de)serialization or schema error.
+    pub deserialization_error: bool,
+    /// An HTTP call or request with a method that changes state (POST, PUT, PATCH, DELETE).
+    pub write_method: bool,
+}
+
+const CLASSIFIED: u8 = 1 << 7;
+const TABLE: u8 = 1;
+const NAMESPACE: u8 = 2;
+const OPERATION: u8 = 3;
+const QUERY: u8 = 4;
+const EVENT_TYPE: u8 = 5;
+const VERSION: u8 = 6;
+const ERROR_TYPE: u8 = 7;
+const METHOD: u8 = 8;
+const NONE: u8 = 0;
+
+/// The per-span side table and the key classification it reads with.
+#[derive(Debug, Default)]
+pub(crate) struct ArchTable {
+    facts: FxHashMap<SpanSlot, Box<ArchFacts>>,
+    /// By key symbol index: [`CLASSIFIED`] | class.
+    class: Vec<u8>,
+    exception_type: Option<Sym>,
+    exception_message: Option<Sym>,
+}
+
+impl ArchTable {
+    /// The facts of span `s`, if it said anything.
+    pub fn get(&self, s: SpanSlot) -> Option<&ArchFacts> {
+        self.facts.get(&s).map(|b| &**b)
+    }
+
+    /// Records what `span` (held at `slot`) says; a resend fills in what was missing.
+    pub fn add(&mut self, slot: SpanSlot, span: &Span, interner: &Interner) {
+        let Some(new) = self.extract(span, interner) else { return };
+        match self.facts.get_mut(&slot) {
+            None => {
+                self.facts.insert(slot, Box::new(new));
+            }
+            Some(held) => {
+                held.table_write = held.table_write.take().or(new.table_write);
+                held.event_type = held.event_type.take().or(new.event_type);
+                held.version = held.version.take().or(new.version);
+                held.deserialization_error |= new.deserialization_error;
+                held.write_method |= new.write_method;
+            }
+        }
+    }
+
+    /// Forgets an evicted span.
+    pub fn remove(&mut self, slot: SpanSlot) {
+        if !self.facts.is_empty() {
+            self.facts.remove(&slot);
+        }
+    }
+
+    fn class_of(&mut self, key: Sym, interner: &Interner) -> u8 {
+        let i = key.index() as usize;
+        if self.class.len() <= i {
+            self.class.resize(i + 1, 0);
+        }
+        if self.class[i] & CLASSIFIED == 0 {
+            self.class[i] = CLASSIFIED | classify(interner.resolve(key));
+        }
+        self.class[i] & !CLASSIFIED
+    }
+
+    fn extract(&mut self, span: &Span, interner: &Interner) -> Option<ArchFacts> {
+        let (mut table, mut namespace, mut operation, mut query) = (None, None, None, None);
+        let (mut event_type, mut version, mut error_type, mut method) = (None, None, None, None);
+        for kv in &*span.attributes {
+            let class = self.class_of(kv.key, interner);
+            if class == NONE {
+                continue;
+            }
+            let Some(v) = text(&kv.value) else { continue };
+            let slot = match class {
+                TABLE => &mut table,
+                NAMESPACE => &mut namespace,
+                OPERATION => &mut operation,
+                QUERY => &mut query,
+                EVENT_TYPE => &mut event_type,
+                VERSION => &mut version,
+                METHOD => &mut method,
+                _ => &mut error_type,
+            };
+            if slot.is_none() {
+                *slot = Some(v);
+            }
+        }
+        let named = table.is_some() || query.is_some();
+        let table = if named && is_write(operation, query, interner.resolve(span.name)) {
+            table.map(str::to_owned).or_else(|| query.and_then(written_table))
+        } else {
+            None
+        };
+        let table_write = table.map(|t| match namespace {
+            Some(ns) if !t.contains('.') => format!("{ns}.{t}").into_boxed_str(),
+            _ => t.into_boxed_str(),
+        });
+        let (event_type, version) = match event_type.map(split_version) {
+            Some((ty, v)) => (Some(ty.into()), version.or(v).map(Into::into)),
+            None => (None, version.map(Into::into)),
+        };
+        let deserialization_error = span.is_error() && {
+            let mut said = vec![span.status.message.as_ref()];
+            said.extend(error_type);
+            self.exception_type.get_or_insert_with(|| interner.intern("exception.type"));
+            self.exception_message.get_or_insert_with(|| interner.intern("exception.message"));
+            for e in &*span.events {
+                for kv in &*e.attributes {
+                    if Some(kv.key) == self.exception_type || Some(kv.key) == self.exception_message
+                    {
+                        said.extend(kv.value.as_str());
+                    }
+                }
+            }
+            said.iter().any(|s| is_shape_error(s))
+        };
+        let write_method = method.is_some_and(|m| {
+            ["POST", "PUT", "PATCH", "DELETE"].iter().any(|w| m.eq_ignore_ascii_case(w))
+        });
+        let facts =
+            ArchFacts { table_write, event_type, version, deserialization_error, write_method };
+        (facts != ArchFacts::default()).then_some(facts)
+    }
+}
+
+fn text(v: &Value) -> Option<&str> {
+    match v {
+        Value::Str(s) if !s.is_empty() => Some(s),
+        _ => None,
+    }
+}
+
+/// The class of an attribute key.
+fn classify(key: &str) -> u8 {
+    match key {
+        "db.collection.name" | "db.sql.table" | "db.mongodb.collection" | "db.cassandra.table" => {
+            TABLE
+        }
+        "db.namespace" | "db.name" => NAMESPACE,
+        "db.operation.name" | "db.operation" => OPERATION,
+        "db.query.text" | "db.statement" => QUERY,
+        "cloudevents.event_type" | "messaging.header.ce_type" | "messaging.header.event_type" => {
+            EVENT_TYPE
+        }
+        "event.version"
+        | "schema.version"
+        | "messaging.message.schema.version"
+        | "cloudevents.event_dataschema_version"
+        | "messaging.header.schema_version"
+        | "messaging.header.event_version"
+        | "messaging.header.version" => VERSION,
+        "error.type" | "exception.type" => ERROR_TYPE,
+        "http.request.method" | "http.method" => METHOD,
+        _ => NONE,
+    }
+}
+
+const WRITE_VERBS: [&str; 8] =
+    ["INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "REPLACE", "CREATE", "ALTER"];
+
+/// Whether a database span writes: its operation, else its query's first word, else its name.
+fn is_write(operation: Option<&str>, query: Option<&str>, name: &str) -> bool {
+    let first = |s: &str| s.split_whitespace().next().map(str::to_ascii_uppercase);
+    let verb = operation.map(str::to_ascii_uppercase).or_else(|| query.and_then(first));
+    let verb = verb.or_else(|| first(name)).unwrap_or_default();
+    WRITE_VERBS.iter().any(|w| verb.starts_with(w))
+        || ["INSERT_", "UPDATE_", "DELETE_", "SAVE", "PUT", "SET"].iter().any(|w| verb == *w)
+        || verb.starts_with("INSERT")
+        || verb.starts_with("UPDATE")
+}
+
+/// The table a write statement names: `INSERT INTO t`, `UPDATE t`, `DELETE FROM t`,
+/// `MERGE INTO t`, `REPLACE INTO t`.
+fn written_table(query: &str) -> Option<String> {
+    let words: Vec<&str> = query.split_whitespace().take(8).collect();
+    let verb = words.first()?.to_ascii_uppercase();
+    let mut rest = words[1..].iter();
+    let mut table = *rest.next()?;
+    if matches!(verb.as_str(), "INSERT" | "DELETE" | "MERGE" | "REPLACE" | "UPSERT") {
+        while ["INTO", "FROM", "IGNORE", "ONLY"].contains(&table.to_ascii_uppercase().as_str()) {
+            table = rest.next()?;
+        }
+    } else if verb == "UPDATE" {
+        if table.eq_ignore_ascii_case("ONLY") {
+            table = rest.next()?;
+        }
+    } else {
+        return None;
+    }
+    let table: String = table
+        .trim_matches(|c: char| matches!(c, '`' | '"' | '[' | ']' | ';'))
+        .split('(')
+        .next()
+        .unwrap_or_default()
+        .replace(['`', '"', '[', ']'], "");
+    (!table.is_empty() && table.chars().all(|c| c.is_alphanumeric() || "_.$".contains(c)))
+        .then_some(table)
+}
+
+/// An event type and the version at its end: `order.placed.v2` → (`order.placed`, `2`);
+/// `OrderPlaced:v1` → (`OrderPlaced`, `1`). A type without one is kept whole.
+pub(crate) fn split_version(ty: &str) -> (&str, Option<&str>) {
+    let Some(at) = ty.rfind(['.', ':', '/', '_', '@', '-']) else { return (ty, None) };
+    let last = &ty[at + 1..];
+    let digits = last.strip_prefix(['v', 'V']).unwrap_or(last);
+    if at > 0 && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+        (&ty[..at], Some(digits))
+    } else {
+        (ty, None)
+    }
+}
+
+/// Whether an error text says the message did not have the expected shape.
+fn is_shape_error(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    ["deserializ", "serializ", "unmarshal", "schema", "decode", "parse", "missing field"]
+        .iter()
+        .any(|w| lower.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_split_from_event_types() {
+        assert_eq!(split_version("com.shop.order.placed.v2"), ("com.shop.order.placed", Some("2")));
+        assert_eq!(split_version("OrderPlaced:v1"), ("OrderPlaced", Some("1")));
+        assert_eq!(split_version("order.placed"), ("order.placed", None));
+        assert_eq!(split_version("order.shipped"), ("order.shipped", None));
+        assert_eq!(split_version("v2"), ("v2", None));
+    }
+
+    #[test]
+    fn tables_parsed_from_writes_only() {
+        assert_eq!(written_table("INSERT INTO orders (id) VALUES ($1)").as_deref(), Some("orders"));
+        assert_eq!(written_table("update shop.orders set x = 1").as_deref(), Some("shop.orders"));
+        assert_eq!(written_table("DELETE FROM \"orders\" WHERE id=1").as_deref(), Some("orders"));
+        assert_eq!(written_table("SELECT * FROM orders"), None);
+        assert_eq!(written_table(""), None);
+        assert!(is_write(None, Some("insert into t values (1)"), "x"));
+        assert!(is_write(Some("UPDATE"), None, "x"));
+        assert!(!is_write(Some("SELECT"), Some("INSERT INTO t"), "x"));
+        assert!(!is_write(None, None, "SELECT orders"));
+    }
+}
