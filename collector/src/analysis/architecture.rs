@@ -1,6 +1,7 @@
 //! `architecture[]`: one row per root operation (the service and span name that root flows),
 //! with its style, what the caller waited against how long the system took to settle, and
-//! the decision guide applied to what was measured. O(flows).
+//! the decision guide applied to what was measured. Kept as running sums over the flows
+//! ([`Rows`]).
 //!
 //! Advice, in order (each that applies, joined):
 //! - a read (`GET`/`HEAD`, or a name starting with get/list/find/read/query) served through
@@ -10,27 +11,58 @@
 //! - a write whose settle p95 is [`LONG_SETTLE_NS`] or more should tell its caller so:
 //!   answer "PENDING" with a status URL, or push the outcome.
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 use super::antipatterns::FANOUT_SERVICES;
 use super::shape::FlowShape;
-use super::{ArchitectureRow, Ctx, Flow, FlowStyle, Text};
+use super::{ArchitectureRow, Flow, FlowStyle, Text};
+use crate::link::Samples;
 use crate::link::percentile;
 
 /// A settle window from which the caller should be told the answer is not final yet.
 pub const LONG_SETTLE_NS: u64 = 1_000_000_000;
 
-#[derive(Default)]
-struct Acc<'a> {
+/// How many of something are held: added and taken away one by one.
+pub(crate) type Counts<K> = FxHashMap<K, u32>;
+
+/// Counts `k` in or out of `counts`; a count of 0 is no entry.
+pub(crate) fn count<K: std::hash::Hash + Eq>(counts: &mut Counts<K>, k: K, add: bool) {
+    if add {
+        *counts.entry(k).or_default() += 1;
+    } else if let Some(n) = counts.get_mut(&k) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(&k);
+        }
+    }
+}
+
+/// Adds `x` to `sum`, or takes it away.
+pub(crate) fn sum(sum: &mut u64, x: u64, add: bool) {
+    *sum = if add { *sum + x } else { sum.saturating_sub(x) };
+}
+
+/// What the flows of one root operation add up to.
+#[derive(Debug, Default)]
+struct OpSums {
     flows: u64,
     styles: [u64; 4],
-    waits: Vec<u64>,
-    settles: Vec<u64>,
-    services: Vec<&'a str>,
+    waits: Samples,
+    settles: Samples,
+    services: Counts<Text>,
     events: u64,
     calls: u64,
-    tables: Vec<&'a str>,
-    fanout: bool,
+    tables: Counts<Box<str>>,
+    /// Flows with a synchronous fan-out.
+    fanouts: u64,
+}
+
+/// The architecture rows as running sums over the held flows: a flow is added when it is
+/// built and taken away when it is rebuilt or goes, so a view costs O(changed flows) plus
+/// O(root operations), never a pass over every flow.
+#[derive(Debug, Default)]
+pub(crate) struct Rows {
+    by: FxHashMap<(Text, Text), OpSums>,
 }
 
 fn style_index(s: FlowStyle) -> usize {
@@ -45,53 +77,80 @@ fn style_index(s: FlowStyle) -> usize {
 const STYLES: [FlowStyle; 4] =
     [FlowStyle::Sync, FlowStyle::Choreography, FlowStyle::Orchestration, FlowStyle::Hybrid];
 
-/// The rows of `flows` (with their shapes), by service then operation.
-pub(crate) fn rows(cx: &Ctx<'_>, flows: &[(&Flow, &FlowShape)]) -> Vec<ArchitectureRow> {
-    let _ = cx;
-    let mut by: BTreeMap<(&str, &str), Acc<'_>> = BTreeMap::new();
-    for (flow, shape) in flows {
-        let a = by.entry((&flow.root.service, &flow.root.name)).or_default();
-        a.flows += 1;
-        a.styles[style_index(flow.style)] += 1;
-        a.waits.push(flow.root_duration_ns);
-        a.settles.push(flow.settled_after_ns);
-        a.services.extend(flow.services.iter().map(|s| &**s));
-        a.events += shape.events;
-        a.calls += shape.sync_calls;
-        a.tables.extend(shape.tables.iter().map(|(t, _)| &**t));
-        a.fanout |= shape.fanouts.iter().any(|f| f.callees.len() >= FANOUT_SERVICES);
+impl Rows {
+    /// Adds flow `flow` (with its shape) to the sums, or (`add` false) takes it away.
+    pub fn apply(&mut self, flow: &Flow, shape: &FlowShape, add: bool) {
+        let key = (flow.root.service.clone(), flow.root.name.clone());
+        let a = self.by.entry(key).or_default();
+        sum(&mut a.flows, 1, add);
+        sum(&mut a.styles[style_index(flow.style)], 1, add);
+        if add {
+            a.waits.add(flow.root_duration_ns);
+            a.settles.add(flow.settled_after_ns);
+        } else {
+            a.waits.remove(flow.root_duration_ns);
+            a.settles.remove(flow.settled_after_ns);
+        }
+        for s in &flow.services {
+            count(&mut a.services, s.clone(), add);
+        }
+        sum(&mut a.events, shape.events, add);
+        sum(&mut a.calls, shape.sync_calls, add);
+        let mut last: Option<&str> = None;
+        // Sorted by table: each table once per flow.
+        for (t, _) in &shape.tables {
+            if last != Some(&**t) {
+                count(&mut a.tables, t.clone(), add);
+                last = Some(t);
+            }
+        }
+        let fanout = shape.fanouts.iter().any(|f| f.callees.len() >= FANOUT_SERVICES);
+        sum(&mut a.fanouts, u64::from(fanout), add);
+        if a.flows == 0 {
+            let key = (flow.root.service.clone(), flow.root.name.clone());
+            self.by.remove(&key);
+        }
     }
-    by.into_iter()
-        .map(|((service, operation), mut a)| {
-            a.waits.sort_unstable();
-            a.settles.sort_unstable();
-            a.services.sort_unstable();
-            a.services.dedup();
-            a.tables.sort_unstable();
-            a.tables.dedup();
-            // The most frequent style; ties go to the more coupled (later) one.
-            let style =
-                (0..4).max_by_key(|&i| (a.styles[i], i)).map_or(FlowStyle::Sync, |i| STYLES[i]);
-            let n = a.flows as f64;
-            let mut row = ArchitectureRow {
-                service: Text::Owned(service.to_owned()),
-                operation: Text::Owned(operation.to_owned()),
-                flows: a.flows,
-                style,
-                caller_wait_p50_ns: percentile(&a.waits, 50),
-                caller_wait_p95_ns: percentile(&a.waits, 95),
-                settle_p50_ns: percentile(&a.settles, 50),
-                settle_p95_ns: percentile(&a.settles, 95),
-                services: a.services.iter().map(|s| Text::Owned((*s).to_owned())).collect(),
-                events_per_flow: round2(a.events as f64 / n),
-                sync_calls_per_flow: round2(a.calls as f64 / n),
-                tables_written: a.tables.iter().map(|t| (*t).to_owned()).collect(),
-                advice: String::new(),
-            };
-            row.advice = advice(&row, a.fanout);
-            row
-        })
-        .collect()
+
+    /// The rows, by service then operation.
+    pub fn rows(&mut self) -> Vec<ArchitectureRow> {
+        let mut keys: Vec<&(Text, Text)> = self.by.keys().collect();
+        keys.sort_unstable();
+        let keys: Vec<(Text, Text)> = keys.into_iter().cloned().collect();
+        keys.into_iter()
+            .filter_map(|key| {
+                let a = self.by.get_mut(&key)?;
+                a.waits.settle();
+                a.settles.settle();
+                let mut services: Vec<&Text> = a.services.keys().collect();
+                services.sort_unstable();
+                let mut tables: Vec<&str> = a.tables.keys().map(|t| &**t).collect();
+                tables.sort_unstable();
+                // The most frequent style; ties go to the more coupled (later) one.
+                let style =
+                    (0..4).max_by_key(|&i| (a.styles[i], i)).map_or(FlowStyle::Sync, |i| STYLES[i]);
+                let n = a.flows as f64;
+                let (waits, settles) = (a.waits.in_order(), a.settles.in_order());
+                let mut row = ArchitectureRow {
+                    service: key.0,
+                    operation: key.1,
+                    flows: a.flows,
+                    style,
+                    caller_wait_p50_ns: percentile(&waits, 50),
+                    caller_wait_p95_ns: percentile(&waits, 95),
+                    settle_p50_ns: percentile(&settles, 50),
+                    settle_p95_ns: percentile(&settles, 95),
+                    services: services.into_iter().cloned().collect(),
+                    events_per_flow: round2(a.events as f64 / n),
+                    sync_calls_per_flow: round2(a.calls as f64 / n),
+                    tables_written: tables.into_iter().map(str::to_owned).collect(),
+                    advice: String::new(),
+                };
+                row.advice = advice(&row, a.fanouts > 0);
+                Some(row)
+            })
+            .collect()
+    }
 }
 
 fn round2(x: f64) -> f64 {

@@ -24,11 +24,13 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::antipatterns::FlowKey;
 use super::flows;
 use super::insights::{self, FlowOf, Found, SyncOverAsync};
 use super::pending::{Pending, Waiting};
 use super::sagas::{self, Built, SagaIndex, SagaKey, SagaSet};
 use super::shape::FlowShape;
+use super::tally::Tally;
 use super::{Analysis, AnalysisOptions, Ctx, Flow, FlowStatus, SCHEMA, graph, lag, summary};
 use crate::link::slot::{SagaSlot, TraceSlot};
 use crate::link::{Changes, Linker};
@@ -52,9 +54,6 @@ pub struct FlowRow {
     pub flow: Flow,
     pub facts: FlowFacts,
 }
-
-/// Flows are listed by start, then root trace id.
-type FlowKey = (u64, [u8; 16]);
 
 /// Rows per chunk of [`FlowRows`], as built; a chunk is split past twice this.
 const CHUNK: usize = 64;
@@ -220,6 +219,8 @@ pub struct LiveAnalysis {
     sync_over_async: FxHashMap<TraceSlot, Vec<SyncOverAsync>>,
     /// The oldest pending message per trace at the last update.
     pending: FxHashMap<TraceSlot, Waiting>,
+    /// The held flows' shapes summed up: architecture rows and anti-patterns.
+    tally: Tally,
     last: Option<AnalysisOptions>,
     cost: UpdateCost,
 }
@@ -301,12 +302,9 @@ impl LiveAnalysis {
         let found = self.update_found(&cx, &traces, full);
         let flow_of = LiveFlowOf { cx: &cx, flows: &self.flows };
         let mut insights = insights::assemble(&cx, &flow_of, &saga_set, found);
-        // Summed over the held flows' shapes: O(flows), no span is read.
-        let shaped: Vec<(&Flow, &FlowShape)> =
-            self.order.values().map(|r| (&r.flow, &r.facts.shape)).collect();
-        super::antipatterns::detect(&cx, &shaped, &mut insights);
+        // Running sums of the held flows' shapes: no flow or span is read again.
+        let architecture = self.tally.read(&cx, &mut insights);
         insights::order(&mut insights);
-        let architecture = super::architecture::rows(&cx, &shaped);
         let saga_flows = self.saga_flows(&cx);
         let rows = FlowRows::from_chunks(self.chunks.update(&self.order));
         let (graph, lag) = (graph(&cx), lag(&cx));
@@ -489,6 +487,7 @@ impl LiveAnalysis {
             self.moved_members.extend(members.iter().copied());
             self.remove_flow(r);
             let row = Arc::new(FlowRow { flow, facts });
+            self.tally.apply(key, &row.flow, &row.facts.shape, true);
             self.order.insert(key, Arc::clone(&row));
             self.chunks.touched.push(key);
             if clock {
@@ -507,6 +506,7 @@ impl LiveAnalysis {
             let clock = clock_bound(cx, pending, saga_set, members, &row.flow);
             let start = members.iter().map(|&t| linker.traces[t].start).min().unwrap_or(0);
             let key = (start, linker.traces[r].id.0);
+            self.tally.apply(key, &row.flow, &row.facts.shape, true);
             self.order.insert(key, Arc::clone(&row));
             self.chunks.touched.push(key);
             if clock {
@@ -519,6 +519,7 @@ impl LiveAnalysis {
 
     fn remove_flow(&mut self, root: TraceSlot) {
         if let Some(e) = self.flows.remove(&root) {
+            self.tally.apply(e.key, &e.row.flow, &e.row.facts.shape, false);
             self.order.remove(&e.key);
             self.chunks.touched.push(e.key);
             self.flows_open.remove(&root);

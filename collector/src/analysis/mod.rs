@@ -21,6 +21,7 @@ mod pending;
 mod sagas;
 pub mod schema;
 pub mod shape;
+mod tally;
 pub mod text;
 
 use std::time::Duration;
@@ -105,11 +106,13 @@ pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
         let sagas = sagas::build(&cx, &pending);
         let flow_set = flows::build(&cx, walks(), &pending, &sagas);
         let mut insights = insights::build(&cx, &flow_set, &sagas);
-        let shaped: Vec<(&Flow, &shape::FlowShape)> =
-            flow_set.flows.iter().zip(&flow_set.shapes).collect();
-        antipatterns::detect(&cx, &shaped, &mut insights);
+        let mut tally = tally::Tally::default();
+        // In output order: the index sorts as the flows do.
+        for (i, (flow, shape)) in flow_set.flows.iter().zip(&flow_set.shapes).enumerate() {
+            tally.apply((i as u64, flow.id.0), flow, shape, true);
+        }
+        let architecture = tally.read(&cx, &mut insights);
         insights::order(&mut insights);
-        let architecture = architecture::rows(&cx, &shaped);
         (flow_set, sagas, (insights, architecture))
     };
     let ((hops, graph, lag), (flow_set, sagas, (insights, architecture))) =

@@ -52,7 +52,7 @@ use few::Few;
 pub(crate) use hop::HopFacts;
 pub use hop::Via;
 pub(crate) use saga::SagaInstance;
-pub(crate) use samples::percentile;
+pub(crate) use samples::{Samples, percentile};
 use slot::{HopSlot, SagaSlot, Slab, SpanSlot, TraceSlot};
 pub(crate) use trace::{TraceFacts, TraceHops};
 
