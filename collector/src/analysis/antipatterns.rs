@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rustc_hash::FxHashMap;
 
 use super::architecture::{Counts, count, sum};
-use super::shape::FlowShape;
+use super::shape::{FANOUT_SERVICES, FlowShape};
 use super::{AnalysisOptions, Ctx, Insight, InsightKind, Severity, human};
 use crate::model::{Sym, TraceId};
 
@@ -30,8 +30,9 @@ use crate::model::{Sym, TraceId};
 pub const SOUP_EVENTS: f64 = 20.0;
 /// Events per request from which mostly idle handlers make a soup.
 pub const SOUP_MIN_EVENTS: f64 = 3.0;
-/// Services called in sequence for side effects that make a synchronous fan-out.
-pub const FANOUT_SERVICES: usize = 4;
+
+/// A handler's fan-out in one flow: the services called, how long its caller waited.
+type FannedOut = (Vec<Sym>, u64);
 
 /// Where a flow is in the output order (start, root trace id): the first flow of a set is the
 /// example an insight names.
@@ -95,7 +96,7 @@ pub(crate) struct Patterns {
     /// Table → writer → the flows it wrote the table in.
     tables: FxHashMap<Box<str>, FxHashMap<Sym, Flows>>,
     /// (service, operation) → flow → its fan-outs (callees, waited) of that handler.
-    fanouts: FxHashMap<(Sym, Sym), BTreeMap<FlowKey, Vec<(Vec<Sym>, u64)>>>,
+    fanouts: FxHashMap<(Sym, Sym), BTreeMap<FlowKey, Vec<FannedOut>>>,
 }
 
 impl Patterns {

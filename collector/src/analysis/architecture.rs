@@ -13,11 +13,11 @@
 
 use rustc_hash::FxHashMap;
 
-use super::antipatterns::FANOUT_SERVICES;
-use super::shape::FlowShape;
-use super::{ArchitectureRow, Flow, FlowStyle, Text};
+use super::shape::{FANOUT_SERVICES, FlowShape};
+use super::{ArchitectureRow, Ctx, Flow, FlowStyle, Text};
 use crate::link::Samples;
 use crate::link::percentile;
+use crate::model::Sym;
 
 /// A settle window from which the caller should be told the answer is not final yet.
 pub const LONG_SETTLE_NS: u64 = 1_000_000_000;
@@ -49,7 +49,8 @@ struct OpSums {
     styles: [u64; 4],
     waits: Samples,
     settles: Samples,
-    services: Counts<Text>,
+    /// (service, flows reaching it): few per operation, so a list.
+    services: Vec<(Sym, u32)>,
     events: u64,
     calls: u64,
     tables: Counts<Box<str>>,
@@ -62,7 +63,8 @@ struct OpSums {
 /// O(root operations), never a pass over every flow.
 #[derive(Debug, Default)]
 pub(crate) struct Rows {
-    by: FxHashMap<(Text, Text), OpSums>,
+    /// By root (service, operation).
+    by: FxHashMap<(Sym, Sym), OpSums>,
 }
 
 fn style_index(s: FlowStyle) -> usize {
@@ -80,8 +82,7 @@ const STYLES: [FlowStyle; 4] =
 impl Rows {
     /// Adds flow `flow` (with its shape) to the sums, or (`add` false) takes it away.
     pub fn apply(&mut self, flow: &Flow, shape: &FlowShape, add: bool) {
-        let key = (flow.root.service.clone(), flow.root.name.clone());
-        let a = self.by.entry(key).or_default();
+        let a = self.by.entry(shape.root).or_default();
         sum(&mut a.flows, 1, add);
         sum(&mut a.styles[style_index(flow.style)], 1, add);
         if add {
@@ -91,8 +92,18 @@ impl Rows {
             a.waits.remove(flow.root_duration_ns);
             a.settles.remove(flow.settled_after_ns);
         }
-        for s in &flow.services {
-            count(&mut a.services, s.clone(), add);
+        for &s in &shape.services {
+            match a.services.iter().position(|x| x.0 == s) {
+                Some(i) if add => a.services[i].1 += 1,
+                Some(i) => {
+                    a.services[i].1 -= 1;
+                    if a.services[i].1 == 0 {
+                        a.services.swap_remove(i);
+                    }
+                }
+                None if add => a.services.push((s, 1)),
+                None => {}
+            }
         }
         sum(&mut a.events, shape.events, add);
         sum(&mut a.calls, shape.sync_calls, add);
@@ -107,22 +118,22 @@ impl Rows {
         let fanout = shape.fanouts.iter().any(|f| f.callees.len() >= FANOUT_SERVICES);
         sum(&mut a.fanouts, u64::from(fanout), add);
         if a.flows == 0 {
-            let key = (flow.root.service.clone(), flow.root.name.clone());
-            self.by.remove(&key);
+            self.by.remove(&shape.root);
         }
     }
 
     /// The rows, by service then operation.
-    pub fn rows(&mut self) -> Vec<ArchitectureRow> {
-        let mut keys: Vec<&(Text, Text)> = self.by.keys().collect();
+    pub fn rows(&mut self, cx: &Ctx<'_>) -> Vec<ArchitectureRow> {
+        let mut keys: Vec<(&'static str, &'static str, (Sym, Sym))> =
+            self.by.keys().map(|&(s, o)| (cx.str(s), cx.str(o), (s, o))).collect();
         keys.sort_unstable();
-        let keys: Vec<(Text, Text)> = keys.into_iter().cloned().collect();
         keys.into_iter()
-            .filter_map(|key| {
+            .filter_map(|(service, operation, key)| {
                 let a = self.by.get_mut(&key)?;
                 a.waits.settle();
                 a.settles.settle();
-                let mut services: Vec<&Text> = a.services.keys().collect();
+                let mut services: Vec<&'static str> =
+                    a.services.iter().map(|&(s, _)| cx.str(s)).collect();
                 services.sort_unstable();
                 let mut tables: Vec<&str> = a.tables.keys().map(|t| &**t).collect();
                 tables.sort_unstable();
@@ -132,15 +143,15 @@ impl Rows {
                 let n = a.flows as f64;
                 let (waits, settles) = (a.waits.in_order(), a.settles.in_order());
                 let mut row = ArchitectureRow {
-                    service: key.0,
-                    operation: key.1,
+                    service: Text::Borrowed(service),
+                    operation: Text::Borrowed(operation),
                     flows: a.flows,
                     style,
                     caller_wait_p50_ns: percentile(&waits, 50),
                     caller_wait_p95_ns: percentile(&waits, 95),
                     settle_p50_ns: percentile(&settles, 50),
                     settle_p95_ns: percentile(&settles, 95),
-                    services: services.into_iter().cloned().collect(),
+                    services: services.into_iter().map(Text::Borrowed).collect(),
                     events_per_flow: round2(a.events as f64 / n),
                     sync_calls_per_flow: round2(a.calls as f64 / n),
                     tables_written: tables.into_iter().map(str::to_owned).collect(),

@@ -13,7 +13,7 @@ use super::shape::FlowShape;
 use super::{Ctx, Flow, FlowRoot, FlowStatus, Text};
 use crate::link::TraceHops;
 use crate::link::slot::{BySlot, TraceSlot};
-use crate::model::TraceId;
+use crate::model::{Sym, TraceId};
 
 /// The flows, and the first flow (in output order) each trace belongs to.
 pub(crate) struct FlowSet {
@@ -177,14 +177,14 @@ pub(crate) fn flow(
         .or_else(|| rt.spans.iter().copied().min_by_key(|&s| cx.key(s)))
         .expect("a held trace has a span");
     let (mut start, mut end, mut spans, mut hops, mut errors) = (u64::MAX, 0, 0u64, 0u64, 0u64);
-    let mut services: Vec<&'static str> = Vec::new();
+    let mut services: Vec<Sym> = Vec::new();
     for &t in members {
         let tr = &linker.traces[t];
         start = start.min(tr.start);
         end = end.max(tr.end);
         spans += tr.spans.len() as u64;
         errors += u64::from(tr.errors);
-        services.extend(tr.services.iter().map(|s| cx.str(*s)));
+        services.extend(tr.services.iter().copied());
         // The hops into `t` from the flow: those from inside `t`, and those from each member
         // upstream. `up` counts the hops from every other trace, so neither the hops nor
         // their producer spans are read (at 1M spans, each would be a cache miss).
@@ -199,6 +199,8 @@ pub(crate) fn flow(
     }
     services.sort_unstable();
     services.dedup();
+    let mut names: Vec<&'static str> = services.iter().map(|&s| cx.str(s)).collect();
+    names.sort_unstable();
     let rs = cx.span(root_span);
     let root_end = rs.end;
     let oldest = pending.oldest(cx, members.iter().copied());
@@ -218,7 +220,8 @@ pub(crate) fn flow(
         },
     };
     let start = start.min(end);
-    let shape = super::shape::of_flow(cx, members, in_flow);
+    let mut shape = super::shape::of_flow(cx, members, in_flow);
+    shape.root = (rs.service, rs.name);
     let flow = Flow {
         id: rt.id,
         root: FlowRoot {
@@ -228,7 +231,7 @@ pub(crate) fn flow(
             span_id: rs.span_id,
         },
         traces: members.iter().map(|&t| linker.traces[t].id).collect(),
-        services: services.into_iter().map(Text::Borrowed).collect(),
+        services: names.into_iter().map(Text::Borrowed).collect(),
         span_count: spans,
         hop_count: hops,
         start_unix_nano: start,
@@ -246,6 +249,7 @@ pub(crate) fn flow(
         style: shape.style,
         coordinator: shape.coordinator.map(|c| cx.text(c)),
     };
+    shape.services = services;
     (flow, shape)
 }
 

@@ -10,7 +10,8 @@
 
 use super::{Ctx, FlowStyle, SagaStyle};
 use crate::link::MAX_DEPTH;
-use crate::link::facts::SpanFacts;
+use crate::link::facts::{ARCH, SpanFacts, WRITE_METHOD};
+use crate::link::few::Few;
 use crate::link::slot::{SpanSlot, TraceSlot};
 use crate::model::{SpanKind, Sym};
 
@@ -18,10 +19,16 @@ use crate::model::{SpanKind, Sym};
 const TRIVIAL_HANDLER_NS: u64 = 5_000_000;
 /// Spans of a handler's subtree looked at to tell whether it did anything.
 const SUBTREE_LIMIT: usize = 64;
+/// Services called in sequence for side effects that make a synchronous fan-out.
+pub const FANOUT_SERVICES: usize = 4;
 
 /// What one flow's structure says (not in the JSON document; the analyses sum it up).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FlowShape {
+    /// The root span's service and name: the operation the flow is a request of.
+    pub root: (Sym, Sym),
+    /// The services of the flow, without repeats (in no particular order).
+    pub services: Vec<Sym>,
     pub style: FlowStyle,
     pub coordinator: Option<Sym>,
     /// The services the coordinator commanded or called, sorted.
@@ -36,7 +43,8 @@ pub struct FlowShape {
     pub emitters: Vec<Emitter>,
     /// (table, writing service), sorted, without repeats.
     pub tables: Vec<(Box<str>, Sym)>,
-    /// Handlers calling services one after another for side effects while a caller waited.
+    /// Handlers calling [`FANOUT_SERVICES`] or more services one after another for side
+    /// effects while a caller waited.
     pub fanouts: Vec<Fanout>,
     /// Versioned events consumed: per (destination, type, version), how it went.
     pub versions: Vec<VersionSeen>,
@@ -81,21 +89,58 @@ pub struct VersionSeen {
     pub deserialization: u64,
 }
 
+/// Lists [`of_flow`] fills and empties again, kept per thread: a shape is built for every
+/// flow, and allocating them each time cost more than the rest of the work.
+#[derive(Default)]
+struct Scratch {
+    /// (commander, commanded, async).
+    pairs: Vec<(Sym, Sym, bool)>,
+    /// Hops that are part of a command/reply pair: (producer, delivery).
+    paired: Vec<(SpanSlot, SpanSlot)>,
+    /// Every hop within the flow: (producer, delivery).
+    hops: Vec<(SpanSlot, SpanSlot)>,
+    /// Per producer: (service, operation, entry span) of the handler it runs in.
+    entries: Vec<(Sym, Sym, SpanSlot)>,
+    /// A handler's calls for side effects: (start, end, callee).
+    calls: Vec<(u64, u64, Sym)>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// A walk's stack: inline for the usual handful of spans.
+type Stack = Few<SpanSlot, 16>;
+
 /// The shape of the flow whose traces are `members`.
 pub(crate) fn of_flow(
     cx: &Ctx<'_>,
     members: &[TraceSlot],
     in_flow: &dyn Fn(TraceSlot) -> bool,
 ) -> FlowShape {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => shape_with(cx, members, in_flow, &mut scratch),
+        // Never re-entered; if it were, fresh lists do the same work.
+        Err(_) => shape_with(cx, members, in_flow, &mut Scratch::default()),
+    })
+}
+
+fn shape_with(
+    cx: &Ctx<'_>,
+    members: &[TraceSlot],
+    in_flow: &dyn Fn(TraceSlot) -> bool,
+    scratch: &mut Scratch,
+) -> FlowShape {
     let linker = cx.linker;
     let mut shape = FlowShape::default();
-    // (commander, commanded, async).
-    let mut pairs: Vec<(Sym, Sym, bool)> = Vec::new();
-    let mut hops = 0u64;
-    // Hops that are part of a command/reply pair: (producer, delivery).
-    let mut paired: Vec<(SpanSlot, SpanSlot)> = Vec::new();
-    let mut all_hops: Vec<(SpanSlot, SpanSlot)> = Vec::new();
+    let Scratch { pairs, paired, hops: all_hops, entries, calls } = scratch;
+    pairs.clear();
+    paired.clear();
+    all_hops.clear();
+    entries.clear();
     for &t in members {
+        // A fan-out calls FANOUT_SERVICES other services, each a span in the handler's trace.
+        let may_fan_out = linker.traces[t].services.len() > FANOUT_SERVICES;
         for &s in &linker.traces[t].spans {
             let f = cx.span(s);
             if let Some(p) = f.parent {
@@ -105,7 +150,14 @@ pub(crate) fn of_flow(
                     pairs.push((pf.service, f.service, false));
                 }
             }
-            if let Some(facts) = linker.arch.get(s)
+            if may_fan_out
+                && f.kind == SpanKind::Server
+                && !linker.is_consumer(s)
+                && f.parent.is_none_or(|p| cx.span(p).service != f.service)
+            {
+                fanout(cx, s, calls, &mut shape.fanouts);
+            }
+            if let Some(facts) = linker.arch_facts(s)
                 && let Some(table) = &facts.table_write
             {
                 shape.tables.push((table.clone(), f.service));
@@ -115,17 +167,19 @@ pub(crate) fn of_flow(
             }
             shape.events += 1;
             let Some(m) = f.msg.as_deref() else { continue };
-            let out: Vec<SpanSlot> = m
-                .hops
-                .iter()
-                .map(|&h| &linker.hops[h])
-                .filter(|h| h.producer == s && in_flow(cx.span(h.delivery).trace))
-                .map(|h| h.delivery)
-                .collect();
-            hops += out.len() as u64;
+            let mut out: Few<SpanSlot, 4> = Few::default();
+            for &h in &m.hops {
+                let h = &linker.hops[h];
+                if h.producer == s && in_flow(cx.span(h.delivery).trace) {
+                    out.push(h.delivery);
+                }
+            }
+            let out = out.as_slice();
             all_hops.extend(out.iter().map(|&d| (s, d)));
-            emitted(cx, s, f, &out, &mut shape.emitters);
-            versions(cx, s, &out, &mut shape.versions);
+            emitted(cx, s, f, out, &mut shape.emitters, entries);
+            if f.is(ARCH) || out.iter().any(|&d| cx.span(d).is(ARCH)) {
+                versions(cx, s, out, &mut shape.versions);
+            }
             // A reply: this message answers the delivery it is handling, back to the
             // service that sent that one.
             let Some(x) = upstream_delivery(cx, s) else { continue };
@@ -140,7 +194,7 @@ pub(crate) fn of_flow(
                 if a == xf.service {
                     continue;
                 }
-                for &d in &out {
+                for &d in out {
                     if cx.span(d).service == a {
                         pairs.push((a, xf.service, true));
                         paired.push((hop1.producer, x));
@@ -150,11 +204,10 @@ pub(crate) fn of_flow(
             }
         }
     }
-    fanouts(cx, members, &mut shape.fanouts);
+    let hops = all_hops.len();
     shape.tables.sort_unstable();
     shape.tables.dedup();
-    shape.emitters.sort_by_key(|e| (e.service, e.operation));
-    merge_emitters(&mut shape.emitters);
+    merge_emitters(&mut shape.emitters, entries);
     // The coordinator: the service commanding the most distinct services, at least two,
     // at least one of them through a message (calls alone are a sync call tree).
     pairs.sort_unstable();
@@ -163,32 +216,32 @@ pub(crate) fn of_flow(
     let mut i = 0;
     while i < pairs.len() {
         let a = pairs[i].0;
-        let mut partners: Vec<Sym> = Vec::new();
-        let mut by_message: Vec<Sym> = Vec::new();
+        let (mut partners, mut by_message) = (0usize, 0u32);
+        // Sorted and without repeats: each commanded service once, by message (true)
+        // after by call.
+        let mut last: Option<Sym> = None;
         while i < pairs.len() && pairs[i].0 == a {
-            partners.push(pairs[i].1);
-            if pairs[i].2 {
-                by_message.push(pairs[i].1);
+            if last != Some(pairs[i].1) {
+                partners += 1;
+                last = Some(pairs[i].1);
             }
+            by_message += u32::from(pairs[i].2);
             i += 1;
         }
-        partners.dedup();
-        by_message.dedup();
-        let key = (partners.len(), by_message.len() as u32, a);
-        let candidate = partners.len() >= 2 && !by_message.is_empty();
+        let candidate = partners >= 2 && by_message > 0;
         let better = best.is_none_or(|(n, m, b)| {
-            (key.0, key.1) > (n, m) || ((key.0, key.1) == (n, m) && cx.str(a) < cx.str(b))
+            (partners, by_message) > (n, m)
+                || ((partners, by_message) == (n, m) && cx.str(a) < cx.str(b))
         });
         if candidate && better {
-            best = Some(key);
+            best = Some((partners, by_message, a));
         }
     }
-    if let Some((_, _, a)) = best {
+    if let Some((_, by_message, a)) = best {
         let mut partners: Vec<Sym> = pairs.iter().filter(|p| p.0 == a).map(|p| p.1).collect();
         partners.sort_by_key(|s| cx.str(*s));
         partners.dedup();
-        shape.async_partners =
-            pairs.iter().filter(|p| p.0 == a && p.2).map(|p| p.1).collect::<Vec<_>>().len() as u32;
+        shape.async_partners = by_message;
         shape.partners = partners;
         shape.coordinator = Some(a);
     }
@@ -196,10 +249,9 @@ pub(crate) fn of_flow(
     paired.dedup();
     shape.style = if hops == 0 {
         FlowStyle::Sync
-    } else if let Some(a) = shape.coordinator {
+    } else if shape.coordinator.is_some() {
         // Every hop a command answered (of the coordinator's or anyone's) or its reply:
         // orchestration. An event nobody answers, even the coordinator's, makes it hybrid.
-        let _ = a;
         let own = all_hops.iter().all(|&hop| paired.binary_search(&hop).is_ok());
         if own { FlowStyle::Orchestration } else { FlowStyle::Hybrid }
     } else if pairs.iter().any(|p| p.2) {
@@ -239,69 +291,63 @@ fn entry(cx: &Ctx<'_>, s: SpanSlot) -> SpanSlot {
     at
 }
 
-/// Counts producer `s`'s events under its handler's operation.
+/// Counts producer `s`'s events under its handler's operation, and notes the handler (its
+/// entry span) in `entries`: the requests are the distinct handlers.
 fn emitted(
     cx: &Ctx<'_>,
     s: SpanSlot,
     f: &SpanFacts,
     deliveries: &[SpanSlot],
     emitters: &mut Vec<Emitter>,
+    entries: &mut Vec<(Sym, Sym, SpanSlot)>,
 ) {
     let e = entry(cx, s);
     let operation = cx.span(e).name;
     let trivial = deliveries.iter().filter(|&&d| does_nothing(cx, d)).count() as u64;
-    // One request per entry span: the first of its producers counts it.
-    let first = first_producer_under(cx, e) == Some(s);
+    entries.push((f.service, operation, e));
     emitters.push(Emitter {
         service: f.service,
         operation,
-        requests: u64::from(first),
+        requests: 0,
         events: 1,
         deliveries: deliveries.len() as u64,
         trivial,
     });
 }
 
-/// Sums emitters of the same operation (sorted by it).
-fn merge_emitters(emitters: &mut Vec<Emitter>) {
-    let mut out: Vec<Emitter> = Vec::with_capacity(emitters.len());
-    for e in emitters.drain(..) {
-        match out.last_mut() {
-            Some(l) if l.service == e.service && l.operation == e.operation => {
-                l.requests += e.requests;
-                l.events += e.events;
-                l.deliveries += e.deliveries;
-                l.trivial += e.trivial;
-            }
-            _ => out.push(e),
+/// Sums emitters of the same operation, and counts each one's requests: the distinct
+/// handlers in `entries`.
+fn merge_emitters(emitters: &mut Vec<Emitter>, entries: &mut [(Sym, Sym, SpanSlot)]) {
+    if emitters.is_empty() {
+        return;
+    }
+    emitters.sort_by_key(|e| (e.service, e.operation));
+    emitters.dedup_by(|e, into| {
+        let same = e.service == into.service && e.operation == into.operation;
+        if same {
+            into.events += e.events;
+            into.deliveries += e.deliveries;
+            into.trivial += e.trivial;
+        }
+        same
+    });
+    entries.sort_unstable();
+    let mut at = 0;
+    for (i, &(service, operation, e)) in entries.iter().enumerate() {
+        if i > 0 && entries[i - 1] == (service, operation, e) {
+            continue;
+        }
+        while at < emitters.len()
+            && (emitters[at].service, emitters[at].operation) < (service, operation)
+        {
+            at += 1;
+        }
+        if let Some(em) = emitters.get_mut(at)
+            && (em.service, em.operation) == (service, operation)
+        {
+            em.requests += 1;
         }
     }
-    *emitters = out;
-}
-
-/// The earliest producer span (by order key) in the same-service subtree of `e`.
-fn first_producer_under(cx: &Ctx<'_>, e: SpanSlot) -> Option<SpanSlot> {
-    let service = cx.span(e).service;
-    let mut best: Option<SpanSlot> = None;
-    let mut stack = vec![e];
-    let mut seen = 0;
-    while let Some(s) = stack.pop() {
-        seen += 1;
-        if seen > 4 * SUBTREE_LIMIT {
-            break;
-        }
-        if cx.linker.is_producer(s) && best.is_none_or(|b| cx.key(s) < cx.key(b)) {
-            best = Some(s);
-        }
-        let mut c = cx.span(s).first_child;
-        while let Some(x) = c {
-            if cx.span(x).service == service {
-                stack.push(x);
-            }
-            c = cx.span(x).next_sibling;
-        }
-    }
-    best
 }
 
 /// Whether the handler of delivery `d` did almost nothing: short, and nothing under it
@@ -311,7 +357,8 @@ fn does_nothing(cx: &Ctx<'_>, d: SpanSlot) -> bool {
     if f.duration() >= TRIVIAL_HANDLER_NS {
         return false;
     }
-    let mut stack = vec![d];
+    let mut stack = Stack::default();
+    stack.push(d);
     let mut seen = 0;
     while let Some(s) = stack.pop() {
         seen += 1;
@@ -322,7 +369,7 @@ fn does_nothing(cx: &Ctx<'_>, d: SpanSlot) -> bool {
         if s != d
             && (matches!(sf.kind, SpanKind::Client | SpanKind::Producer)
                 || cx.linker.is_producer(s)
-                || cx.linker.arch.get(s).is_some_and(|a| a.table_write.is_some()))
+                || cx.linker.arch_facts(s).is_some_and(|a| a.table_write.is_some()))
         {
             return false;
         }
@@ -340,7 +387,8 @@ fn does_nothing(cx: &Ctx<'_>, d: SpanSlot) -> bool {
 fn handler_failed(cx: &Ctx<'_>, d: SpanSlot) -> (bool, bool) {
     let service = cx.span(d).service;
     let (mut failed, mut shape) = (false, false);
-    let mut stack = vec![d];
+    let mut stack = Stack::default();
+    stack.push(d);
     let mut seen = 0;
     while let Some(s) = stack.pop() {
         seen += 1;
@@ -350,7 +398,7 @@ fn handler_failed(cx: &Ctx<'_>, d: SpanSlot) -> (bool, bool) {
         let f = cx.span(s);
         if f.is_error() {
             failed = true;
-            shape |= cx.linker.arch.get(s).is_some_and(|a| a.deserialization_error);
+            shape |= cx.linker.arch_facts(s).is_some_and(|a| a.deserialization_error);
         }
         let mut c = f.first_child;
         while let Some(x) = c {
@@ -366,9 +414,9 @@ fn handler_failed(cx: &Ctx<'_>, d: SpanSlot) -> (bool, bool) {
 /// Records how the versioned event producer `p` sent was consumed.
 fn versions(cx: &Ctx<'_>, p: SpanSlot, deliveries: &[SpanSlot], out: &mut Vec<VersionSeen>) {
     let linker = cx.linker;
-    let from_producer = linker.arch.get(p).filter(|a| a.event_type.is_some());
+    let from_producer = linker.arch_facts(p).filter(|a| a.event_type.is_some());
     for &d in deliveries {
-        let Some(facts) = from_producer.or_else(|| linker.arch.get(d)) else { continue };
+        let Some(facts) = from_producer.or_else(|| linker.arch_facts(d)) else { continue };
         let (Some(ty), Some(version)) = (&facts.event_type, &facts.version) else { continue };
         let Some(m) = cx.span(d).msg.as_deref() else { continue };
         let Some(hop) = m.hops.iter().map(|&h| &linker.hops[h]).find(|h| h.delivery == d) else {
@@ -408,56 +456,42 @@ fn versions(cx: &Ctx<'_>, p: SpanSlot, deliveries: &[SpanSlot], out: &mut Vec<Ve
     }
 }
 
-/// Handlers in `members` that a caller waits on (a server span called from another service,
-/// or the flow's entry) and that call services one after another for side effects.
-fn fanouts(cx: &Ctx<'_>, members: &[TraceSlot], out: &mut Vec<Fanout>) {
-    let linker = cx.linker;
-    for &t in members {
-        for &s in &linker.traces[t].spans {
-            let f = cx.span(s);
-            if f.kind != SpanKind::Server || linker.is_consumer(s) {
-                continue;
+/// Records handler `s` (a server span its caller waits on: called from another service, or
+/// the flow's entry) in `out` if it calls [`FANOUT_SERVICES`] or more services one after
+/// another for side effects.
+fn fanout(cx: &Ctx<'_>, s: SpanSlot, calls: &mut Vec<(u64, u64, Sym)>, out: &mut Vec<Fanout>) {
+    side_effect_calls(cx, s, calls);
+    if calls.len() < FANOUT_SERVICES {
+        return;
+    }
+    // One after another: each starts once the previous one is over.
+    let (mut callees, mut waited, mut last_end): (Vec<Sym>, u64, Option<u64>) =
+        (Vec::new(), 0, None);
+    for &(start, end, callee) in calls.iter() {
+        if last_end.is_none_or(|l| start >= l) {
+            last_end = Some(end);
+            waited += end - start;
+            if !callees.contains(&callee) {
+                callees.push(callee);
             }
-            if f.parent.is_some_and(|p| cx.span(p).service == f.service) {
-                continue;
-            }
-            let calls = side_effect_calls(cx, s);
-            if calls.len() < 2 {
-                continue;
-            }
-            // One after another: each starts once the previous one is over.
-            let mut seq: Vec<(u64, u64, Sym)> = Vec::new();
-            for c in calls {
-                if seq.last().is_none_or(|l| c.0 >= l.1) {
-                    seq.push(c);
-                }
-            }
-            let mut callees: Vec<Sym> = Vec::new();
-            for c in &seq {
-                if !callees.contains(&c.2) {
-                    callees.push(c.2);
-                }
-            }
-            if callees.len() < 2 {
-                continue;
-            }
-            out.push(Fanout {
-                service: f.service,
-                operation: f.name,
-                callees,
-                waited_ns: seq.iter().map(|c| c.1 - c.0).sum(),
-            });
         }
     }
+    if callees.len() < FANOUT_SERVICES {
+        return;
+    }
+    let f = cx.span(s);
+    out.push(Fanout { service: f.service, operation: f.name, callees, waited_ns: waited });
 }
 
 /// The calls (start, end, callee service) handler `h` made to other services for side
-/// effects (a state-changing method, or a callee that writes or emits), by start.
-fn side_effect_calls(cx: &Ctx<'_>, h: SpanSlot) -> Vec<(u64, u64, Sym)> {
+/// effects (a state-changing method, or a callee that writes or emits), by start, into
+/// `calls`.
+fn side_effect_calls(cx: &Ctx<'_>, h: SpanSlot, calls: &mut Vec<(u64, u64, Sym)>) {
     let linker = cx.linker;
     let service = cx.span(h).service;
-    let mut calls = Vec::new();
-    let mut stack = vec![h];
+    calls.clear();
+    let mut stack = Stack::default();
+    stack.push(h);
     let mut seen = 0;
     while let Some(s) = stack.pop() {
         seen += 1;
@@ -471,7 +505,7 @@ fn side_effect_calls(cx: &Ctx<'_>, h: SpanSlot) -> Vec<(u64, u64, Sym)> {
             if xf.service == service {
                 stack.push(x);
             } else if xf.kind == SpanKind::Server && !linker.is_consumer(x) {
-                let wm = |y: SpanSlot| linker.arch.get(y).is_some_and(|a| a.write_method);
+                let wm = |y: SpanSlot| cx.span(y).is(WRITE_METHOD);
                 if wm(s) || wm(x) || writes_or_emits(cx, x) {
                     let pf = cx.span(s);
                     let (start, end) = if pf.kind == SpanKind::Client {
@@ -485,13 +519,13 @@ fn side_effect_calls(cx: &Ctx<'_>, h: SpanSlot) -> Vec<(u64, u64, Sym)> {
         }
     }
     calls.sort_unstable_by_key(|c| (c.0, c.1));
-    calls
 }
 
 /// Whether the same-service subtree of `s` writes a table or emits a message.
 fn writes_or_emits(cx: &Ctx<'_>, s: SpanSlot) -> bool {
     let service = cx.span(s).service;
-    let mut stack = vec![s];
+    let mut stack = Stack::default();
+    stack.push(s);
     let mut seen = 0;
     while let Some(x) = stack.pop() {
         seen += 1;
@@ -499,7 +533,7 @@ fn writes_or_emits(cx: &Ctx<'_>, s: SpanSlot) -> bool {
             return false;
         }
         if cx.linker.is_producer(x)
-            || cx.linker.arch.get(x).is_some_and(|a| a.table_write.is_some())
+            || cx.linker.arch_facts(x).is_some_and(|a| a.table_write.is_some())
         {
             return true;
         }
@@ -560,7 +594,8 @@ pub(crate) fn saga_style(
 /// Whether the handling of step `s` sent a message consumed back in service `c`.
 fn answered(cx: &Ctx<'_>, s: SpanSlot, c: Sym) -> bool {
     let service = cx.span(s).service;
-    let mut stack = vec![s];
+    let mut stack = Stack::default();
+    stack.push(s);
     let mut seen = 0;
     while let Some(x) = stack.pop() {
         seen += 1;

@@ -25,6 +25,6 @@ impl Tally {
     /// The architecture rows, and the anti-pattern insights added to `insights`.
     pub fn read(&mut self, cx: &Ctx<'_>, insights: &mut Vec<Insight>) -> Vec<ArchitectureRow> {
         self.patterns.detect(cx, insights);
-        self.rows.rows()
+        self.rows.rows(cx)
     }
 }

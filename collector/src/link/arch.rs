@@ -4,10 +4,14 @@
 //! any of it, so the record every span pays for stays as small as it is.
 //!
 //! Attribute keys are classified once per distinct key symbol; a span without any of the
-//! keys costs one table lookup per attribute.
+//! keys costs one table lookup per attribute. Whether a span has facts here ([`ARCH`]) and
+//! whether its HTTP method writes ([`WRITE_METHOD`]) are bits of its record's flags, so the
+//! analyses look here only for the spans that said something.
 
 use rustc_hash::FxHashMap;
 
+use super::Linker;
+use super::facts::{ARCH, LinkKeys, WRITE_METHOD};
 use super::slot::SpanSlot;
 use crate::model::{Interner, Span, Sym, Value};
 
@@ -22,8 +26,6 @@ pub(crate) struct ArchFacts {
     pub version: Option<Box<str>>,
     /// The span failed on the message's shape: a (de)serialization or schema error.
     pub deserialization_error: bool,
-    /// An HTTP call or request with a method that changes state (POST, PUT, PATCH, DELETE).
-    pub write_method: bool,
 }
 
 const CLASSIFIED: u8 = 1 << 7;
@@ -35,7 +37,28 @@ const EVENT_TYPE: u8 = 5;
 const VERSION: u8 = 6;
 const ERROR_TYPE: u8 = 7;
 const METHOD: u8 = 8;
+/// A saga attribute ([`LinkKeys`]): read by the saga facts, not here.
+const SAGA: u8 = 9;
+/// Classes (as bits) whose spans are read in full.
+const SAYS: u16 = 1 << TABLE | 1 << QUERY | 1 << EVENT_TYPE | 1 << VERSION;
 const NONE: u8 = 0;
+
+impl Linker {
+    /// What span `s` says about its table and its message's schema, if anything (a flag test
+    /// for the spans that say nothing).
+    pub(crate) fn arch_facts(&self, s: SpanSlot) -> Option<&ArchFacts> {
+        if self.span(s).is(ARCH) { self.arch.get(s) } else { None }
+    }
+}
+
+/// What one pass over a span's attributes found ([`ArchTable::scan`]).
+pub(crate) struct Scan {
+    pub facts: Option<Box<ArchFacts>>,
+    /// [`ARCH`] and [`WRITE_METHOD`], to set on the span's record.
+    pub flags: u8,
+    /// The span has a saga attribute.
+    pub saga_key: bool,
+}
 
 /// The per-span side table and the key classification it reads with.
 #[derive(Debug, Default)]
@@ -48,24 +71,52 @@ pub(crate) struct ArchTable {
 }
 
 impl ArchTable {
-    /// The facts of span `s`, if it said anything.
-    pub fn get(&self, s: SpanSlot) -> Option<&ArchFacts> {
+    /// The facts of span `s`, if it said anything ([`Linker::arch_facts`] tests its flag
+    /// first).
+    fn get(&self, s: SpanSlot) -> Option<&ArchFacts> {
         self.facts.get(&s).map(|b| &**b)
     }
 
-    /// Records what `span` (held at `slot`) says; a resend fills in what was missing.
-    pub fn add(&mut self, slot: SpanSlot, span: &Span, interner: &Interner) {
-        let Some(new) = self.extract(span, interner) else { return };
+    /// One pass over `span`'s attributes: the flags to set on its record ([`ARCH`] when it
+    /// says something kept here, [`WRITE_METHOD`] for a state-changing HTTP method), what it
+    /// says, and whether it has a saga attribute (`keys`), so the linker reads them once.
+    /// Only the few spans that name a table or an event, or failed, are read further.
+    pub fn scan(&mut self, span: &Span, keys: &LinkKeys, interner: &Interner) -> Scan {
+        let mut seen = 0u16;
+        let mut method: Option<&str> = None;
+        for kv in &*span.attributes {
+            let class = self.class_of(kv.key, keys, interner);
+            seen |= 1 << class;
+            if class == METHOD && method.is_none() {
+                method = text(&kv.value);
+            }
+        }
+        let write_method = method.is_some_and(|m| {
+            m.len() <= 6
+                && ["POST", "PUT", "PATCH", "DELETE"].iter().any(|w| m.eq_ignore_ascii_case(w))
+        });
+        let facts = if seen & SAYS != 0 || span.is_error() {
+            self.extract(span, interner).map(Box::new)
+        } else {
+            None
+        };
+        let flags = (u8::from(write_method) * WRITE_METHOD) | (u8::from(facts.is_some()) * ARCH);
+        Scan { facts, flags, saga_key: seen & 1 << SAGA != 0 }
+    }
+
+    /// Records the facts a [`ArchTable::scan`] found for the span held at `slot`; a resend
+    /// fills in what was missing.
+    pub fn put(&mut self, slot: SpanSlot, new: Option<Box<ArchFacts>>) {
+        let Some(new) = new else { return };
         match self.facts.get_mut(&slot) {
             None => {
-                self.facts.insert(slot, Box::new(new));
+                self.facts.insert(slot, new);
             }
             Some(held) => {
                 held.table_write = held.table_write.take().or(new.table_write);
                 held.event_type = held.event_type.take().or(new.event_type);
                 held.version = held.version.take().or(new.version);
                 held.deserialization_error |= new.deserialization_error;
-                held.write_method |= new.write_method;
             }
         }
     }
@@ -77,26 +128,29 @@ impl ArchTable {
         }
     }
 
-    fn class_of(&mut self, key: Sym, interner: &Interner) -> u8 {
+    #[inline]
+    fn class_of(&mut self, key: Sym, keys: &LinkKeys, interner: &Interner) -> u8 {
         let i = key.index() as usize;
+        if let Some(&c) = self.class.get(i)
+            && c & CLASSIFIED != 0
+        {
+            return c & !CLASSIFIED;
+        }
         if self.class.len() <= i {
             self.class.resize(i + 1, 0);
         }
-        if self.class[i] & CLASSIFIED == 0 {
-            self.class[i] = CLASSIFIED | classify(interner.resolve(key));
-        }
-        self.class[i] & !CLASSIFIED
+        let class = if keys.is_saga_key(key) { SAGA } else { classify(interner.resolve(key)) };
+        self.class[i] = CLASSIFIED | class;
+        class
     }
 
+    /// What `span` says, read in full (it named a table or an event, or failed).
     fn extract(&mut self, span: &Span, interner: &Interner) -> Option<ArchFacts> {
         let (mut table, mut namespace, mut operation, mut query) = (None, None, None, None);
-        let (mut event_type, mut version, mut error_type, mut method) = (None, None, None, None);
+        let (mut event_type, mut version, mut error_type) = (None, None, None);
         for kv in &*span.attributes {
-            let class = self.class_of(kv.key, interner);
-            if class == NONE {
-                continue;
-            }
-            let Some(v) = text(&kv.value) else { continue };
+            let i = kv.key.index() as usize;
+            let class = self.class.get(i).map_or(NONE, |c| c & !CLASSIFIED);
             let slot = match class {
                 TABLE => &mut table,
                 NAMESPACE => &mut namespace,
@@ -104,9 +158,10 @@ impl ArchTable {
                 QUERY => &mut query,
                 EVENT_TYPE => &mut event_type,
                 VERSION => &mut version,
-                METHOD => &mut method,
-                _ => &mut error_type,
+                ERROR_TYPE => &mut error_type,
+                _ => continue,
             };
+            let Some(v) = text(&kv.value) else { continue };
             if slot.is_none() {
                 *slot = Some(v);
             }
@@ -140,11 +195,7 @@ impl ArchTable {
             }
             said.iter().any(|s| is_shape_error(s))
         };
-        let write_method = method.is_some_and(|m| {
-            ["POST", "PUT", "PATCH", "DELETE"].iter().any(|w| m.eq_ignore_ascii_case(w))
-        });
-        let facts =
-            ArchFacts { table_write, event_type, version, deserialization_error, write_method };
+        let facts = ArchFacts { table_write, event_type, version, deserialization_error };
         (facts != ArchFacts::default()).then_some(facts)
     }
 }

@@ -1,6 +1,7 @@
 //! What the linker keeps of a span: a compact record of the fields that hops, flows, the
 //! graph, lag and sagas read, extracted once when the span arrives.
 
+use super::arch::Scan;
 use super::few::Few;
 use super::slot::{HopSlot, SagaSlot, SpanSlot, TraceSlot};
 use super::subscription::Reached;
@@ -18,6 +19,10 @@ pub(crate) const ERROR: u8 = 1 << 2;
 pub(crate) const DERIVED: u8 = 1 << 3;
 /// The record is free: its trace was evicted and the slot waits for reuse.
 pub(crate) const FREED: u8 = 1 << 4;
+/// An HTTP call or request with a method that changes state (POST, PUT, PATCH, DELETE).
+pub(crate) const WRITE_METHOD: u8 = 1 << 5;
+/// The span has facts in the linker's architecture table ([`super::arch::ArchTable`]).
+pub(crate) const ARCH: u8 = 1 << 6;
 
 /// One span as the linker sees it.
 #[derive(Debug, Clone)]
@@ -264,7 +269,7 @@ impl LinkKeys {
         keys
     }
 
-    fn is_saga_key(&self, k: Sym) -> bool {
+    pub(crate) fn is_saga_key(&self, k: Sym) -> bool {
         self.saga_key.get(k.index() as usize).copied().unwrap_or(false)
     }
 }
@@ -324,13 +329,14 @@ pub(crate) fn extract(
     keys: &LinkKeys,
     names: &mut Vec<Option<NameClass>>,
     interner: &Interner,
+    scan: &Scan,
 ) -> SpanFacts {
     let i = span.name.index() as usize;
     if names.len() <= i {
         names.resize(i + 1, None);
     }
     let class = *names[i].get_or_insert_with(|| NameClass::of(interner.resolve(span.name)));
-    let mut flags = 0;
+    let mut flags = scan.flags;
     if span.is_error() {
         flags |= ERROR;
     }
@@ -397,7 +403,7 @@ pub(crate) fn extract(
         start: span.start_unix_nano,
         end: span.end_unix_nano.max(span.start_unix_nano),
         msg,
-        saga: saga_facts(span, class, keys, interner),
+        saga: saga_facts(span, class, keys, interner, scan.saga_key),
         saga_slot: None,
         orchestrated_step: false,
     }
@@ -408,12 +414,9 @@ fn saga_facts(
     class: NameClass,
     keys: &LinkKeys,
     interner: &Interner,
+    saga_key: bool,
 ) -> Option<Box<SagaFacts>> {
-    if !class.workflow
-        && !class.activity
-        && !class.saga_like
-        && !span.attributes.iter().any(|kv| keys.is_saga_key(kv.key))
-    {
+    if !class.workflow && !class.activity && !class.saga_like && !saga_key {
         return None;
     }
     let mut f = SagaFacts::default();

@@ -28,7 +28,7 @@ pub(crate) mod arch;
 mod derive;
 pub(crate) mod destination;
 pub(crate) mod facts;
-mod few;
+pub(crate) mod few;
 pub(crate) mod hop;
 mod index;
 mod memory;
@@ -239,13 +239,15 @@ impl Linker {
             self.merge(held, span);
             return;
         }
-        let mut facts = facts::extract(span, trace, &self.keys, &mut self.names, &self.interner);
+        let scan = self.arch.scan(span, &self.keys, &self.interner);
+        let mut facts =
+            facts::extract(span, trace, &self.keys, &mut self.names, &self.interner, &scan);
         if facts.parent_id == Some(span.span_id) {
             facts.parent_id = None;
         }
         let parent_id = facts.parent_id;
         let slot = self.spans.insert(facts);
-        self.arch.add(slot, span, &self.interner);
+        self.arch.put(slot, scan.facts);
         self.stats.spans += 1;
         if let Some(pid) = parent_id {
             self.place_under(trace, slot, pid);
