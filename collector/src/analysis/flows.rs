@@ -10,6 +10,7 @@ use rustc_hash::FxHashSet;
 use super::pending::Pending;
 use super::sagas::SagaSet;
 use super::shape::FlowShape;
+use super::tally::Tally;
 use super::{Ctx, Flow, FlowRoot, FlowStatus, Text};
 use crate::link::TraceHops;
 use crate::link::slot::{BySlot, TraceSlot};
@@ -18,8 +19,6 @@ use crate::model::{Sym, TraceId};
 /// The flows, and the first flow (in output order) each trace belongs to.
 pub(crate) struct FlowSet {
     pub flows: Vec<Flow>,
-    /// Parallel to `flows`: each flow's shape.
-    pub shapes: Vec<FlowShape>,
     /// Trace slot → index in `flows` of the first flow holding it ([`NO_FLOW`] if none).
     trace_flow: BySlot<TraceSlot, u32>,
 }
@@ -35,11 +34,17 @@ impl FlowSet {
     }
 }
 
-/// The flow records of `walks` (every flow of `cx`, walked by [`Walks::new`]).
-pub(crate) fn build(cx: &Ctx<'_>, walks: Walks, pending: &Pending, sagas: &SagaSet) -> FlowSet {
+/// The flow records of `walks` (every flow of `cx`, walked by [`Walks::new`]); their shapes
+/// go into `tally`.
+pub(crate) fn build(
+    cx: &Ctx<'_>,
+    walks: Walks,
+    pending: &Pending,
+    sagas: &SagaSet,
+    tally: &mut Tally,
+) -> FlowSet {
     let mut trace_flow = BySlot::filled(cx.linker.traces.len(), NO_FLOW);
     let mut flows = Vec::with_capacity(walks.len());
-    let mut shapes = Vec::with_capacity(walks.len());
     walks.each(&mut |root, members, in_flow| {
         let i = flows.len() as u32;
         for &t in members {
@@ -48,10 +53,11 @@ pub(crate) fn build(cx: &Ctx<'_>, walks: Walks, pending: &Pending, sagas: &SagaS
             }
         }
         let (f, shape) = flow(cx, root, members, in_flow, pending, sagas);
+        // In output order: the index sorts as the flows do.
+        tally.apply((u64::from(i), f.id.0), &f, &shape, true);
         flows.push(f);
-        shapes.push(shape);
     });
-    FlowSet { flows, shapes, trace_flow }
+    FlowSet { flows, trace_flow }
 }
 
 /// What [`each_flow`] calls: root, members, membership test.
@@ -199,7 +205,7 @@ pub(crate) fn flow(
     }
     services.sort_unstable();
     services.dedup();
-    let mut names: Vec<&'static str> = services.iter().map(|&s| cx.str(s)).collect();
+    let mut names: Vec<Text> = services.iter().map(|&s| cx.text(s)).collect();
     names.sort_unstable();
     let rs = cx.span(root_span);
     let root_end = rs.end;
@@ -231,7 +237,7 @@ pub(crate) fn flow(
             span_id: rs.span_id,
         },
         traces: members.iter().map(|&t| linker.traces[t].id).collect(),
-        services: names.into_iter().map(Text::Borrowed).collect(),
+        services: names,
         span_count: spans,
         hop_count: hops,
         start_unix_nano: start,

@@ -104,13 +104,9 @@ pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
     let story = |walks: &dyn Fn() -> flows::Walks| {
         let pending = pending::Pending::new(&cx);
         let sagas = sagas::build(&cx, &pending);
-        let flow_set = flows::build(&cx, walks(), &pending, &sagas);
-        let mut insights = insights::build(&cx, &flow_set, &sagas);
         let mut tally = tally::Tally::default();
-        // In output order: the index sorts as the flows do.
-        for (i, (flow, shape)) in flow_set.flows.iter().zip(&flow_set.shapes).enumerate() {
-            tally.apply((i as u64, flow.id.0), flow, shape, true);
-        }
+        let flow_set = flows::build(&cx, walks(), &pending, &sagas, &mut tally);
+        let mut insights = insights::build(&cx, &flow_set, &sagas);
         let architecture = tally.read(&cx, &mut insights);
         insights::order(&mut insights);
         (flow_set, sagas, (insights, architecture))

@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use super::Linker;
 use super::facts::{ARCH, LinkKeys, WRITE_METHOD};
 use super::slot::SpanSlot;
-use crate::model::{Interner, Span, Sym, Value};
+use crate::model::{Interner, Span, SpanKind, Sym, Value};
 
 /// What a span says about its table and its message's schema.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,18 +83,21 @@ impl ArchTable {
     /// Only the few spans that name a table or an event, or failed, are read further.
     pub fn scan(&mut self, span: &Span, keys: &LinkKeys, interner: &Interner) -> Scan {
         let mut seen = 0u16;
-        let mut method: Option<&str> = None;
+        let mut method: Option<&Value> = None;
         for kv in &*span.attributes {
             let class = self.class_of(kv.key, keys, interner);
             seen |= 1 << class;
             if class == METHOD && method.is_none() {
-                method = text(&kv.value);
+                method = Some(&kv.value);
             }
         }
-        let write_method = method.is_some_and(|m| {
-            m.len() <= 6
-                && ["POST", "PUT", "PATCH", "DELETE"].iter().any(|w| m.eq_ignore_ascii_case(w))
-        });
+        // Read where a fan-out is looked for: a handler's calls and the handlers called.
+        let call = matches!(span.kind, SpanKind::Client | SpanKind::Server);
+        let write_method = call
+            && method.and_then(text).is_some_and(|m| {
+                m.len() <= 6
+                    && ["POST", "PUT", "PATCH", "DELETE"].iter().any(|w| m.eq_ignore_ascii_case(w))
+            });
         let facts = if seen & SAYS != 0 || span.is_error() {
             self.extract(span, interner).map(Box::new)
         } else {
