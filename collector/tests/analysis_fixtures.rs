@@ -284,6 +284,8 @@ fn tables_versions_and_a_synchronous_fan_out_are_anti_patterns() {
     assert_eq!(subject(InsightKind::DistributedMonolith), "shop.orders");
     assert_eq!(subject(InsightKind::EventSchemaChaos), "kafka:shipments");
     assert_eq!(subject(InsightKind::SyncFanout), "gateway POST /orders/{id}/cancel");
-    let orders = a.architecture.iter().find(|r| r.service == "orders").expect("an orders row");
-    assert_eq!(orders.tables_written, ["shop.orders"]);
+    assert_eq!(a.tables_written("orders", "POST /orders"), ["shop.orders"]);
+    assert_eq!(a.tables_written("reporting", "nightly rollup"), ["shop.orders"]);
+    assert!(a.tables_written("gateway", "POST /orders/{id}/cancel").is_empty());
+    assert!(a.tables_written("orders", "GET /nothing").is_empty());
 }

@@ -40,6 +40,19 @@ pub struct Analysis {
     pub architecture: Vec<ArchitectureRow>,
 }
 
+impl Analysis {
+    /// The tables (`<namespace>.<table>`, sorted) that the flows rooted at `service`'s
+    /// `operation` wrote, as its [`ArchitectureRow::tables_written`]; empty for an operation
+    /// that roots no flow. A table counts when a span of the flow names it (`db.collection.name`
+    /// and its older spellings, or the table of an `INSERT`/`UPDATE`/`DELETE`/`MERGE` query)
+    /// and its operation or statement writes.
+    pub fn tables_written(&self, service: &str, operation: &str) -> &[String] {
+        self.architecture
+            .binary_search_by(|r| (&*r.service, &*r.operation).cmp(&(service, operation)))
+            .map_or(&[], |i| &self.architecture[i].tables_written)
+    }
+}
+
 /// Counts over everything analysed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Summary {
