@@ -272,11 +272,7 @@ fn tables_versions_and_a_synchronous_fan_out_are_anti_patterns() {
     kinds.sort();
     assert_eq!(
         kinds,
-        [
-            InsightKind::EventSchemaChaos,
-            InsightKind::DistributedMonolith,
-            InsightKind::SyncFanout
-        ]
+        [InsightKind::EventSchemaChaos, InsightKind::DistributedMonolith, InsightKind::SyncFanout]
     );
     let subject = |k: InsightKind| {
         a.insights.iter().find(|i| i.kind == k).map(|i| i.subject.clone()).unwrap_or_default()

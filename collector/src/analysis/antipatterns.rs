@@ -17,7 +17,7 @@
 //!   services one after another for side effects (a state-changing method, or a callee that
 //!   writes or emits); reads it needs (GETs) do not count.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::FxHashMap;
 
@@ -38,40 +38,14 @@ type FannedOut = (Vec<Sym>, u64);
 /// example an insight names.
 pub(crate) type FlowKey = (u64, [u8; 16]);
 
-/// The flows that showed something, in output order. Flows come and go mostly at the ends
-/// (new ones last, evicted ones first; [`super::analyze`] adds them in order), so a sorted
-/// deque keeps them at O(1) there, and O(distance to an end) elsewhere.
-#[derive(Debug, Default)]
-struct Flows(VecDeque<FlowKey>);
-
-impl Flows {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn first(&self) -> Option<&FlowKey> {
-        self.0.front()
-    }
-}
+/// The flows that showed something, in output order.
+type Flows = BTreeSet<FlowKey>;
 
 fn flow_set(flows: &mut Flows, key: FlowKey, add: bool) {
-    let q = &mut flows.0;
     if add {
-        if q.back().is_none_or(|b| *b < key) {
-            q.push_back(key);
-        } else if let Err(i) = q.binary_search(&key) {
-            q.insert(i, key);
-        }
-    } else if q.back() == Some(&key) {
-        q.pop_back();
-    } else if q.front() == Some(&key) {
-        q.pop_front();
-    } else if let Ok(i) = q.binary_search(&key) {
-        q.remove(i);
+        flows.insert(key);
+    } else {
+        flows.remove(&key);
     }
 }
 

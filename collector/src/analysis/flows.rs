@@ -176,6 +176,20 @@ pub(crate) fn flow(
     pending: &Pending,
     sagas: &SagaSet,
 ) -> (Flow, FlowShape) {
+    flow_with(cx, root, members, in_flow, pending, sagas, None)
+}
+
+/// [`flow`], given the flow's shape when it is known to be unchanged (no span or hop of the
+/// flow changed since it was read: only the clock moved).
+pub(crate) fn flow_with(
+    cx: &Ctx<'_>,
+    root: TraceSlot,
+    members: &[TraceSlot],
+    in_flow: &dyn Fn(TraceSlot) -> bool,
+    pending: &Pending,
+    sagas: &SagaSet,
+    known: Option<FlowShape>,
+) -> (Flow, FlowShape) {
     let linker = cx.linker;
     let rt = &linker.traces[root];
     let root_span = rt
@@ -226,7 +240,7 @@ pub(crate) fn flow(
         },
     };
     let start = start.min(end);
-    let mut shape = super::shape::of_flow(cx, members, in_flow);
+    let mut shape = known.unwrap_or_else(|| super::shape::of_flow(cx, members, in_flow));
     shape.root = (rs.service, rs.name);
     let flow = Flow {
         id: rt.id,

@@ -464,7 +464,14 @@ impl LiveAnalysis {
                 }
             }
             let in_flow = |t: TraceSlot| set.contains(&t);
-            let (flow, shape) = flows::flow(cx, r, &members, &in_flow, pending, saga_set);
+            // Rebuilt because the clock moved, and nothing of it changed: its shape holds.
+            let known = if roots.contains(&r) {
+                None
+            } else {
+                self.flows.get(&r).map(|e| e.row.facts.shape.clone())
+            };
+            let (flow, shape) =
+                flows::flow_with(cx, r, &members, &in_flow, pending, saga_set, known);
             let clock = clock_bound(cx, pending, saga_set, &members, &flow);
             let facts = flow_facts(cx, &members, &in_flow, shape);
             let start = members.iter().map(|&t| linker.traces[t].start).min().unwrap_or(0);
@@ -485,9 +492,10 @@ impl LiveAnalysis {
                 continue;
             }
             self.moved_members.extend(members.iter().copied());
-            self.remove_flow(r);
+            let old = self.take_flow(r);
             let row = Arc::new(FlowRow { flow, facts });
-            self.tally.apply(key, &row.flow, &row.facts.shape, true);
+            let old = old.as_ref().map(|e| (e.key, &e.row.flow, &e.row.facts.shape));
+            self.tally.replace(old, key, &row.flow, &row.facts.shape);
             self.order.insert(key, Arc::clone(&row));
             self.chunks.touched.push(key);
             if clock {
@@ -518,13 +526,19 @@ impl LiveAnalysis {
     }
 
     fn remove_flow(&mut self, root: TraceSlot) {
-        if let Some(e) = self.flows.remove(&root) {
+        if let Some(e) = self.take_flow(root) {
             self.tally.apply(e.key, &e.row.flow, &e.row.facts.shape, false);
-            self.order.remove(&e.key);
-            self.chunks.touched.push(e.key);
-            self.flows_open.remove(&root);
-            self.moved_roots.insert(root);
         }
+    }
+
+    /// Removes the flow rooted at `root` from everything but the tally, and returns it.
+    fn take_flow(&mut self, root: TraceSlot) -> Option<FlowEntry> {
+        let e = self.flows.remove(&root)?;
+        self.order.remove(&e.key);
+        self.chunks.touched.push(e.key);
+        self.flows_open.remove(&root);
+        self.moved_roots.insert(root);
+        Some(e)
     }
 
     /// Re-runs the trace-local detectors where something changed: cascades on the changed

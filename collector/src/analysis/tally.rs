@@ -22,6 +22,27 @@ impl Tally {
         self.patterns.apply(key, shape, add);
     }
 
+    /// Takes flow `old` (as added before) away and adds its rebuilt record: the anti-pattern
+    /// sums, which read only the shape and the place, are left alone when neither changed
+    /// (a flow rebuilt for the clock).
+    pub fn replace(
+        &mut self,
+        old: Option<(FlowKey, &Flow, &FlowShape)>,
+        key: FlowKey,
+        flow: &Flow,
+        shape: &FlowShape,
+    ) {
+        if let Some((old_key, old_flow, old_shape)) = old {
+            self.rows.apply(old_flow, old_shape, false);
+            if old_key == key && old_shape == shape {
+                self.rows.apply(flow, shape, true);
+                return;
+            }
+            self.patterns.apply(old_key, old_shape, false);
+        }
+        self.apply(key, flow, shape, true);
+    }
+
     /// The architecture rows, and the anti-pattern insights added to `insights`.
     pub fn read(&mut self, cx: &Ctx<'_>, insights: &mut Vec<Insight>) -> Vec<ArchitectureRow> {
         self.patterns.detect(cx, insights);
