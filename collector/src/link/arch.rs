@@ -11,22 +11,9 @@
 use rustc_hash::FxHashMap;
 
 use super::Linker;
-use super::facts::{ARCH, LinkKeys, WRITE_METHOD};
+use super::facts::{ARCH, ArchFacts, LinkKeys, Scan, WRITE_METHOD};
 use super::slot::SpanSlot;
 use crate::model::{Interner, Span, SpanKind, Sym, Value};
-
-/// What a span says about its table and its message's schema.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct ArchFacts {
-    /// The table written (`<namespace>.<table>`, or `<table>` without a namespace).
-    pub table_write: Option<Box<str>>,
-    /// The event type without its version (`cloudevents.event_type` or a header).
-    pub event_type: Option<Box<str>>,
-    /// The event's schema version (from the type's suffix, a version attribute or header).
-    pub version: Option<Box<str>>,
-    /// The span failed on the message's shape: a (de)serialization or schema error.
-    pub deserialization_error: bool,
-}
 
 const CLASSIFIED: u8 = 1 << 7;
 const TABLE: u8 = 1;
@@ -49,15 +36,6 @@ impl Linker {
     pub(crate) fn arch_facts(&self, s: SpanSlot) -> Option<&ArchFacts> {
         if self.span(s).is(ARCH) { self.arch.get(s) } else { None }
     }
-}
-
-/// What one pass over a span's attributes found ([`ArchTable::scan`]).
-pub(crate) struct Scan {
-    pub facts: Option<Box<ArchFacts>>,
-    /// [`ARCH`] and [`WRITE_METHOD`], to set on the span's record.
-    pub flags: u8,
-    /// The span has a saga attribute.
-    pub saga_key: bool,
 }
 
 /// The per-span side table and the key classification it reads with.

@@ -1,7 +1,6 @@
 //! What the linker keeps of a span: a compact record of the fields that hops, flows, the
 //! graph, lag and sagas read, extracted once when the span arrives.
 
-use super::arch::Scan;
 use super::few::Few;
 use super::slot::{HopSlot, SagaSlot, SpanSlot, TraceSlot};
 use super::subscription::Reached;
@@ -21,8 +20,30 @@ pub(crate) const DERIVED: u8 = 1 << 3;
 pub(crate) const FREED: u8 = 1 << 4;
 /// An HTTP call or request with a method that changes state (POST, PUT, PATCH, DELETE).
 pub(crate) const WRITE_METHOD: u8 = 1 << 5;
-/// The span has facts in the linker's architecture table ([`super::arch::ArchTable`]).
+/// The span has [`ArchFacts`] in the linker's architecture table (`arch.rs`).
 pub(crate) const ARCH: u8 = 1 << 6;
+
+/// What one pass over a span's attributes found (the architecture table's `scan`).
+pub(crate) struct Scan {
+    pub facts: Option<Box<ArchFacts>>,
+    /// [`ARCH`] and [`WRITE_METHOD`], to set on the span's record.
+    pub flags: u8,
+    /// The span has a saga attribute.
+    pub saga_key: bool,
+}
+
+/// What a span says about its table and its message's schema.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ArchFacts {
+    /// The table written (`<namespace>.<table>`, or `<table>` without a namespace).
+    pub table_write: Option<Box<str>>,
+    /// The event type without its version (`cloudevents.event_type` or a header).
+    pub event_type: Option<Box<str>>,
+    /// The event's schema version (from the type's suffix, a version attribute or header).
+    pub version: Option<Box<str>>,
+    /// The span failed on the message's shape: a (de)serialization or schema error.
+    pub deserialization_error: bool,
+}
 
 /// One span as the linker sees it.
 #[derive(Debug, Clone)]
