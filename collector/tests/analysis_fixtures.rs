@@ -264,3 +264,24 @@ fn text_report_names_flows_hops_lag_sagas_insights() {
     let report = text::render(&a);
     insta::assert_snapshot!("text_report", report);
 }
+
+#[test]
+fn tables_versions_and_a_synchronous_fan_out_are_anti_patterns() {
+    let a = analyze_fixture("22_architecture");
+    let mut kinds = insight_kinds(&a);
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [InsightKind::EventSchemaChaos, InsightKind::DistributedMonolith, InsightKind::SyncFanout]
+    );
+    let subject = |k: InsightKind| {
+        a.insights.iter().find(|i| i.kind == k).map(|i| i.subject.clone()).unwrap_or_default()
+    };
+    assert_eq!(subject(InsightKind::DistributedMonolith), "shop.orders");
+    assert_eq!(subject(InsightKind::EventSchemaChaos), "kafka:shipments");
+    assert_eq!(subject(InsightKind::SyncFanout), "gateway POST /orders/{id}/cancel");
+    assert_eq!(a.tables_written("orders", "POST /orders"), ["shop.orders"]);
+    assert_eq!(a.tables_written("reporting", "nightly rollup"), ["shop.orders"]);
+    assert!(a.tables_written("gateway", "POST /orders/{id}/cancel").is_empty());
+    assert!(a.tables_written("orders", "GET /nothing").is_empty());
+}

@@ -17,7 +17,7 @@ use hopscope_tests::{
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use serde_json::Value as Json;
 
-const SERVICES: [&str; 8] = [
+const SERVICES: [&str; 10] = [
     "gateway",
     "orders",
     "inventory",
@@ -26,6 +26,8 @@ const SERVICES: [&str; 8] = [
     "notifications",
     "analytics",
     "loyalty",
+    "reporting",
+    "tracking",
 ];
 
 // OTLP span kinds.
@@ -175,7 +177,7 @@ fn flows_in_flight_at_the_stop_are_finished_not_cut() {
 }
 
 #[test]
-fn spans_come_from_all_eight_services_with_their_resources() {
+fn spans_come_from_all_ten_services_with_their_resources() {
     let run = run();
     let services: BTreeSet<&str> = run.spans.iter().map(|s| s.service.as_str()).collect();
     assert_eq!(services, SERVICES.into_iter().collect::<BTreeSet<_>>());
@@ -454,7 +456,7 @@ fn analyze_finds_every_pattern_in_the_recording() {
     let a = analyze(&run.recording);
     assert_eq!(a["schema"], "hopscope.analysis/v1");
     assert_eq!(a["summary"]["spans"], run.spans.len());
-    assert_eq!(a["summary"]["services"], 8);
+    assert_eq!(a["summary"]["services"], SERVICES.len());
 
     // Hops via parent and via link, on both systems.
     let hops = a["hops"].as_array().expect("hops");
@@ -599,6 +601,98 @@ fn the_catalog_shows_every_event_the_demo_emits_and_its_asyncapi_is_valid() {
     assert!(valid, "{said}");
 }
 
+/// The architecture the demo teaches, read back from a minute of it: every insight kind
+/// (the five flow-level ones and the six anti-patterns, `sync_over_async` among both), the
+/// three interaction styles, and the architecture rows that carry them.
+#[test]
+fn a_minute_of_the_demo_shows_every_insight_kind_and_style() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let recording = dir.path().join("minute.jsonl");
+    let finished = run_demo(
+        &[
+            "--headless",
+            "--duration",
+            "60s",
+            "--grpc",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--record",
+            recording.to_str().expect("UTF-8 temp path"),
+            "--seed",
+            "7",
+        ],
+        Duration::from_secs(150),
+    );
+    assert!(finished.status.success(), "{}: {}", finished.status, finished.stderr);
+    let a = analyze(&recording);
+
+    let kinds = strs(&a["insights"], "kind");
+    for kind in [
+        "duplicate_delivery",
+        "unconsumed_event",
+        "cascade_failure",
+        "sync_over_async",
+        "failed_compensation",
+        "god_orchestrator",
+        "event_soup",
+        "event_schema_chaos",
+        "distributed_monolith",
+        "sync_fanout",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} insight: {kinds:?}");
+    }
+    // Each anti-pattern is about what the demo built it from.
+    let about = |kind: &str| -> BTreeSet<&str> {
+        a["insights"]
+            .as_array()
+            .expect("insights")
+            .iter()
+            .filter(|i| i["kind"] == kind)
+            .filter_map(|i| i["subject"].as_str())
+            .collect()
+    };
+    assert!(about("distributed_monolith").contains("orders"), "{}", a["insights"]);
+    assert!(about("event_soup").contains("tracking POST /events"), "{}", a["insights"]);
+    assert!(about("event_schema_chaos").contains("kafka:shipments"), "{}", a["insights"]);
+    assert!(about("sync_fanout").contains("orders POST /orders/{id}/cancel"), "{}", a["insights"]);
+    assert!(about("god_orchestrator").contains("orders"), "{}", a["insights"]);
+    // The schema chaos names the consumer that fails on v2, not notifications, which reads
+    // both versions.
+    let chaos = a["insights"]
+        .as_array()
+        .expect("insights")
+        .iter()
+        .find(|i| i["kind"] == "event_schema_chaos")
+        .and_then(|i| i["detail"].as_str())
+        .unwrap_or_default();
+    assert!(chaos.contains("on v2 in analytics,"), "{chaos}");
+    assert!(!chaos.contains("notifications"), "{chaos}");
+
+    let styles = strs(&a["flows"], "style");
+    for style in ["sync", "choreography", "orchestration"] {
+        assert!(styles.contains(style), "no {style} flow: {styles:?}");
+    }
+    // The architecture rows: the checkout choreographed, the fulfilment and the return
+    // orchestrated by orders, the legacy cancel synchronous.
+    let rows = a["architecture"].as_array().expect("architecture");
+    let style_of = |op: &str| {
+        rows.iter()
+            .find(|r| r["service"] == "gateway" && r["operation"] == op)
+            .map(|r| r["style"].as_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(style_of("POST /checkout").as_deref(), Some("choreography"), "{rows:?}");
+    assert_eq!(style_of("POST /orders/{id}/return").as_deref(), Some("orchestration"));
+    assert_eq!(style_of("POST /orders/{id}/cancel").as_deref(), Some("sync"));
+    let returns = a["flows"]
+        .as_array()
+        .expect("flows")
+        .iter()
+        .find(|f| f["root"]["name"] == "POST /orders/{id}/return")
+        .expect("a return flow");
+    assert_eq!(returns["coordinator"], "orders", "{returns}");
+}
+
 #[test]
 fn export_only_feeds_another_collector() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -637,7 +731,7 @@ fn export_only_feeds_another_collector() {
     let spans = read_recording(&path);
     assert_eq!(spans.len() as u64, exported);
     let services: BTreeSet<&str> = spans.iter().map(|s| s.service.as_str()).collect();
-    assert_eq!(services.len(), 8, "{services:?}");
+    assert_eq!(services.len(), SERVICES.len(), "{services:?}");
 }
 
 #[test]

@@ -143,6 +143,24 @@ fn replay_tui_screens_keys_and_quit() {
     assert!(stalled < ok, "worst first:\n{lag}");
     assert!(lag.contains("kafka orders → analytics"), "{lag}");
 
+    // 6: architecture, one row per root operation; the checkout row is choreographed and
+    // settles after its caller's answer.
+    tmux.keys(&["6"]);
+    // (Waits for the pane too: a capture can catch a frame half drawn.)
+    let arch = tmux.wait_for("the architecture screen", |s| {
+        s.contains("WAIT █ THEN SETTLE ░")
+            && s.contains("gateway POST /checkout")
+            && s.contains("duplicate_delivery kafka:orders")
+    });
+    let checkout = arch
+        .lines()
+        .find(|l| l.contains("gateway POST /checkout"))
+        .expect("a row for gateway POST /checkout");
+    assert!(checkout.starts_with("choreography") && checkout.contains('░'), "{arch}");
+    // Rows with insights first, the first selected: its pane lists them with their subject.
+    assert!(arch.contains("orders POST /orders · choreography"), "{arch}");
+    assert!(arch.contains("duplicate_delivery kafka:orders"), "{arch}");
+
     // ?: help over the screen; any key closes it.
     tmux.keys(&["?"]);
     tmux.wait_for("the help", |s| {
@@ -252,7 +270,7 @@ fn pane_node(screen: &str) -> Option<String> {
     })
 }
 
-/// The demo's own system (8 services, 10 destinations, reply cycles), recorded for 20 s and
+/// The demo's own system (10 services, 12 destinations, reply cycles), recorded for 20 s and
 /// replayed at 160x45 and at 100x30: screen 2 draws the diagram (boxes and arrows, not the
 /// list), and walking the selection column by column (k to the top, j down, l to the next
 /// column) brings every service and destination into view, drawn selected.
@@ -277,8 +295,12 @@ fn demo_graph_is_a_diagram_and_every_node_can_be_brought_into_view() {
         "notifications",
         "orders",
         "payments",
+        "reporting",
         "shipping",
+        "tracking",
         "kafka:orders.placed",
+        "kafka:shipments",
+        "kafka:tracking.events",
         "rabbitmq:audit:order.placed",
         "rabbitmq:inventory.commands",
         "rabbitmq:invoice.requests",
@@ -332,12 +354,12 @@ fn demo_graph_is_a_diagram_and_every_node_can_be_brought_into_view() {
         // Up to 10 columns: a dead-letter edge (destination to destination) adds one.
         for _column in 0..10 {
             let mut top = String::new();
-            // The demo's tallest column holds 7 nodes.
-            for _ in 0..7 {
+            // The demo's tallest column holds 9 nodes.
+            for _ in 0..9 {
                 top = press("k");
             }
             note(&top);
-            for _ in 0..8 {
+            for _ in 0..10 {
                 note(&press("j"));
             }
             press("l");

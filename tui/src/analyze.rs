@@ -28,10 +28,11 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         stuck_after: settings.stuck_after,
         lag_warn: settings.lag_warn,
     };
-    let recording = match offline::read(&args.files, &options) {
+    let mut recording = match offline::read(&args.files, &options) {
         Ok(recording) => recording,
         Err(code) => return Ok(code),
     };
+    recording.analysis_options = recording.analysis_options.god_orchestrator(args.god_orchestrator);
     let analysis = recording.analysis();
     match write_report(&analysis, settings.format) {
         Ok(()) => {}
@@ -96,6 +97,13 @@ pub fn conditions_held(fail_on: &FailOn, a: &Analysis) -> Vec<String> {
     }
     if fail_on.insights && !a.insights.is_empty() {
         held.push(format!("insights: {}", a.insights.len()));
+    }
+    for kind in &fail_on.kinds {
+        let found: Vec<&str> =
+            a.insights.iter().filter(|i| i.kind == *kind).map(|i| i.subject.as_str()).collect();
+        if !found.is_empty() {
+            held.push(format!("{}: {} ({})", kind.as_str(), found.len(), found.join(", ")));
+        }
     }
     held
 }

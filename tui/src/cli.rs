@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use hopscope_collector::analysis::InsightKind;
 
 /// See how a request travels through a system that mixes synchronous calls and asynchronous
 /// events: an embedded OTLP collector that stitches sync calls and async hops into
@@ -325,9 +326,14 @@ pub struct AnalyzeArgs {
 
     /// Exit 1 when one of these holds (comma-separated): `stuck` (a flow or saga is stuck),
     /// `errors` (a span is an error), `lag>DUR` (a subscription's p95 queue time or oldest
-    /// unconsumed message is older than DUR), `insights` (any insight).
+    /// unconsumed message is older than DUR), `insights` (any insight), or an insight kind
+    /// (`distributed_monolith`, `sync_fanout`, `event_soup`, ...: one of that kind).
     #[arg(long, env = "HOPSCOPE_FAIL_ON", value_name = "LIST", value_parser = FailOn::parse)]
     pub fail_on: Option<FailOn>,
+
+    /// A service coordinating this many distinct services or more is a `god_orchestrator`.
+    #[arg(long, env = "HOPSCOPE_GOD_ORCHESTRATOR", value_name = "N", default_value_t = hopscope_collector::analysis::DEFAULT_GOD_ORCHESTRATOR)]
+    pub god_orchestrator: u32,
 
     /// TOML file with defaults for these flags (`format`, `stuck_after`, `lag_warn`,
     /// `fail_on`).
@@ -360,6 +366,8 @@ pub struct FailOn {
     pub errors: bool,
     pub lag_over: Option<Duration>,
     pub insights: bool,
+    /// Insight kinds that fail the run when one of them is found.
+    pub kinds: Vec<InsightKind>,
 }
 
 impl FailOn {
@@ -371,10 +379,14 @@ impl FailOn {
                 "stuck" => out.stuck = true,
                 "errors" | "error" => out.errors = true,
                 "insights" => out.insights = true,
+                kind if InsightKind::parse(kind).is_some() => {
+                    out.kinds.extend(InsightKind::parse(kind));
+                }
                 _ => {
                     let Some(dur) = item.strip_prefix("lag>") else {
                         return Err(format!(
-                            "unknown --fail-on condition `{item}` (stuck, errors, lag>DUR, insights)"
+                            "unknown --fail-on condition `{item}` (stuck, errors, lag>DUR, insights, or an insight kind: {})",
+                            InsightKind::ALL.map(InsightKind::as_str).join(", ")
                         ));
                     };
                     out.lag_over = Some(parse_duration(dur.trim())?);
@@ -657,6 +669,10 @@ mod tests {
         assert!(f.stuck && f.errors && !f.insights);
         assert_eq!(f.lag_over, Some(Duration::from_secs(2)));
         assert!(FailOn::parse("stuck,slow").is_err());
+        for kind in InsightKind::ALL {
+            let f = FailOn::parse(&format!("errors,{}", kind.as_str())).unwrap();
+            assert_eq!(f.kinds, [kind]);
+        }
         assert!(FailOn::parse("lag>soon").is_err());
         assert_eq!(FailOn::parse("").unwrap(), FailOn::default());
     }

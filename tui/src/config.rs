@@ -477,6 +477,7 @@ mod tests {
             stuck_after: None,
             lag_warn: None,
             fail_on: None,
+            god_orchestrator: 5,
             config: Some(config.to_owned()),
         };
         let mut a = args(&path);

@@ -163,7 +163,7 @@ struct Gathered {
     producers: BTreeMap<(&'static str, Option<&'static str>, Option<&'static str>), u64>,
     /// (service, subscription) → queue times and errors.
     consumers: BTreeMap<(&'static str, &'static str), (Vec<u64>, u64)>,
-    tables: Vec<&'static str>,
+    tables: Vec<String>,
 }
 
 /// The tables written under `operation` (the span itself or its descendants, not through a
@@ -171,17 +171,16 @@ struct Gathered {
 fn tables_under(
     cx: &Ctx<'_>,
     operation: SpanSlot,
-    writes: &[(SpanSlot, Sym)],
-    out: &mut Vec<&'static str>,
+    writes: &[(SpanSlot, &str)],
+    out: &mut Vec<String>,
 ) {
     for &(w, table) in writes {
         let mut cur = Some(w);
         for _ in 0..crate::link::MAX_DEPTH {
             let Some(s) = cur else { break };
             if s == operation {
-                let table = cx.str(table);
-                if !out.contains(&table) {
-                    out.push(table);
+                if !out.iter().any(|t| t == table) {
+                    out.push(table.to_owned());
                 }
                 break;
             }
@@ -198,8 +197,8 @@ pub(crate) fn build(cx: &Ctx<'_>) -> Vec<Event> {
     let linker = cx.linker;
     let mut by: BTreeMap<(&'static str, &'static str), Gathered> = BTreeMap::new();
     let mut first_start = u64::MAX;
-    let mut writes: FxHashMap<TraceSlot, Vec<(SpanSlot, Sym)>> = FxHashMap::default();
-    for (&s, &table) in &linker.table_writes {
+    let mut writes: FxHashMap<TraceSlot, Vec<(SpanSlot, &str)>> = FxHashMap::default();
+    for (s, table) in linker.table_writes() {
         writes.entry(cx.span(s).trace).or_default().push((s, table));
     }
     for (key, dest) in &linker.agg.dests {
@@ -272,7 +271,7 @@ pub(crate) fn build(cx: &Ctx<'_>) -> Vec<Event> {
                         }
                     })
                     .collect(),
-                tables: g.tables.into_iter().map(str::to_owned).collect(),
+                tables: g.tables,
             }
         })
         .collect()

@@ -9,10 +9,12 @@ use rustc_hash::FxHashSet;
 
 use super::pending::Pending;
 use super::sagas::SagaSet;
+use super::shape::FlowShape;
+use super::tally::Tally;
 use super::{Ctx, Flow, FlowRoot, FlowStatus, Text};
 use crate::link::TraceHops;
 use crate::link::slot::{BySlot, TraceSlot};
-use crate::model::TraceId;
+use crate::model::{Sym, TraceId};
 
 /// The flows, and the first flow (in output order) each trace belongs to.
 pub(crate) struct FlowSet {
@@ -32,8 +34,15 @@ impl FlowSet {
     }
 }
 
-/// The flow records of `walks` (every flow of `cx`, walked by [`Walks::new`]).
-pub(crate) fn build(cx: &Ctx<'_>, walks: Walks, pending: &Pending, sagas: &SagaSet) -> FlowSet {
+/// The flow records of `walks` (every flow of `cx`, walked by [`Walks::new`]); their shapes
+/// go into `tally`.
+pub(crate) fn build(
+    cx: &Ctx<'_>,
+    walks: Walks,
+    pending: &Pending,
+    sagas: &SagaSet,
+    tally: &mut Tally,
+) -> FlowSet {
     let mut trace_flow = BySlot::filled(cx.linker.traces.len(), NO_FLOW);
     let mut flows = Vec::with_capacity(walks.len());
     walks.each(&mut |root, members, in_flow| {
@@ -43,7 +52,10 @@ pub(crate) fn build(cx: &Ctx<'_>, walks: Walks, pending: &Pending, sagas: &SagaS
                 trace_flow[t] = i;
             }
         }
-        flows.push(flow(cx, root, members, in_flow, pending, sagas));
+        let (f, shape) = flow(cx, root, members, in_flow, pending, sagas);
+        // In output order: the index sorts as the flows do.
+        tally.apply((u64::from(i), f.id.0), &f, &shape, true);
+        flows.push(f);
     });
     FlowSet { flows, trace_flow }
 }
@@ -163,7 +175,21 @@ pub(crate) fn flow(
     in_flow: &dyn Fn(TraceSlot) -> bool,
     pending: &Pending,
     sagas: &SagaSet,
-) -> Flow {
+) -> (Flow, FlowShape) {
+    flow_with(cx, root, members, in_flow, pending, sagas, None)
+}
+
+/// [`flow`], given the flow's shape when it is known to be unchanged (no span or hop of the
+/// flow changed since it was read: only the clock moved).
+pub(crate) fn flow_with(
+    cx: &Ctx<'_>,
+    root: TraceSlot,
+    members: &[TraceSlot],
+    in_flow: &dyn Fn(TraceSlot) -> bool,
+    pending: &Pending,
+    sagas: &SagaSet,
+    known: Option<FlowShape>,
+) -> (Flow, FlowShape) {
     let linker = cx.linker;
     let rt = &linker.traces[root];
     let root_span = rt
@@ -171,14 +197,14 @@ pub(crate) fn flow(
         .or_else(|| rt.spans.iter().copied().min_by_key(|&s| cx.key(s)))
         .expect("a held trace has a span");
     let (mut start, mut end, mut spans, mut hops, mut errors) = (u64::MAX, 0, 0u64, 0u64, 0u64);
-    let mut services: Vec<&'static str> = Vec::new();
+    let mut services: Vec<Sym> = Vec::new();
     for &t in members {
         let tr = &linker.traces[t];
         start = start.min(tr.start);
         end = end.max(tr.end);
         spans += tr.spans.len() as u64;
         errors += u64::from(tr.errors);
-        services.extend(tr.services.iter().map(|s| cx.str(*s)));
+        services.extend(tr.services.iter().copied());
         // The hops into `t` from the flow: those from inside `t`, and those from each member
         // upstream. `up` counts the hops from every other trace, so neither the hops nor
         // their producer spans are read (at 1M spans, each would be a cache miss).
@@ -193,6 +219,8 @@ pub(crate) fn flow(
     }
     services.sort_unstable();
     services.dedup();
+    let mut names: Vec<Text> = services.iter().map(|&s| cx.text(s)).collect();
+    names.sort_unstable();
     let rs = cx.span(root_span);
     let root_end = rs.end;
     let oldest = pending.oldest(cx, members.iter().copied());
@@ -212,7 +240,9 @@ pub(crate) fn flow(
         },
     };
     let start = start.min(end);
-    Flow {
+    let mut shape = known.unwrap_or_else(|| super::shape::of_flow(cx, members, in_flow));
+    shape.root = (rs.service, rs.name);
+    let flow = Flow {
         id: rt.id,
         root: FlowRoot {
             service: cx.text(rs.service),
@@ -221,7 +251,7 @@ pub(crate) fn flow(
             span_id: rs.span_id,
         },
         traces: members.iter().map(|&t| linker.traces[t].id).collect(),
-        services: services.into_iter().map(Text::Borrowed).collect(),
+        services: names,
         span_count: spans,
         hop_count: hops,
         start_unix_nano: start,
@@ -236,7 +266,11 @@ pub(crate) fn flow(
         } else {
             None
         },
-    }
+        style: shape.style,
+        coordinator: shape.coordinator.map(|c| cx.text(c)),
+    };
+    shape.services = services;
+    (flow, shape)
 }
 
 /// The traces of the flow rooted at `root`, ordered as [`build`] orders them (root first,

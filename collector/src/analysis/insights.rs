@@ -13,6 +13,21 @@ use crate::model::TraceId;
 /// Unconsumed-event insights listed per subscription before the rest are summed up.
 const UNCONSUMED_PER_SUBSCRIPTION: usize = 20;
 
+/// An insight's words: its detail, subject and services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Said {
+    pub detail: String,
+    pub subject: String,
+    pub services: Vec<String>,
+}
+
+/// `v` sorted, without repeats.
+pub(crate) fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// Which flow an insight about a trace belongs to: the first flow (in output order) holding
 /// the trace.
 pub(crate) trait FlowOf {
@@ -28,8 +43,8 @@ impl FlowOf for FlowSet {
 /// Everything the trace-local detectors found, before it is put in words.
 #[derive(Default)]
 pub(crate) struct Found {
-    /// (trace, detail) of each cascade failure.
-    pub cascades: Vec<(TraceSlot, String)>,
+    /// (trace, what was said) of each cascade failure.
+    pub cascades: Vec<(TraceSlot, Said)>,
     /// (blocked caller span, first destination, middle delivery, second destination).
     pub sync_over_async: Vec<SyncOverAsync>,
 }
@@ -67,19 +82,26 @@ pub(crate) fn assemble(
     let mut out = Vec::new();
     duplicate_delivery(cx, flows, &mut out);
     unconsumed_event(cx, flows, &mut out);
-    for (t, detail) in found.cascades {
+    for (t, said) in found.cascades {
         out.push(Insight {
             kind: InsightKind::CascadeFailure,
             severity: Severity::Error,
             flow: flows.of_trace(t),
-            detail,
+            detail: said.detail,
+            subject: said.subject,
+            services: said.services,
         });
     }
     sync_over_async(cx, flows, found.sync_over_async, &mut out);
     failed_compensation(cx, flows, sagas, &mut out);
+    order(&mut out);
+    out
+}
+
+/// Puts insights in output order (kind, flow, detail), without repeats.
+pub(crate) fn order(out: &mut Vec<Insight>) {
     out.sort_by(|a, b| (a.kind, &a.flow, &a.detail).cmp(&(b.kind, &b.flow, &b.detail)));
     out.dedup();
-    out
 }
 
 fn flow_of(cx: &Ctx<'_>, flows: &dyn FlowOf, s: SpanSlot) -> Option<TraceId> {
@@ -121,8 +143,12 @@ fn duplicate_delivery(cx: &Ctx<'_>, flows: &dyn FlowOf, out: &mut Vec<Insight>) 
         consumers.sort_unstable();
         consumers.dedup();
         let pf = cx.span(p);
+        let mut services: Vec<String> = consumers.iter().map(|s| (*s).to_owned()).collect();
+        services.push(cx.str(pf.service).to_owned());
         out.push(Insight {
             kind: InsightKind::DuplicateDelivery,
+            subject: cx.dest_id(sub.dest),
+            services: sorted(services),
             severity: Severity::Warning,
             flow: flow_of(cx, flows, p),
             detail: format!(
@@ -155,6 +181,8 @@ fn unconsumed_event(cx: &Ctx<'_>, flows: &dyn FlowOf, out: &mut Vec<Insight>) {
             let pf = cx.span(p);
             out.push(Insight {
                 kind: InsightKind::UnconsumedEvent,
+                subject: cx.dest_id(sub.key.dest),
+                services: vec![cx.str(pf.service).to_owned()],
                 severity: Severity::Warning,
                 flow: flow_of(cx, flows, p),
                 detail: format!(
@@ -171,6 +199,8 @@ fn unconsumed_event(cx: &Ctx<'_>, flows: &dyn FlowOf, out: &mut Vec<Insight>) {
         if old.len() > UNCONSUMED_PER_SUBSCRIPTION {
             out.push(Insight {
                 kind: InsightKind::UnconsumedEvent,
+                subject: cx.dest_id(sub.key.dest),
+                services: Vec::new(),
                 severity: Severity::Warning,
                 flow: None,
                 detail: format!(
@@ -187,7 +217,7 @@ fn unconsumed_event(cx: &Ctx<'_>, flows: &dyn FlowOf, out: &mut Vec<Insight>) {
 /// An error span of trace `trace` whose error climbs through parents (not across hops) through
 /// at least two calls: from the failing service, through a middle one, to a caller. The
 /// longest such chain of the trace, in words.
-pub(crate) fn cascade_in(cx: &Ctx<'_>, trace: TraceSlot) -> Option<String> {
+pub(crate) fn cascade_in(cx: &Ctx<'_>, trace: TraceSlot) -> Option<Said> {
     let linker = cx.linker;
     let tr = &linker.traces[trace];
     if tr.errors < 2 {
@@ -231,12 +261,16 @@ pub(crate) fn cascade_in(cx: &Ctx<'_>, trace: TraceSlot) -> Option<String> {
     let (_, _, origin, mut chain) = best?;
     chain.reverse();
     let f = cx.span(origin);
-    Some(format!(
-        "error in {} ({}) climbed the sync chain {}",
-        cx.str(f.service),
-        cx.str(f.name),
-        chain.join(" → ")
-    ))
+    Some(Said {
+        detail: format!(
+            "error in {} ({}) climbed the sync chain {}",
+            cx.str(f.service),
+            cx.str(f.name),
+            chain.join(" → ")
+        ),
+        subject: cx.str(f.service).to_owned(),
+        services: sorted(chain.iter().map(|s| (*s).to_owned()).collect()),
+    })
 }
 
 /// The nearest ancestor of `s` (not `s` itself) that is a hop's delivery.
@@ -315,6 +349,11 @@ fn sync_over_async(
         let af = cx.span(a);
         out.push(Insight {
             kind: InsightKind::SyncOverAsync,
+            subject: format!("{} {}", cx.str(af.service), cx.str(af.name)),
+            services: sorted(vec![
+                cx.str(af.service).to_owned(),
+                cx.str(cx.span(x).service).to_owned(),
+            ]),
             severity: Severity::Warning,
             flow: flow_of(cx, flows, a),
             detail: format!(
@@ -340,6 +379,8 @@ fn failed_compensation(cx: &Ctx<'_>, flows: &dyn FlowOf, sagas: &SagaSet, out: &
             .unwrap_or_else(|| cx.str(f.name));
         out.push(Insight {
             kind: InsightKind::FailedCompensation,
+            subject: cx.str(f.service).to_owned(),
+            services: vec![cx.str(f.service).to_owned()],
             severity: Severity::Error,
             flow: flow_of(cx, flows, *s),
             detail: format!(

@@ -24,10 +24,13 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::antipatterns::FlowKey;
 use super::flows;
 use super::insights::{self, FlowOf, Found, SyncOverAsync};
 use super::pending::{Pending, Waiting};
 use super::sagas::{self, Built, SagaIndex, SagaKey, SagaSet};
+use super::shape::FlowShape;
+use super::tally::Tally;
 use super::{Analysis, AnalysisOptions, Ctx, Flow, FlowStatus, SCHEMA, graph, lag, summary};
 use crate::link::slot::{SagaSlot, TraceSlot};
 use crate::link::{Changes, Linker};
@@ -42,6 +45,9 @@ pub struct FlowFacts {
     pub destinations: Vec<String>,
     /// The events the flow's spans produced, in the order they were sent.
     pub events: Vec<super::catalog::FlowEvent>,
+    /// What its structure says (style, coordinator, tables, events), summed up into the
+    /// architecture rows and anti-pattern insights.
+    pub shape: FlowShape,
 }
 
 /// One row of the flows list: the flow and its facts.
@@ -50,9 +56,6 @@ pub struct FlowRow {
     pub flow: Flow,
     pub facts: FlowFacts,
 }
-
-/// Flows are listed by start, then root trace id.
-type FlowKey = (u64, [u8; 16]);
 
 /// Rows per chunk of [`FlowRows`], as built; a chunk is split past twice this.
 const CHUNK: usize = 64;
@@ -214,10 +217,12 @@ pub struct LiveAnalysis {
     moved_roots: FxHashSet<TraceSlot>,
     /// Traces of the flows rebuilt by the current update.
     moved_members: FxHashSet<TraceSlot>,
-    cascades: FxHashMap<TraceSlot, String>,
+    cascades: FxHashMap<TraceSlot, insights::Said>,
     sync_over_async: FxHashMap<TraceSlot, Vec<SyncOverAsync>>,
     /// The oldest pending message per trace at the last update.
     pending: FxHashMap<TraceSlot, Waiting>,
+    /// The held flows' shapes summed up: architecture rows and anti-patterns.
+    tally: Tally,
     last: Option<AnalysisOptions>,
     cost: UpdateCost,
     /// Build the event catalog (`analysis.events`) at each update. It is rebuilt in full (a
@@ -260,7 +265,9 @@ impl LiveAnalysis {
     ) -> LiveOutput {
         let cx = Ctx { linker, interner: linker.interner(), opts };
         let thresholds_moved = self.last.is_none_or(|o| {
-            o.stuck_after_ns != opts.stuck_after_ns || o.lag_warn_ns != opts.lag_warn_ns
+            o.stuck_after_ns != opts.stuck_after_ns
+                || o.lag_warn_ns != opts.lag_warn_ns
+                || o.god_orchestrator_services != opts.god_orchestrator_services
         });
         let clock_moved = self.last.is_none_or(|o| o.now_unix_nano != opts.now_unix_nano);
         let full = thresholds_moved || changes.is_none();
@@ -300,7 +307,10 @@ impl LiveAnalysis {
         }
         let found = self.update_found(&cx, &traces, full);
         let flow_of = LiveFlowOf { cx: &cx, flows: &self.flows };
-        let insights = insights::assemble(&cx, &flow_of, &saga_set, found);
+        let mut insights = insights::assemble(&cx, &flow_of, &saga_set, found);
+        // Running sums of the held flows' shapes: no flow or span is read again.
+        let architecture = self.tally.read(&cx, &mut insights);
+        insights::order(&mut insights);
         let saga_flows = self.saga_flows(&cx);
         let rows = FlowRows::from_chunks(self.chunks.update(&self.order));
         let (graph, lag) = (graph(&cx), lag(&cx));
@@ -316,6 +326,7 @@ impl LiveAnalysis {
                 sagas: saga_set.sagas,
                 insights,
                 events: if self.catalog { super::catalog::build(&cx) } else { Vec::new() },
+                architecture,
             },
             flows: rows,
             saga_flows,
@@ -460,9 +471,16 @@ impl LiveAnalysis {
                 }
             }
             let in_flow = |t: TraceSlot| set.contains(&t);
-            let flow = flows::flow(cx, r, &members, &in_flow, pending, saga_set);
+            // Rebuilt because the clock moved, and nothing of it changed: its shape holds.
+            let known = if roots.contains(&r) {
+                None
+            } else {
+                self.flows.get(&r).map(|e| e.row.facts.shape.clone())
+            };
+            let (flow, shape) =
+                flows::flow_with(cx, r, &members, &in_flow, pending, saga_set, known);
             let clock = clock_bound(cx, pending, saga_set, &members, &flow);
-            let facts = flow_facts(cx, &members, &in_flow);
+            let facts = flow_facts(cx, &members, &in_flow, shape);
             let start = members.iter().map(|&t| linker.traces[t].start).min().unwrap_or(0);
             let key = (start, linker.traces[r].id.0);
             self.cost.flows_rebuilt += 1;
@@ -481,8 +499,10 @@ impl LiveAnalysis {
                 continue;
             }
             self.moved_members.extend(members.iter().copied());
-            self.remove_flow(r);
+            let old = self.take_flow(r);
             let row = Arc::new(FlowRow { flow, facts });
+            let old = old.as_ref().map(|e| (e.key, &e.row.flow, &e.row.facts.shape));
+            self.tally.replace(old, key, &row.flow, &row.facts.shape);
             self.order.insert(key, Arc::clone(&row));
             self.chunks.touched.push(key);
             if clock {
@@ -496,11 +516,12 @@ impl LiveAnalysis {
     fn build_flows(&mut self, cx: &Ctx<'_>, pending: &Pending, saga_set: &SagaSet) {
         let linker = cx.linker;
         flows::each_flow(cx, &mut |r, members, in_flow| {
-            let flow = flows::flow(cx, r, members, in_flow, pending, saga_set);
-            let row = Arc::new(FlowRow { flow, facts: flow_facts(cx, members, in_flow) });
+            let (flow, shape) = flows::flow(cx, r, members, in_flow, pending, saga_set);
+            let row = Arc::new(FlowRow { flow, facts: flow_facts(cx, members, in_flow, shape) });
             let clock = clock_bound(cx, pending, saga_set, members, &row.flow);
             let start = members.iter().map(|&t| linker.traces[t].start).min().unwrap_or(0);
             let key = (start, linker.traces[r].id.0);
+            self.tally.apply(key, &row.flow, &row.facts.shape, true);
             self.order.insert(key, Arc::clone(&row));
             self.chunks.touched.push(key);
             if clock {
@@ -512,12 +533,19 @@ impl LiveAnalysis {
     }
 
     fn remove_flow(&mut self, root: TraceSlot) {
-        if let Some(e) = self.flows.remove(&root) {
-            self.order.remove(&e.key);
-            self.chunks.touched.push(e.key);
-            self.flows_open.remove(&root);
-            self.moved_roots.insert(root);
+        if let Some(e) = self.take_flow(root) {
+            self.tally.apply(e.key, &e.row.flow, &e.row.facts.shape, false);
         }
+    }
+
+    /// Removes the flow rooted at `root` from everything but the tally, and returns it.
+    fn take_flow(&mut self, root: TraceSlot) -> Option<FlowEntry> {
+        let e = self.flows.remove(&root)?;
+        self.order.remove(&e.key);
+        self.chunks.touched.push(e.key);
+        self.flows_open.remove(&root);
+        self.moved_roots.insert(root);
+        Some(e)
     }
 
     /// Re-runs the trace-local detectors where something changed: cascades on the changed
@@ -614,6 +642,7 @@ fn flow_facts(
     cx: &Ctx<'_>,
     members: &[TraceSlot],
     in_flow: &dyn Fn(TraceSlot) -> bool,
+    shape: FlowShape,
 ) -> FlowFacts {
     let linker = cx.linker;
     let mut worst = 0;
@@ -636,6 +665,7 @@ fn flow_facts(
         worst_queue_ns: worst,
         destinations: dests.into_iter().map(|(s, d)| format!("{s} {d}")).collect(),
         events: super::catalog::flow_events(cx, members),
+        shape,
     }
 }
 

@@ -11,6 +11,8 @@
 //! Output order never depends on arrival order: every list is sorted on resolved strings and
 //! ids, so the same spans in any order, split into any batches, give the same document.
 
+mod antipatterns;
+mod architecture;
 pub mod catalog;
 mod deadletter;
 mod flows;
@@ -19,6 +21,8 @@ pub mod live;
 mod pending;
 mod sagas;
 pub mod schema;
+pub mod shape;
+mod tally;
 pub mod text;
 
 use std::time::Duration;
@@ -43,7 +47,13 @@ pub struct AnalysisOptions {
     /// A subscription whose p95 queue time or oldest unconsumed message is older than this
     /// is `warn` (1 s by default).
     pub lag_warn_ns: u64,
+    /// A service coordinating this many distinct services or more is a god orchestrator
+    /// (`--god-orchestrator`, 5 by default).
+    pub god_orchestrator_services: u32,
 }
+
+/// Default of `--god-orchestrator`.
+pub const DEFAULT_GOD_ORCHESTRATOR: u32 = 5;
 
 /// Default of `--stuck-after`.
 pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(30);
@@ -57,7 +67,15 @@ impl AnalysisOptions {
             now_unix_nano: linker.watermark(),
             stuck_after_ns: DEFAULT_STUCK_AFTER.as_nanos() as u64,
             lag_warn_ns: DEFAULT_LAG_WARN.as_nanos() as u64,
+            god_orchestrator_services: DEFAULT_GOD_ORCHESTRATOR,
         }
+    }
+
+    /// Sets the god-orchestrator threshold (distinct services coordinated).
+    #[must_use]
+    pub fn god_orchestrator(mut self, services: u32) -> Self {
+        self.god_orchestrator_services = services.max(1);
+        self
     }
 
     /// Sets `--stuck-after`.
@@ -87,11 +105,14 @@ pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
     let story = |walks: &dyn Fn() -> flows::Walks| {
         let pending = pending::Pending::new(&cx);
         let sagas = sagas::build(&cx, &pending);
-        let flow_set = flows::build(&cx, walks(), &pending, &sagas);
-        let insights = insights::build(&cx, &flow_set, &sagas);
-        (flow_set, sagas, insights)
+        let mut tally = tally::Tally::default();
+        let flow_set = flows::build(&cx, walks(), &pending, &sagas, &mut tally);
+        let mut insights = insights::build(&cx, &flow_set, &sagas);
+        let architecture = tally.read(&cx, &mut insights);
+        insights::order(&mut insights);
+        (flow_set, sagas, (insights, architecture))
     };
-    let ((hops, graph, lag, events), (flow_set, sagas, insights)) =
+    let ((hops, graph, lag, events), (flow_set, sagas, (insights, architecture))) =
         if linker.stats().spans > PARALLEL_AFTER {
             std::thread::scope(|scope| {
                 // The other thread walks the flows first (they need nothing else), while this
@@ -122,6 +143,7 @@ pub fn analyze(linker: &Linker, opts: &AnalysisOptions) -> Analysis {
         sagas: sagas.sagas,
         insights,
         events,
+        architecture,
     }
 }
 

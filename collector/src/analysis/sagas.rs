@@ -241,6 +241,8 @@ fn one(
         .map(|s| s.span)
         .collect();
     let name = named.map_or_else(|| source.as_str().to_owned(), |(_, n)| n.to_owned());
+    let step_spans: Vec<SpanSlot> = steps.iter().map(|s| s.span).collect();
+    let (style, coordinator) = super::shape::saga_style(cx, root, &step_spans);
     let saga = Saga {
         id: id.to_owned(),
         name,
@@ -262,6 +264,8 @@ fn one(
             })
             .collect(),
         stuck_reason: reason,
+        style,
+        coordinator: coordinator.map(|c| cx.text(c)),
     };
     (Arc::new(saga), traces, failed)
 }

@@ -38,6 +38,22 @@ pub struct Analysis {
     /// The event catalog: one entry per domain event, by name then system (an added key).
     #[serde(default)]
     pub events: Vec<Event>,
+    /// One row per root operation (service, operation), by service then operation.
+    #[serde(default)]
+    pub architecture: Vec<ArchitectureRow>,
+}
+
+impl Analysis {
+    /// The tables (`<namespace>.<table>`, sorted) that the flows rooted at `service`'s
+    /// `operation` wrote, as its [`ArchitectureRow::tables_written`]; empty for an operation
+    /// that roots no flow. A table counts when a span of the flow names it (`db.collection.name`
+    /// and its older spellings, or the table of an `INSERT`/`UPDATE`/`DELETE`/`MERGE` query)
+    /// and its operation or statement writes.
+    pub fn tables_written(&self, service: &str, operation: &str) -> &[String] {
+        self.architecture
+            .binary_search_by(|r| (&*r.service, &*r.operation).cmp(&(service, operation)))
+            .map_or(&[], |i| &self.architecture[i].tables_written)
+    }
 }
 
 /// Counts over everything analysed.
@@ -121,6 +137,91 @@ pub struct Flow {
     /// Why the flow is an error when a message of it was dead-lettered (an added key).
     #[serde(default)]
     pub error_reason: Option<String>,
+    /// How the flow's services interact.
+    #[serde(default)]
+    pub style: FlowStyle,
+    /// The service that sends commands or calls to two or more services and continues on
+    /// their replies, if one does.
+    #[serde(default)]
+    pub coordinator: Option<Text>,
+}
+
+/// How a flow's services interact (DESIGN.md §6).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowStyle {
+    /// No hops: calls only.
+    #[default]
+    Sync,
+    /// Services react to events on their own; nobody waits for replies.
+    Choreography,
+    /// A coordinator sends commands or calls to two or more services and continues on their
+    /// replies; every hop is one of its commands or their replies.
+    Orchestration,
+    /// A coordinator, and events besides its commands and replies; or request/reply over
+    /// messaging without a coordinator.
+    Hybrid,
+}
+
+impl FlowStyle {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowStyle::Sync => "sync",
+            FlowStyle::Choreography => "choreography",
+            FlowStyle::Orchestration => "orchestration",
+            FlowStyle::Hybrid => "hybrid",
+        }
+    }
+}
+
+/// How a saga is driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SagaStyle {
+    /// One service (its `coordinator`) drives the steps.
+    Orchestrated,
+    /// The steps react to each other's events.
+    #[default]
+    Choreographed,
+}
+
+impl SagaStyle {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SagaStyle::Orchestrated => "orchestrated",
+            SagaStyle::Choreographed => "choreographed",
+        }
+    }
+}
+
+/// One root operation and how it behaves across its flows: the decision guide applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchitectureRow {
+    pub service: Text,
+    pub operation: Text,
+    /// Flows rooted here.
+    pub flows: u64,
+    /// The style most of its flows have (ties: the more coupled one).
+    pub style: FlowStyle,
+    /// What the caller waited (root span duration).
+    pub caller_wait_p50_ns: u64,
+    pub caller_wait_p95_ns: u64,
+    /// How long after the caller's answer the last effect landed: the eventual-consistency
+    /// window.
+    pub settle_p50_ns: u64,
+    pub settle_p95_ns: u64,
+    /// Every service its flows reached, sorted.
+    pub services: Vec<Text>,
+    /// Messages produced per flow, on average.
+    pub events_per_flow: f64,
+    /// Calls between services per flow, on average.
+    pub sync_calls_per_flow: f64,
+    /// Tables written by its flows (`<namespace>.<table>`), sorted.
+    pub tables_written: Vec<String>,
+    /// What the measurements suggest, in a sentence or two (empty when nothing does).
+    pub advice: String,
 }
 
 /// How a hop was found.
@@ -320,6 +421,11 @@ pub struct Saga {
     /// In start order.
     pub steps: Vec<SagaStep>,
     pub stuck_reason: Option<String>,
+    #[serde(default)]
+    pub style: SagaStyle,
+    /// The service driving an orchestrated saga.
+    #[serde(default)]
+    pub coordinator: Option<Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -335,6 +441,17 @@ pub enum InsightKind {
     SyncOverAsync,
     /// A saga compensation that failed.
     FailedCompensation,
+    /// One service coordinating many distinct services.
+    GodOrchestrator,
+    /// An operation emitting many events per request, or events whose handlers do almost
+    /// nothing.
+    EventSoup,
+    /// One destination carrying several versions of one event, with consumers failing on one.
+    EventSchemaChaos,
+    /// A table written by two or more services.
+    DistributedMonolith,
+    /// A handler calling many services in sequence for side effects while its caller waits.
+    SyncFanout,
 }
 
 impl InsightKind {
@@ -345,7 +462,31 @@ impl InsightKind {
             InsightKind::CascadeFailure => "cascade_failure",
             InsightKind::SyncOverAsync => "sync_over_async",
             InsightKind::FailedCompensation => "failed_compensation",
+            InsightKind::GodOrchestrator => "god_orchestrator",
+            InsightKind::EventSoup => "event_soup",
+            InsightKind::EventSchemaChaos => "event_schema_chaos",
+            InsightKind::DistributedMonolith => "distributed_monolith",
+            InsightKind::SyncFanout => "sync_fanout",
         }
+    }
+
+    /// Every kind, in order.
+    pub const ALL: [InsightKind; 10] = [
+        InsightKind::DuplicateDelivery,
+        InsightKind::UnconsumedEvent,
+        InsightKind::CascadeFailure,
+        InsightKind::SyncOverAsync,
+        InsightKind::FailedCompensation,
+        InsightKind::GodOrchestrator,
+        InsightKind::EventSoup,
+        InsightKind::EventSchemaChaos,
+        InsightKind::DistributedMonolith,
+        InsightKind::SyncFanout,
+    ];
+
+    /// The kind named `s` (as in the JSON).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -375,6 +516,13 @@ pub struct Insight {
     /// The flow it happened in (its root trace id), when there is one.
     pub flow: Option<TraceId>,
     pub detail: String,
+    /// What it is about: a service, an operation (`<service> <operation>`), a destination id
+    /// or a table (`<namespace>.<table>`).
+    #[serde(default)]
+    pub subject: String,
+    /// The services involved, sorted.
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 /// A domain event (DESIGN.md §2): a kind of message as the domain names it.

@@ -32,8 +32,52 @@ pub fn render(a: &Analysis) -> String {
     flows(a, &mut out);
     lag(a, &mut out);
     sagas(a, &mut out);
+    architecture(a, &mut out);
     insights(a, &mut out);
     out
+}
+
+/// One block per root operation: style, caller wait against settle window, fan-out, events,
+/// tables, advice.
+fn architecture(a: &Analysis, out: &mut String) {
+    let _ = writeln!(out, "\nARCHITECTURE");
+    if a.architecture.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for r in a.architecture.iter().take(LIMIT) {
+        let _ = writeln!(
+            out,
+            "  {} {}  {}  {}  caller waited p50 {} p95 {}, settled p50 {} p95 {} later",
+            r.service,
+            r.operation,
+            r.style.as_str(),
+            plural(r.flows, "flow", "flows"),
+            super::human(r.caller_wait_p50_ns),
+            super::human(r.caller_wait_p95_ns),
+            super::human(r.settle_p50_ns),
+            super::human(r.settle_p95_ns),
+        );
+        let tables = if r.tables_written.is_empty() {
+            String::new()
+        } else {
+            format!(", writes {}", r.tables_written.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "    {} services, {} events and {} calls per flow{tables}",
+            r.services.len(),
+            r.events_per_flow,
+            r.sync_calls_per_flow,
+        );
+        let _ = writeln!(out, "    advice: {}", r.advice);
+    }
+    if a.architecture.len() > LIMIT {
+        let _ = writeln!(
+            out,
+            "  ... and {} more operations (--format json lists them all)",
+            a.architecture.len() - LIMIT
+        );
+    }
 }
 
 /// Most flows, sagas or insights listed; the rest are counted.

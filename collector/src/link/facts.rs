@@ -18,6 +18,32 @@ pub(crate) const ERROR: u8 = 1 << 2;
 pub(crate) const DERIVED: u8 = 1 << 3;
 /// The record is free: its trace was evicted and the slot waits for reuse.
 pub(crate) const FREED: u8 = 1 << 4;
+/// An HTTP call or request with a method that changes state (POST, PUT, PATCH, DELETE).
+pub(crate) const WRITE_METHOD: u8 = 1 << 5;
+/// The span has [`ArchFacts`] in the linker's architecture table (`arch.rs`).
+pub(crate) const ARCH: u8 = 1 << 6;
+
+/// What one pass over a span's attributes found (the architecture table's `scan`).
+pub(crate) struct Scan {
+    pub facts: Option<Box<ArchFacts>>,
+    /// [`ARCH`] and [`WRITE_METHOD`], to set on the span's record.
+    pub flags: u8,
+    /// The span has a saga attribute.
+    pub saga_key: bool,
+}
+
+/// What a span says about its table and its message's schema.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ArchFacts {
+    /// The table written (`<namespace>.<table>`, or `<table>` without a namespace).
+    pub table_write: Option<Box<str>>,
+    /// The event type without its version (`cloudevents.event_type` or a header).
+    pub event_type: Option<Box<str>>,
+    /// The event's schema version (from the type's suffix, a version attribute or header).
+    pub version: Option<Box<str>>,
+    /// The span failed on the message's shape: a (de)serialization or schema error.
+    pub deserialization_error: bool,
+}
 
 /// One span as the linker sees it.
 #[derive(Debug, Clone)]
@@ -229,12 +255,6 @@ pub(crate) struct LinkKeys {
     foreign: [(Sym, SagaSource); 6],
     /// By symbol index: whether the key is one of the saga keys above.
     saga_key: Vec<bool>,
-    /// `db.collection.name`, `db.sql.table` (old), `db.mongodb.collection` (old).
-    db_table: [Sym; 3],
-    /// `db.namespace`, `db.name` (old).
-    db_namespace: [Sym; 2],
-    /// `db.operation.name`, `db.operation` (old).
-    db_operation: [Sym; 2],
 }
 
 impl LinkKeys {
@@ -258,13 +278,6 @@ impl LinkKeys {
                 (i.intern("messaging.header.command_saga_id"), SagaSource::Eventuate),
             ],
             saga_key: Vec::new(),
-            db_table: [
-                i.intern("db.collection.name"),
-                i.intern("db.sql.table"),
-                i.intern("db.mongodb.collection"),
-            ],
-            db_namespace: [i.intern("db.namespace"), i.intern("db.name")],
-            db_operation: [i.intern("db.operation.name"), i.intern("db.operation")],
         };
         let mut all = vec![
             keys.saga_name,
@@ -285,7 +298,7 @@ impl LinkKeys {
         keys
     }
 
-    fn is_saga_key(&self, k: Sym) -> bool {
+    pub(crate) fn is_saga_key(&self, k: Sym) -> bool {
         self.saga_key.get(k.index() as usize).copied().unwrap_or(false)
     }
 }
@@ -329,43 +342,6 @@ pub(crate) fn strip_workflow_prefix(name: &str) -> &str {
     name
 }
 
-/// Operations that write, as the start of `db.operation.name` (lowercased): SQL DML, document
-/// and key-value writes (`insertOne`, `updateMany`, `findOneAndUpdate`, `bulkWrite`,
-/// `PutItem`, `save`, `remove`, ...).
-const WRITES: [&str; 14] = [
-    "insert",
-    "update",
-    "delete",
-    "upsert",
-    "merge",
-    "replace",
-    "put",
-    "save",
-    "remove",
-    "bulkwrite",
-    "batchwrite",
-    "findandmodify",
-    "findoneand",
-    "transactwrite",
-];
-
-/// The table a database span writes (`<namespace>.<table>`, or the table alone) when its
-/// operation is a write ([`WRITES`]): the aggregate's state, for the event catalog.
-pub(crate) fn table_write(span: &Span, keys: &LinkKeys, interner: &Interner) -> Option<Sym> {
-    let first = |ks: &[Sym]| ks.iter().find_map(|k| span.attr(*k).and_then(Value::as_str));
-    let table = first(&keys.db_table).filter(|t| !t.is_empty())?;
-    let op = first(&keys.db_operation)?.to_ascii_lowercase();
-    if !WRITES.iter().any(|w| op.starts_with(w)) {
-        return None;
-    }
-    Some(match first(&keys.db_namespace).filter(|n| !n.is_empty()) {
-        Some(ns) if !table.starts_with(&format!("{ns}.")) => {
-            interner.intern(&format!("{ns}.{table}"))
-        }
-        _ => interner.intern(table),
-    })
-}
-
 fn text(v: &Value) -> Option<Box<str>> {
     match v {
         Value::Str(s) if !s.is_empty() => Some(s.as_str().into()),
@@ -382,13 +358,14 @@ pub(crate) fn extract(
     keys: &LinkKeys,
     names: &mut Vec<Option<NameClass>>,
     interner: &Interner,
+    scan: &Scan,
 ) -> SpanFacts {
     let i = span.name.index() as usize;
     if names.len() <= i {
         names.resize(i + 1, None);
     }
     let class = *names[i].get_or_insert_with(|| NameClass::of(interner.resolve(span.name)));
-    let mut flags = 0;
+    let mut flags = scan.flags;
     if span.is_error() {
         flags |= ERROR;
     }
@@ -457,7 +434,7 @@ pub(crate) fn extract(
         start: span.start_unix_nano,
         end: span.end_unix_nano.max(span.start_unix_nano),
         msg,
-        saga: saga_facts(span, class, keys, interner),
+        saga: saga_facts(span, class, keys, interner, scan.saga_key),
         saga_slot: None,
         orchestrated_step: false,
     }
@@ -468,12 +445,9 @@ fn saga_facts(
     class: NameClass,
     keys: &LinkKeys,
     interner: &Interner,
+    saga_key: bool,
 ) -> Option<Box<SagaFacts>> {
-    if !class.workflow
-        && !class.activity
-        && !class.saga_like
-        && !span.attributes.iter().any(|kv| keys.is_saga_key(kv.key))
-    {
+    if !class.workflow && !class.activity && !class.saga_like && !saga_key {
         return None;
     }
     let mut f = SagaFacts::default();

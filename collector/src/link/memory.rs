@@ -189,7 +189,7 @@ impl Linker {
             + slab_bytes(&self.hops)
             + slab_bytes(&self.sagas)
             + map_bytes(&self.saga_index)
-            + map_bytes(&self.table_writes);
+            + self.arch.heap_bytes();
         let index_lists = sum_sampled(self.links_to.values(), self.links_to.len(), few_bytes)
             + sum_sampled(self.by_id.values(), self.by_id.len(), few_bytes)
             + sum_sampled(self.by_offset.values(), self.by_offset.len(), few_bytes)

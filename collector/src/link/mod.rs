@@ -26,10 +26,11 @@
 //! per-trace facts and the trace graph.
 
 pub(crate) mod agg;
+pub(crate) mod arch;
 mod derive;
 pub(crate) mod destination;
 pub(crate) mod facts;
-mod few;
+pub(crate) mod few;
 pub(crate) mod hop;
 mod index;
 mod memory;
@@ -53,7 +54,7 @@ use few::Few;
 pub(crate) use hop::HopFacts;
 pub use hop::Via;
 pub(crate) use saga::SagaInstance;
-pub(crate) use samples::percentile;
+pub(crate) use samples::{Samples, percentile};
 use slot::{HopSlot, SagaSlot, Slab, SpanSlot, TraceSlot};
 pub(crate) use trace::{TraceFacts, TraceHops};
 
@@ -91,8 +92,8 @@ pub struct Linker {
     by_conversation: FxHashMap<u64, Few<SpanSlot, 2>>,
     pub(crate) hops: Slab<HopSlot, HopFacts>,
     pub(crate) agg: Aggregates,
-    /// Database spans that write a table, and the table (see [`facts::table_write`]).
-    pub(crate) table_writes: FxHashMap<SpanSlot, Sym>,
+    /// Tables written and event schemas, for the few spans that say them.
+    pub(crate) arch: arch::ArchTable,
     pub(crate) sagas: Slab<SagaSlot, SagaInstance>,
     saga_index: FxHashMap<(SagaSource, Box<str>), SagaSlot>,
     watermark: u64,
@@ -141,7 +142,7 @@ impl Linker {
             by_conversation: FxHashMap::default(),
             hops: Slab::default(),
             agg: Aggregates::default(),
-            table_writes: FxHashMap::default(),
+            arch: arch::ArchTable::default(),
             sagas: Slab::default(),
             saga_index: FxHashMap::default(),
             watermark: 0,
@@ -240,16 +241,16 @@ impl Linker {
             self.merge(held, span);
             return;
         }
-        let mut facts = facts::extract(span, trace, &self.keys, &mut self.names, &self.interner);
+        let scan = self.arch.scan(span, &self.keys, &self.interner);
+        let mut facts =
+            facts::extract(span, trace, &self.keys, &mut self.names, &self.interner, &scan);
         if facts.parent_id == Some(span.span_id) {
             facts.parent_id = None;
         }
         let parent_id = facts.parent_id;
         let slot = self.spans.insert(facts);
+        self.arch.put(slot, scan.facts);
         self.stats.spans += 1;
-        if let Some(table) = facts::table_write(span, &self.keys, &self.interner) {
-            self.table_writes.insert(slot, table);
-        }
         if let Some(pid) = parent_id {
             self.place_under(trace, slot, pid);
         }

@@ -4,7 +4,9 @@
 use rustc_hash::FxHashMap;
 
 use super::Linker;
-use super::facts::{self, CONSUMER, DERIVED, ERROR, FREED, PRODUCER, SpanFacts};
+use super::facts::{
+    self, ARCH, CONSUMER, DERIVED, ERROR, FREED, PRODUCER, SpanFacts, WRITE_METHOD,
+};
 use super::few::Few;
 use super::slot::{HopSlot, Slab, SpanSlot, TraceSlot};
 use crate::model::{Span, SpanId, Sym, TraceId};
@@ -111,8 +113,10 @@ impl Linker {
                 if error {
                     self.agg.errors -= 1;
                 }
-                self.table_writes.remove(&span);
                 let f = &mut self.spans[span];
+                if f.is(ARCH) {
+                    self.arch.remove(span);
+                }
                 f.flags |= FREED;
                 f.msg = None;
                 f.saga = None;
@@ -234,10 +238,10 @@ impl Linker {
     /// the span if anything changed.
     pub(super) fn merge(&mut self, held: SpanSlot, span: &Span) {
         let trace = self.span(held).trace;
-        if let Some(table) = facts::table_write(span, &self.keys, &self.interner) {
-            self.table_writes.insert(held, table);
-        }
-        let new = facts::extract(span, trace, &self.keys, &mut self.names, &self.interner);
+        let scan = self.arch.scan(span, &self.keys, &self.interner);
+        self.spans[held].flags |= scan.flags & (ARCH | WRITE_METHOD);
+        let new = facts::extract(span, trace, &self.keys, &mut self.names, &self.interner, &scan);
+        self.arch.put(held, scan.facts);
         let old = self.span(held);
         let start = if old.start == 0 { new.start } else { old.start.min(new.start.max(1)) };
         let end = old.end.max(new.end);

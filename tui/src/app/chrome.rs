@@ -9,6 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::widgets::Widget;
 
+use super::architecture::vm::ArchitectureVm;
 use super::detail::vm::DetailVm;
 use super::events::vm::EventsVm;
 use super::graph::vm::GraphVm;
@@ -20,7 +21,7 @@ use super::screen::{Screen, tabs};
 use super::state::{Mode, State};
 use super::theme::Tone;
 use super::vm::{BarVm, Line, Seg, TableVm, width_of};
-use super::{detail, events, flows, fmt, graph, help, insights, lag, sagas};
+use super::{architecture, detail, events, flows, fmt, graph, help, insights, lag, sagas};
 use hopscope_collector::engine::views::ClockMode;
 
 /// What the body shows.
@@ -30,6 +31,7 @@ pub enum BodyVm {
     Detail(DetailVm),
     Sagas(SagasVm),
     Graph(GraphVm),
+    Architecture(ArchitectureVm),
     Events(EventsVm),
 }
 
@@ -55,6 +57,9 @@ pub fn frame(state: &State) -> FrameVm {
             Screen::Sagas => BodyVm::Sagas(sagas::vm::sagas(state, areas.body)),
             Screen::Lag => BodyVm::Table(lag::vm::lag(state, areas.body)),
             Screen::Insights => BodyVm::Table(insights::vm::insights(state, areas.body)),
+            Screen::Architecture => {
+                BodyVm::Architecture(architecture::vm::architecture(state, areas.body))
+            }
             Screen::Events => BodyVm::Events(events::vm::events(state, areas.body)),
         }
     };
@@ -228,7 +233,9 @@ fn speed_text(x: f64) -> String {
 
 fn tabs_bar(state: &State) -> BarVm {
     let mut left = vec![Seg::new(" ".repeat(TAB_PAD), Tone::Normal)];
-    for tab in tabs(&state.totals) {
+    let tabs = tabs(&state.totals, layout::tab_room(state.width), state.screen);
+    let used = TAB_PAD + tabs.iter().map(|t| t.width() + 1).sum::<usize>();
+    for tab in tabs {
         let active = tab.screen == state.screen;
         left.push(Seg::new(tab.label, if active { Tone::Title } else { Tone::Dim }));
         if let Some(b) = tab.badge {
@@ -236,7 +243,14 @@ fn tabs_bar(state: &State) -> BarVm {
         }
         left.push(Seg::new(if active { "▏" } else { " " }, Tone::Dim));
     }
-    let right = vec![Seg::new("? help  q quit ", Tone::Dim)];
+    // "q quit" too when it fits.
+    let quit = " q quit ";
+    let right = if used + layout::TABS_RIGHT.len() + quit.len() <= usize::from(state.width) {
+        format!("{}{quit}", layout::TABS_RIGHT)
+    } else {
+        layout::TABS_RIGHT.to_owned()
+    };
+    let right = vec![Seg::new(right, Tone::Dim)];
     BarVm { theme: state.ctx.theme, left, right, emphasis: false }
 }
 
@@ -319,6 +333,7 @@ impl Widget for &FrameVm {
             BodyVm::Table(t) | BodyVm::Graph(GraphVm::List(t)) => t.render(a.body, buf),
             BodyVm::Detail(d) => d.render(a.body, buf),
             BodyVm::Sagas(s) => s.render(a.body, buf),
+            BodyVm::Architecture(x) => x.render(a.body, buf),
             BodyVm::Events(e) => e.render(a.body, buf),
             BodyVm::Graph(GraphVm::Diagram(d)) => d.render(a.body, buf),
         }

@@ -4,6 +4,9 @@
 //! - `>500ms`, `<2s`: end-to-end duration;
 //! - `service:payments`, `op:checkout`, `dest:orders`: a service of the flow, the root
 //!   operation, a destination of its hops (substring, any case);
+//! - `root:"gateway POST /checkout"`: the root service and operation, exactly (any case);
+//!   what Enter on the Architecture screen filters by;
+//! - double quotes keep spaces inside one term;
 //! - `key=value`: some span of the flow has that attribute (asked of the engine);
 //! - any other word: a substring of the root service or operation, a service, a destination
 //!   or the flow id.
@@ -20,6 +23,8 @@ enum Term {
     Service(String),
     Operation(String),
     Destination(String),
+    /// `<service> <operation>` of the root, whole.
+    Root(String),
     Event(String),
     Word(String),
 }
@@ -76,6 +81,7 @@ fn term(word: &str) -> Term {
             "service" | "svc" => return Term::Service(v.to_owned()),
             "op" | "operation" | "name" => return Term::Operation(v.to_owned()),
             "dest" | "destination" | "topic" | "queue" => return Term::Destination(v.to_owned()),
+            "root" => return Term::Root(v.to_owned()),
             "event" => return Term::Event(v.to_owned()),
             _ => {}
         }
@@ -91,13 +97,35 @@ fn term(word: &str) -> Term {
     Term::Word(lower)
 }
 
+/// The words of `text`, split at whitespace outside double quotes; the quotes are dropped.
+fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
 fn has(hay: &str, needle: &str) -> bool {
     hay.to_lowercase().contains(needle)
 }
 
 impl Filter {
     pub fn parse(text: &str) -> Self {
-        Self { text: text.to_owned(), terms: text.split_whitespace().map(term).collect() }
+        Self { text: text.to_owned(), terms: words(text).iter().map(|w| term(w)).collect() }
     }
 
     /// The text as typed.
@@ -132,6 +160,10 @@ impl Filter {
             Term::Service(s) => flow.services.iter().any(|x| has(x, s)),
             Term::Operation(s) => has(&flow.root.name, s),
             Term::Destination(s) => facts.destinations.iter().any(|x| has(x, s)),
+            Term::Root(s) => {
+                let (service, op) = (&flow.root.service, &flow.root.name);
+                format!("{service} {op}").to_lowercase() == *s
+            }
             Term::Event(e) => facts.events.iter().any(|x| x.name.to_lowercase() == *e),
             Term::Attribute(k, v) => attrs.is_some_and(|m| {
                 m.key == *k && m.value == *v && flow.traces.iter().any(|t| m.traces.contains(t))
@@ -173,5 +205,12 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Some(1_500_000_000));
         assert_eq!(parse_duration("fast"), None);
         assert!(Filter::parse("  ").is_empty());
+        let f = Filter::parse(r#"root:"Gateway POST /checkout" ok"#);
+        assert_eq!(
+            f.terms,
+            vec![Term::Root("gateway post /checkout".into()), Term::Status(FlowStatus::Ok)]
+        );
+        // An unclosed quote takes the rest of the text.
+        assert_eq!(Filter::parse(r#"root:"a b"#).terms, vec![Term::Root("a b".into())]);
     }
 }

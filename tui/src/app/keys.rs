@@ -28,7 +28,8 @@ impl Places {
     pub const HELP: Places = Places(1 << 6);
     /// A filter being typed on the Flows screen.
     pub const TYPING: Places = Places(1 << 7);
-    pub const EVENTS: Places = Places(1 << 8);
+    pub const ARCHITECTURE: Places = Places(1 << 8);
+    pub const EVENTS: Places = Places(1 << 9);
     /// Every screen (the detail closed).
     pub const SCREENS: Places = Places(
         Self::FLOWS.0
@@ -36,6 +37,7 @@ impl Places {
             | Self::SAGAS.0
             | Self::LAG.0
             | Self::INSIGHTS.0
+            | Self::ARCHITECTURE.0
             | Self::EVENTS.0,
     );
     /// Wherever something is shown: a screen or the detail (the help closed, not typing).
@@ -65,6 +67,7 @@ impl Places {
             Screen::Sagas => Places::SAGAS,
             Screen::Lag => Places::LAG,
             Screen::Insights => Places::INSIGHTS,
+            Screen::Architecture => Places::ARCHITECTURE,
             Screen::Events => Places::EVENTS,
         }
     }
@@ -303,8 +306,12 @@ const FLOWS: Places = Places::FLOWS;
 const DETAIL: Places = Places::DETAIL;
 const HELP: Places = Places::HELP;
 const TYPING: Places = Places::TYPING;
-const SELECT: Places =
-    Places::FLOWS.or(Places::SAGAS).or(Places::LAG).or(Places::INSIGHTS).or(Places::EVENTS);
+const SELECT: Places = Places::FLOWS
+    .or(Places::SAGAS)
+    .or(Places::LAG)
+    .or(Places::INSIGHTS)
+    .or(Places::ARCHITECTURE)
+    .or(Places::EVENTS);
 const GRAPH: Places = Places::GRAPH;
 /// Where `+`/`-` steer a replay: the Graph screen zooms with them.
 const SPEED: Places = SHOWN.without(GRAPH);
@@ -313,14 +320,15 @@ const SPEED: Places = SHOWN.without(GRAPH);
 pub const TABLE: &[Binding] = &[
     Binding {
         section: Section::Everywhere,
-        keys: "1 … 5  7  Tab  Shift-Tab",
-        help: "screens: Flows, Graph, Sagas, Lag, Insights, Events",
+        keys: "1 … 7  Tab  Shift-Tab",
+        help: "screens: Flows, Graph, Sagas, Lag, Insights, Architecture, Events",
         binds: &[
             bind(P::Char('1'), SHOWN, A::Show(Screen::Flows)),
             bind(P::Char('2'), SHOWN, A::Show(Screen::Graph)),
             bind(P::Char('3'), SHOWN, A::Show(Screen::Sagas)),
             bind(P::Char('4'), SHOWN, A::Show(Screen::Lag)),
             bind(P::Char('5'), SHOWN, A::Show(Screen::Insights)),
+            bind(P::Char('6'), SHOWN, A::Show(Screen::Architecture)),
             bind(P::Char('7'), SHOWN, A::Show(Screen::Events)),
             bind(P::Code(KeyCode::Tab), SHOWN, A::NextScreen),
             bind(P::Code(KeyCode::BackTab), SHOWN, A::PreviousScreen),
@@ -376,7 +384,7 @@ pub const TABLE: &[Binding] = &[
     Binding {
         section: Section::Everywhere,
         keys: "Enter  →  l",
-        help: "open: a flow's detail, a saga's or an insight's flow, a node's or a subscription's flows (Graph: Enter)",
+        help: "open: a flow's detail, a saga's or an insight's flow, a node's, a subscription's or an operation's flows (Graph: Enter)",
         binds: &[
             bind(P::Code(KeyCode::Enter), SCREENS, A::Open),
             bind(P::Code(KeyCode::Right), SCREENS.without(GRAPH), A::Open),
@@ -385,7 +393,13 @@ pub const TABLE: &[Binding] = &[
         hints: &[
             hint(FLOWS, 1, 0, "Enter", "open"),
             hint(Places::SAGAS.or(Places::INSIGHTS), 1, 0, "Enter", "open flow"),
-            hint(Places::LAG.or(Places::GRAPH).or(Places::EVENTS), 1, 0, "Enter", "its flows"),
+            hint(
+                Places::LAG.or(Places::GRAPH).or(Places::ARCHITECTURE).or(Places::EVENTS),
+                1,
+                0,
+                "Enter",
+                "its flows",
+            ),
         ],
     },
     Binding {
@@ -598,8 +612,12 @@ pub const TABLE: &[Binding] = &[
     Binding {
         section: Section::Lists,
         keys: "Enter",
-        help: "Graph: the node's flows · Lag: the flows through the destination",
-        binds: &[bind(P::Code(KeyCode::Enter), Places::GRAPH.or(Places::LAG), A::Open)],
+        help: "Graph: the node's flows · Lag: the flows through the destination · Architecture: the flows the operation roots",
+        binds: &[bind(
+            P::Code(KeyCode::Enter),
+            Places::GRAPH.or(Places::LAG).or(Places::ARCHITECTURE),
+            A::Open,
+        )],
         hints: &[],
     },
     Binding {

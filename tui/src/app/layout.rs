@@ -1,12 +1,12 @@
 //! Where things are on screen, as plain geometry: shared by the widgets and view-models (to
 //! draw) and by `update` (to page, keep the selection in view and hit-test mouse clicks), so
-//! both agree: the frame's areas, tables, the detail's and the Sagas screen's panes, the
+//! both agree: the frame's areas, tables, the detail's, the Sagas and Architecture panes, the
 //! Flows columns and the tabs.
 //!
 //! ```text
 //! ┌──────────────────────────────────────────────────────────────────────────────┐
 //! │ header: mode, endpoints, spans/s, stored, memory, refused, evicted, clock    │ row 0
-//! │ tabs:   1 Flows  2 Graph  3 Sagas  4 Lag  5 Insights  7 Events       ? help  │ row 1
+//! │ tabs:   1 Flows  2 Graph  3 Sagas  4 Lag  5 Insights  6 Arch  7 Events  ? help  │ row 1
 //! ├──────────────────────────────────────────────────────────────────────────────┤
 //! │ body: the screen (a table's column header, then its rows; or the flow        │
 //! │ detail: timeline and span pane side by side when wide, stacked when narrow)  │
@@ -107,6 +107,14 @@ pub fn graph(body: Rect) -> GraphAreas {
     }
 }
 
+/// The Architecture screen: (table, the selected row's advice). The pane takes a third of
+/// the body, three to eight rows, and the table keeps at least three.
+pub fn architecture(body: Rect) -> (Rect, Rect) {
+    let pane = (body.height / 3).clamp(3, 8).min(body.height.saturating_sub(3));
+    let top = body.height - pane;
+    (Rect { height: top, ..body }, Rect { y: body.y + top, height: pane, ..body })
+}
+
 /// Rows a list shows in `area` after its header row.
 pub fn list_rows(area: Rect) -> usize {
     usize::from(area.height.saturating_sub(1))
@@ -154,10 +162,19 @@ pub fn flow_column_at(width: u16, x: u16) -> Option<FlowColumn> {
 /// Blank columns before the first tab.
 pub const TAB_PAD: usize = 1;
 
-/// The screen whose tab is at column `x`, the tabs badged with `totals`.
-pub fn tab_at(totals: &Totals, x: u16) -> Option<Screen> {
+/// What the tab bar always keeps at its right: the help key.
+pub const TABS_RIGHT: &str = "? help ";
+
+/// Columns for the tabs in a tab bar `width` wide.
+pub fn tab_room(width: u16) -> usize {
+    usize::from(width).saturating_sub(TAB_PAD + TABS_RIGHT.len())
+}
+
+/// The screen whose tab is at column `x` in a tab bar `width` wide, the tabs badged with
+/// `totals`.
+pub fn tab_at(totals: &Totals, width: u16, current: Screen, x: u16) -> Option<Screen> {
     let mut at = TAB_PAD;
-    for tab in tabs(totals) {
+    for tab in tabs(totals, tab_room(width), current) {
         let w = tab.width();
         if (at..at + w).contains(&usize::from(x)) {
             return Some(tab.screen);

@@ -1,5 +1,5 @@
 //! The terminal UI, one module per screen: [`flows`], [`graph`], [`sagas`], [`lag`],
-//! [`insights`], [`events`], the flow [`detail`] opened over them, and the [`help`] overlay; each holds
+//! [`insights`], [`architecture`], [`events`], the flow [`detail`] opened over them, and the [`help`] overlay; each holds
 //! its state, its keys and its view-model (and its widget where it draws something of its
 //! own). Around them: what they share ([`state`]), the one transition ([`update`]), the one
 //! key-binding table ([`keys`]), the chrome and the frame ([`chrome`]), the geometry
@@ -22,6 +22,7 @@
 //! [`chrome::frame`] builds plain view-models for what fits on screen; widgets draw them. Drawing happens
 //! only when something changed; the loop sleeps in `poll` otherwise.
 
+mod architecture;
 pub mod bench_support;
 mod chrome;
 pub(crate) mod detail;

@@ -16,16 +16,18 @@ pub enum Screen {
     Sagas,
     Lag,
     Insights,
+    Architecture,
     Events,
 }
 
 impl Screen {
-    pub const ALL: [Screen; 6] = [
+    pub const ALL: [Screen; 7] = [
         Screen::Flows,
         Screen::Graph,
         Screen::Sagas,
         Screen::Lag,
         Screen::Insights,
+        Screen::Architecture,
         Screen::Events,
     ];
 
@@ -37,6 +39,7 @@ impl Screen {
             Screen::Sagas => 3,
             Screen::Lag => 4,
             Screen::Insights => 5,
+            Screen::Architecture => 6,
             Screen::Events => 7,
         }
     }
@@ -48,7 +51,16 @@ impl Screen {
             Screen::Sagas => "Sagas",
             Screen::Lag => "Lag",
             Screen::Insights => "Insights",
+            Screen::Architecture => "Architecture",
             Screen::Events => "Events",
+        }
+    }
+
+    /// A shorter title, for a tab bar too narrow for the full ones.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            Screen::Architecture => "Arch",
+            other => other.title(),
         }
     }
 
@@ -119,8 +131,27 @@ impl Tab {
     }
 }
 
-/// Every tab, in order.
-pub fn tabs(totals: &Totals) -> Vec<Tab> {
+/// Every tab, in order, in `room` columns (each tab and a separator): the full titles when
+/// they fit, else the short ones, else only the `current` screen's title beside the others'
+/// digits and badges.
+pub fn tabs(totals: &Totals, room: usize, current: Screen) -> Vec<Tab> {
+    let fits = |tabs: &[Tab]| tabs.iter().map(|t| t.width() + 1).sum::<usize>() <= room;
+    let full = tabs_titled(totals, |_| true, Screen::title);
+    if fits(&full) {
+        return full;
+    }
+    let short = tabs_titled(totals, |_| true, Screen::short_title);
+    if fits(&short) {
+        return short;
+    }
+    tabs_titled(totals, |s| s == current, Screen::short_title)
+}
+
+fn tabs_titled(
+    totals: &Totals,
+    titled: impl Fn(Screen) -> bool,
+    title: fn(Screen) -> &'static str,
+) -> Vec<Tab> {
     let count = |n: usize, symbol: &str, tone: Tone| {
         (n > 0).then(|| Seg::new(format!("{symbol}{n} "), tone))
     };
@@ -129,12 +160,17 @@ pub fn tabs(totals: &Totals) -> Vec<Tab> {
         .map(|&screen| {
             let badge = match screen {
                 Screen::Flows => count(totals.failed_flows, "✗", Tone::Bad),
-                Screen::Graph | Screen::Events => None,
+                Screen::Graph | Screen::Architecture | Screen::Events => None,
                 Screen::Sagas => count(totals.failed_sagas, "⚠", Tone::Warn),
                 Screen::Lag => count(totals.lagging, "⚠", Tone::Warn),
                 Screen::Insights => count(totals.insights, "", Tone::Accent),
             };
-            Tab { screen, label: format!(" {} {} ", screen.number(), screen.title()), badge }
+            let label = if titled(screen) {
+                format!(" {} {} ", screen.number(), title(screen))
+            } else {
+                format!(" {} ", screen.number())
+            };
+            Tab { screen, label, badge }
         })
         .collect()
 }

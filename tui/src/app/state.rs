@@ -1,7 +1,7 @@
 //! What the TUI shows: [`State`], the view on screen and what is shared by every screen (the
 //! screen shown, pause, the replay's status, the help, the footer's message, the terminal's
 //! size) with each screen's own state as a field. Orders derived from a view (the sorted,
-//! filtered flows; sagas, lag and insights worst first; the flow timeline) are computed here
+//! filtered flows; sagas, lag and insights worst first; root operations; the flow timeline) are computed here
 //! when the view or the user's choices change, so drawing only reads the rows on screen.
 //! `update` (the one transition) is in [`super::update`].
 
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use hopscope_collector::engine::views::{DetailTarget, View, ViewRequest};
 use ratatui::layout::Rect;
 
+use super::architecture::ArchitectureState;
 use super::detail::DetailState;
 use super::events::EventsState;
 use super::filter::Filter;
@@ -61,6 +62,7 @@ pub struct State {
     pub sagas: ListState,
     pub lag: ListState,
     pub insights: ListState,
+    pub architecture: ArchitectureState,
     pub events: EventsState,
     pub detail: Option<DetailState>,
     /// Counts over the view on screen.
@@ -87,6 +89,7 @@ impl State {
             sagas: ListState::default(),
             lag: ListState::default(),
             insights: ListState::default(),
+            architecture: ArchitectureState::default(),
             events: EventsState::default(),
             detail: None,
             totals: Totals::default(),
@@ -111,6 +114,7 @@ impl State {
         }
         match self.screen {
             Screen::Sagas => layout::list_rows(layout::sagas(body).0),
+            Screen::Architecture => layout::list_rows(layout::architecture(body).0),
             Screen::Events => layout::list_rows(layout::events(body).0),
             _ => layout::list_rows(body),
         }
@@ -153,6 +157,7 @@ impl State {
         self.lag.keep(order, &keys, rows);
         let (order, keys) = insights::order(&self.view);
         self.insights.keep(order, &keys, rows);
+        self.architecture.derive(&self.view, layout::list_rows(layout::architecture(body).0));
         self.events.derive(&self.view, layout::list_rows(layout::events(body).0));
     }
 

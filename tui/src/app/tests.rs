@@ -285,6 +285,11 @@ snapshots!(screen_insights, |w, h| {
     send(&mut s, &mut e, key('5'));
     s
 });
+snapshots!(screen_architecture, |w, h| {
+    let (mut s, mut e) = setup(w, h);
+    send(&mut s, &mut e, key('6'));
+    s
+});
 snapshots!(screen_events, |w, h| {
     let (mut s, mut e) = setup(w, h);
     send(&mut s, &mut e, key('7'));
@@ -389,11 +394,53 @@ fn navigation_moves_and_clamps() {
     send(&mut s, &mut e, code(KeyCode::Tab));
     assert_eq!(s.screen, Screen::Insights);
     send(&mut s, &mut e, code(KeyCode::Tab));
+    assert_eq!(s.screen, Screen::Architecture);
+    send(&mut s, &mut e, code(KeyCode::Tab));
     assert_eq!(s.screen, Screen::Events);
     send(&mut s, &mut e, code(KeyCode::Tab));
     assert_eq!(s.screen, Screen::Flows);
     send(&mut s, &mut e, code(KeyCode::BackTab));
     assert_eq!(s.screen, Screen::Events);
+    send(&mut s, &mut e, key('6'));
+    assert_eq!(s.screen, Screen::Architecture);
+}
+
+#[test]
+fn architecture_lists_root_operations_and_enter_filters_their_flows() {
+    let (mut s, mut e) = setup(200, 50);
+    send(&mut s, &mut e, key('6'));
+    let a = &s.view.analysis.architecture;
+    assert_eq!(s.architecture.list.order.len(), a.len());
+    // Rows with insights first: orders POST /orders carries the duplicate delivery and the
+    // unconsumed event (their flows are rooted there).
+    let first = &a[s.architecture.list.order[0] as usize];
+    assert_eq!((&*first.service, &*first.operation), ("orders", "POST /orders"));
+    let kinds: Vec<&str> = s.architecture.insights[s.architecture.list.order[0] as usize]
+        .iter()
+        .map(|&i| s.view.analysis.insights[i as usize].kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["duplicate_delivery", "unconsumed_event"]);
+    // The checkout row: Enter shows exactly the flows it roots.
+    let row = s
+        .architecture
+        .list
+        .order
+        .iter()
+        .position(|&i| a[i as usize].operation == "POST /checkout")
+        .unwrap();
+    let flows = a[s.architecture.list.order[row] as usize].flows;
+    for _ in 0..row {
+        send(&mut s, &mut e, key('j'));
+    }
+    assert!(text(&s).contains("gateway POST /checkout · choreography"), "{}", text(&s));
+    send(&mut s, &mut e, code(KeyCode::Enter));
+    assert_eq!(s.screen, Screen::Flows);
+    assert_eq!(s.flows.filter.text(), "root:\"gateway POST /checkout\"");
+    assert_eq!(s.flows.order.len() as u64, flows);
+    for &i in &s.flows.order {
+        let f = &s.view.flows[i as usize].flow;
+        assert_eq!((&*f.root.service, &*f.root.name), ("gateway", "POST /checkout"));
+    }
 }
 
 #[test]
@@ -705,7 +752,9 @@ fn mouse_selects_opens_and_scrolls() {
     send(&mut s, &mut e, wheel);
     assert_eq!(s.flows.pos.selected, 5);
     // The tab bar.
-    let x = (0..80).find(|&x| super::layout::tab_at(&s.totals, x) == Some(Screen::Lag)).unwrap();
+    let x = (0..80)
+        .find(|&x| super::layout::tab_at(&s.totals, s.width, s.screen, x) == Some(Screen::Lag))
+        .unwrap();
     send(&mut s, &mut e, click(1, x));
     assert_eq!(s.screen, Screen::Lag);
 }

@@ -23,7 +23,7 @@ use super::list::{ListState, Opened};
 use super::msg::{Intent, Msg};
 use super::screen::{Screen, Totals};
 use super::state::State;
-use super::{detail, events, flows, graph, help, insights, lag, sagas};
+use super::{architecture, detail, events, flows, graph, help, insights, lag, sagas};
 use crate::flow_export::ExportFormat;
 use crate::graph_export;
 use crate::replay::control::ReplayCommand;
@@ -151,9 +151,12 @@ fn on_key(state: &mut State, key: KeyEvent) -> Option<Intent> {
             }
             match screen {
                 Screen::Flows => flows::keys::on_key(state, action),
-                Screen::Graph | Screen::Sagas | Screen::Lag | Screen::Insights | Screen::Events => {
-                    on_list_key(state, action)
-                }
+                Screen::Graph
+                | Screen::Sagas
+                | Screen::Lag
+                | Screen::Insights
+                | Screen::Architecture
+                | Screen::Events => on_list_key(state, action),
             }
         }
         // Bound only while typing a filter or in the help, both handled above.
@@ -181,12 +184,13 @@ fn list_of(state: &mut State, screen: Screen) -> Option<&mut ListState> {
         Screen::Sagas => Some(&mut state.sagas),
         Screen::Lag => Some(&mut state.lag),
         Screen::Insights => Some(&mut state.insights),
+        Screen::Architecture => Some(&mut state.architecture.list),
         Screen::Events => Some(&mut state.events.list),
         Screen::Flows => None,
     }
 }
 
-/// The keys of the Graph, Sagas, Lag and Insights screens: move, `v` (Graph), and Enter,
+/// The keys of the Graph, Sagas, Lag, Insights and Architecture screens: move, `v` (Graph), and Enter,
 /// which goes where the screen says the selected row leads.
 fn on_list_key(state: &mut State, action: Action) -> Option<Intent> {
     let page = state.page();
@@ -219,6 +223,7 @@ fn on_list_key(state: &mut State, action: Action) -> Option<Intent> {
                 Screen::Sagas => sagas::open(&state.view, row),
                 Screen::Lag => lag::open(&state.view, row),
                 Screen::Insights => insights::open(&state.view, row),
+                Screen::Architecture => architecture::open(&state.view, row),
                 Screen::Events => events::open(&state.events, &state.view, row),
                 Screen::Flows => return None,
             };
@@ -276,7 +281,8 @@ fn on_mouse(state: &mut State, m: MouseEvent) -> Option<Intent> {
                 return None;
             }
             if layout::contains(areas.tabs, m.column, m.row) {
-                return layout::tab_at(&state.totals, m.column).and_then(|s| show(state, s));
+                return layout::tab_at(&state.totals, state.width, state.screen, m.column)
+                    .and_then(|s| show(state, s));
             }
             click_row(state, m.column, m.row)
         }
@@ -292,6 +298,8 @@ fn click_row(state: &mut State, x: u16, y: u16) -> Option<Intent> {
         layout::detail(body).0
     } else if state.screen == Screen::Sagas {
         layout::sagas(body).0
+    } else if state.screen == Screen::Architecture {
+        layout::architecture(body).0
     } else if state.screen == Screen::Events {
         layout::events(body).0
     } else {
@@ -318,6 +326,9 @@ fn click_row(state: &mut State, x: u16, y: u16) -> Option<Intent> {
             Screen::Sagas => (state.sagas.pos, state.sagas.order.len()),
             Screen::Lag => (state.lag.pos, state.lag.order.len()),
             Screen::Insights => (state.insights.pos, state.insights.order.len()),
+            Screen::Architecture => {
+                (state.architecture.list.pos, state.architecture.list.order.len())
+            }
             Screen::Events => (state.events.list.pos, state.events.list.order.len()),
         }
     };

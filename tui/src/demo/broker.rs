@@ -78,6 +78,14 @@ pub const INVENTORY_COMMANDS: Destination = Destination::rabbitmq("inventory.com
 pub const PAYMENTS_COMMANDS: Destination = Destination::rabbitmq("payments.commands");
 pub const SHIPPING_COMMANDS: Destination = Destination::rabbitmq("shipping.commands");
 pub const SAGA_REPLIES: Destination = Destination::rabbitmq("orders.saga-replies");
+/// Tracking's clickstream: many tiny events per page view, analytics counts them.
+pub const TRACKING_EVENTS: Destination = Destination::kafka("tracking.events", 3);
+/// Shipping's `ShipmentDispatched` events, rolled out as v2 while v1 is still sent.
+pub const SHIPMENT_EVENTS: Destination = Destination::kafka("shipments", 3);
+/// Commands of the return process, and its orchestrator's reply queue.
+pub const LOYALTY_COMMANDS: Destination = Destination::rabbitmq("loyalty.commands");
+pub const NOTIFICATIONS_COMMANDS: Destination = Destination::rabbitmq("notifications.commands");
+pub const RETURN_REPLIES: Destination = Destination::rabbitmq("orders.return-replies");
 
 /// What a producer asks of the broker, beyond the destination.
 #[derive(Debug, Clone, Default)]

@@ -1,19 +1,23 @@
 //! `hopscope demo`: the embedded collector fed by a simulated, event-driven shop.
 //!
-//! Eight services (gateway, orders, inventory, payments, shipping, notifications,
-//! analytics, loyalty) run in-process, each instrumented with the OpenTelemetry SDK under
+//! Ten services (gateway, orders, inventory, payments, shipping, notifications,
+//! analytics, loyalty, reporting, tracking) run in-process, each instrumented with the OpenTelemetry SDK under
 //! its own `service.name` and exporting OTLP/gRPC to the embedded collector's actual
 //! address (or, with `--export-only`, to any collector). Their traffic mixes every shape
 //! hopscope stitches: sync call chains, Kafka and RabbitMQ hops (child-of and linked), a
 //! fan-out, a batch consumer, the order saga in all its endings, a slow consumer, a
 //! destination nobody reads, a duplicate delivery, a cascade failure and a request blocked
-//! on an async round trip.
+//! on an async round trip; and the architecture lessons: choreography (the checkout) and
+//! orchestration (the saga, the return), a god orchestrator, event soup, an event schema
+//! rolled out that a consumer fails on, a distributed monolith and a synchronous fan-out.
 //!
 //! - [`shop`]: services and their SDK wiring; HTTP and database span helpers.
 //! - [`broker`]: the simulated Kafka and RabbitMQ, and messaging attributes.
 //! - [`scenarios`]: the world the flows run in; checkout, order status, invoice, batch
 //!   loader.
 //! - [`saga`]: the order saga.
+//! - [`patterns`]: the architecture lessons (reconcile, page view, dispatched, legacy
+//!   cancel, return).
 //! - [`traffic`]: the seeded mix of flows and its lifecycle.
 //! - [`clock`]: planned timestamps, fast-forward on stop (chance: the collector's seeded
 //!   [`Rng`](hopscope_collector::fake::Rng)).
@@ -24,6 +28,7 @@
 
 mod broker;
 mod clock;
+mod patterns;
 mod saga;
 mod scenarios;
 mod shop;
@@ -109,13 +114,14 @@ pub async fn run(args: DemoArgs) -> Result<ExitCode> {
     }
     let tally = &world.shop.tally;
     eprintln!(
-        "hopscope: demo: {} flows ({} checkouts, {} sagas, {} order lookups, {} invoices), \
-         {} spans exported",
+        "hopscope: demo: {} flows ({} checkouts, {} sagas, {} order lookups, {} invoices, \
+         {} architecture lessons), {} spans exported",
         flows.total(),
         flows.checkouts,
         flows.sagas,
         flows.order_status,
         flows.invoices,
+        flows.lessons,
         tally.exported(),
     );
     watched?;

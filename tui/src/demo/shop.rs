@@ -1,4 +1,4 @@
-//! The shop's eight services and their OpenTelemetry SDK wiring: one `SdkTracerProvider`
+//! The shop's ten services and their OpenTelemetry SDK wiring: one `SdkTracerProvider`
 //! per service, each with its own `Resource` (`service.name` and friends) and a batch span
 //! processor exporting through `opentelemetry-otlp` over OTLP/gRPC (tonic). Also the
 //! span vocabulary the scenarios speak on top of the SDK's `SpanBuilder`: HTTP calls
@@ -40,10 +40,14 @@ pub enum Service {
     Notifications,
     Analytics,
     Loyalty,
+    /// Reports, and a nightly job that "fixes" order totals in orders' own table.
+    Reporting,
+    /// The storefront's clickstream.
+    Tracking,
 }
 
 impl Service {
-    pub const ALL: [Service; 8] = [
+    pub const ALL: [Service; 10] = [
         Service::Gateway,
         Service::Orders,
         Service::Inventory,
@@ -52,6 +56,8 @@ impl Service {
         Service::Notifications,
         Service::Analytics,
         Service::Loyalty,
+        Service::Reporting,
+        Service::Tracking,
     ];
 
     /// The `service.name`, also the host name its HTTP server answers on.
@@ -65,6 +71,8 @@ impl Service {
             Service::Notifications => "notifications",
             Service::Analytics => "analytics",
             Service::Loyalty => "loyalty",
+            Service::Reporting => "reporting",
+            Service::Tracking => "tracking",
         }
     }
 
@@ -78,6 +86,8 @@ impl Service {
             Service::Notifications => "0.8.7",
             Service::Analytics => "4.1.0",
             Service::Loyalty => "1.0.4",
+            Service::Reporting => "0.3.1",
+            Service::Tracking => "2.0.0",
         }
     }
 
@@ -176,7 +186,7 @@ impl std::fmt::Debug for Shop {
 }
 
 impl Shop {
-    /// Builds the eight providers, exporting OTLP/gRPC to `endpoint` (`None`: the OTLP
+    /// Builds the ten providers, exporting OTLP/gRPC to `endpoint` (`None`: the OTLP
     /// exporter's own default, from OTEL_EXPORTER_OTLP_*). Must run inside the tokio runtime
     /// (the tonic channels live on it).
     pub fn connect(endpoint: Option<&str>, run_id: &str) -> Result<Self> {

@@ -1,5 +1,6 @@
 //! Which flow starts when: a seeded mix of flows at `--rate` flows per second, opening
-//! with a showcase of every variant so that the first seconds of any run show all of them.
+//! with a showcase of every variant so that the first seconds of any run show all of them
+//! (the architecture lessons of [`super::patterns`] come last in it, and rarely in the mix).
 //! [`Traffic`] runs the mix and the analytics batch loader until stopped.
 
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use hopscope_collector::fake::Rng;
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use super::patterns::{dispatched, legacy_cancel, order_return, page_view, reconcile};
 use super::saga::{SagaOutcome, order_saga};
 use super::scenarios::{
     Checkout, World, batch_loader, checkout, invoice, load_batch, order_status,
@@ -25,12 +27,22 @@ pub enum FlowKind {
     Saga(SagaOutcome),
     /// `GET /orders/{id}/invoice`, blocked across an async round trip.
     Invoice,
+    /// Reporting's nightly job writing orders' table.
+    Reconcile,
+    /// `POST /events`: a soup of tiny clickstream events.
+    PageView,
+    /// `POST /webhooks/carrier`: `ShipmentDispatched` v1, or v2 which analytics fails on.
+    Dispatched { v2: bool },
+    /// `POST /orders/{id}/cancel`: the legacy synchronous fan-out.
+    LegacyCancel,
+    /// `POST /orders/{id}/return`: the return process orchestrated by orders.
+    Return,
 }
 
 const PLAIN: Checkout = Checkout { kafka_id: true, duplicate: false, audit: true };
 
 /// The first flows of every run, one of each variant.
-const SHOWCASE: [FlowKind; 12] = [
+const SHOWCASE: [FlowKind; 18] = [
     FlowKind::Checkout(PLAIN),
     FlowKind::Saga(SagaOutcome::Completed),
     FlowKind::OrderStatus { cascade: false },
@@ -43,6 +55,12 @@ const SHOWCASE: [FlowKind; 12] = [
     FlowKind::Saga(SagaOutcome::CompensationFailed),
     FlowKind::Invoice,
     FlowKind::Saga(SagaOutcome::Completed),
+    FlowKind::PageView,
+    FlowKind::Dispatched { v2: false },
+    FlowKind::Reconcile,
+    FlowKind::LegacyCancel,
+    FlowKind::Dispatched { v2: true },
+    FlowKind::Return,
 ];
 
 /// The seeded sequence of flows: the same seed gives the same flows, variants, gaps and
@@ -72,11 +90,21 @@ impl Mix {
     fn draw(&mut self) -> FlowKind {
         let r = &mut self.rng;
         let u = r.unit();
+        if u >= 0.95 {
+            // The architecture lessons, one percent each.
+            return match ((u - 0.95) * 100.0) as u8 {
+                0 => FlowKind::PageView,
+                1 => FlowKind::Reconcile,
+                2 => FlowKind::Dispatched { v2: r.chance(0.5) },
+                3 => FlowKind::LegacyCancel,
+                _ => FlowKind::Return,
+            };
+        }
         if u < 0.06 {
             FlowKind::Invoice
-        } else if u < 0.3 {
+        } else if u < 0.29 {
             FlowKind::OrderStatus { cascade: r.chance(0.15) }
-        } else if u < 0.66 {
+        } else if u < 0.63 {
             FlowKind::Checkout(Checkout {
                 kafka_id: r.chance(0.5),
                 duplicate: r.chance(0.1),
@@ -106,11 +134,13 @@ pub struct FlowCounts {
     pub checkouts: u64,
     pub sagas: u64,
     pub invoices: u64,
+    /// The architecture lessons (reconcile, page view, dispatched, cancel, return).
+    pub lessons: u64,
 }
 
 impl FlowCounts {
     pub fn total(&self) -> u64 {
-        self.order_status + self.checkouts + self.sagas + self.invoices
+        self.order_status + self.checkouts + self.sagas + self.invoices + self.lessons
     }
 
     fn count(&mut self, kind: FlowKind) {
@@ -119,6 +149,11 @@ impl FlowCounts {
             FlowKind::Checkout(_) => self.checkouts += 1,
             FlowKind::Saga(_) => self.sagas += 1,
             FlowKind::Invoice => self.invoices += 1,
+            FlowKind::Reconcile
+            | FlowKind::PageView
+            | FlowKind::Dispatched { .. }
+            | FlowKind::LegacyCancel
+            | FlowKind::Return => self.lessons += 1,
         }
     }
 }
@@ -193,6 +228,11 @@ async fn run(w: Arc<World>, kind: FlowKind, rng: Rng, at: SystemTime) {
         FlowKind::Checkout(variant) => checkout(w, rng, at, variant).await,
         FlowKind::Saga(outcome) => order_saga(w, rng, at, outcome).await,
         FlowKind::Invoice => invoice(w, rng, at).await,
+        FlowKind::Reconcile => reconcile(w, rng, at).await,
+        FlowKind::PageView => page_view(w, rng, at).await,
+        FlowKind::Dispatched { v2 } => dispatched(w, rng, at, v2).await,
+        FlowKind::LegacyCancel => legacy_cancel(w, rng, at).await,
+        FlowKind::Return => order_return(w, rng, at).await,
     }
 }
 
@@ -230,6 +270,7 @@ mod tests {
         assert!((0.30..0.38).contains(&share(counts.sagas)), "{counts:?}");
         assert!((0.20..0.28).contains(&share(counts.order_status)), "{counts:?}");
         assert!((0.04..0.08).contains(&share(counts.invoices)), "{counts:?}");
+        assert!((0.04..0.06).contains(&share(counts.lessons)), "{counts:?}");
     }
 
     #[test]
@@ -254,6 +295,16 @@ mod tests {
             }
             assert!(has(&|k| matches!(k, FlowKind::Saga(SagaOutcome::ReplyLost(_)))));
             assert!(has(&|k| *k == FlowKind::Invoice));
+            for lesson in [
+                FlowKind::Reconcile,
+                FlowKind::PageView,
+                FlowKind::Dispatched { v2: false },
+                FlowKind::Dispatched { v2: true },
+                FlowKind::LegacyCancel,
+                FlowKind::Return,
+            ] {
+                assert!(has(&|k| *k == lesson), "{lesson:?}");
+            }
         }
     }
 }

@@ -27,6 +27,7 @@ pub(super) fn options(clock: EventClock, config: &ViewConfig) -> AnalysisOptions
         now_unix_nano: clock.now_unix_nano,
         stuck_after_ns: u64::try_from(config.stuck_after.as_nanos()).unwrap_or(u64::MAX),
         lag_warn_ns: u64::try_from(config.lag_warn.as_nanos()).unwrap_or(u64::MAX),
+        god_orchestrator_services: crate::analysis::DEFAULT_GOD_ORCHESTRATOR,
     }
 }
 

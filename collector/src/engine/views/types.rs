@@ -213,6 +213,7 @@ pub fn empty_analysis() -> Analysis {
         sagas: Vec::new(),
         insights: Vec::new(),
         events: Vec::new(),
+        architecture: Vec::new(),
     }
 }
 

@@ -1,5 +1,7 @@
 //! The Insights screen (tab 5): what the analysis found worth a look (duplicate deliveries,
-//! unconsumed events, cascades, sync-over-async, failed compensations), most severe first;
+//! unconsumed events, cascades, sync-over-async, failed compensations, and the anti-patterns:
+//! god orchestrator, event soup, event schema chaos, distributed monolith, sync fan-out),
+//! each with its subject, most severe first;
 //! Enter opens the flow an insight names. Here: the order it shows and where Enter leads;
 //! its view-model in [`vm`].
 

@@ -1,4 +1,5 @@
-//! The Insights screen's view-model: the insights on screen, severity first.
+//! The Insights screen's view-model: the insights on screen, severity first, each with what
+//! it is about (its subject: a service, an operation, a destination or a table).
 
 use hopscope_collector::analysis::{Severity, TraceId};
 use ratatui::layout::Rect;
@@ -20,12 +21,14 @@ fn severity_cell(s: Severity) -> Seg {
 pub fn insights(state: &State, body: Rect) -> TableVm {
     let theme = state.ctx.theme;
     let a = &state.view.analysis;
-    let columns = vec![
-        col("SEVERITY", 10, false),
-        col("KIND", 19, false),
-        col("FLOW", 8, false),
-        col("DETAIL", body.width.saturating_sub(40).max(10), false),
-    ];
+    let wide = body.width >= 120;
+    let mut columns =
+        vec![col("SEVERITY", 10, false), col("KIND", 20, false), col("FLOW", 8, false)];
+    if wide {
+        columns.push(col("SUBJECT", 30, false));
+    }
+    let fixed: u16 = columns.iter().map(|c| c.width + 1).sum();
+    columns.push(col("DETAIL", body.width.saturating_sub(fixed).max(10), false));
     let pos = state.insights.pos;
     let rows = state
         .insights
@@ -35,15 +38,26 @@ pub fn insights(state: &State, body: Rect) -> TableVm {
         .take(layout::list_rows(body))
         .map(|&i| {
             let x = &a.insights[i as usize];
-            vec![
+            let mut cells = vec![
                 vec![severity_cell(x.severity)],
                 plain(x.kind.as_str()),
                 vec![Seg::new(
                     x.flow.as_ref().map_or_else(|| "-".to_owned(), TraceId::short),
                     Tone::Dim,
                 )],
-                plain(x.detail.clone()),
-            ]
+            ];
+            if wide {
+                cells.push(vec![Seg::new(x.subject.clone(), Tone::Title)]);
+                cells.push(plain(x.detail.clone()));
+            } else if x.subject.is_empty() {
+                cells.push(plain(x.detail.clone()));
+            } else {
+                cells.push(vec![
+                    Seg::new(format!("{} ", x.subject), Tone::Title),
+                    Seg::new(x.detail.clone(), Tone::Normal),
+                ]);
+            }
+            cells
         })
         .collect();
     TableVm {
@@ -51,6 +65,9 @@ pub fn insights(state: &State, body: Rect) -> TableVm {
         columns,
         rows,
         selected: (!state.insights.order.is_empty()).then(|| pos.selected - pos.offset),
-        empty: vec!["Nothing to report: no duplicate deliveries, unconsumed events, cascades, sync-over-async or failed compensations.".to_owned()],
+        empty: vec![
+            "Nothing to report: no duplicate deliveries, unconsumed events, cascades, sync-over-async, failed compensations,".to_owned(),
+            "god orchestrators, event soup, event schema chaos, distributed monoliths or synchronous fan-outs.".to_owned(),
+        ],
     }
 }
