@@ -545,9 +545,17 @@ fn analyze_finds_every_pattern_in_the_recording() {
     }
 }
 
-/// The event a recorded producer span sends, as the catalog names it: the routing key on a
-/// named RabbitMQ exchange, else the destination.
+/// The event a recorded producer span sends, as the catalog names it (DESIGN.md §2): its
+/// CloudEvents type without a `.vN` version suffix, else the routing key on a named RabbitMQ
+/// exchange, else the destination.
 fn event_name(s: &RecordedSpan) -> Option<String> {
+    if let Some(ty) = text(s, "cloudevents.event_type") {
+        let unversioned = ty.rsplit_once('.').and_then(|(name, v)| {
+            let digits = v.strip_prefix('v')?;
+            (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(name)
+        });
+        return Some(unversioned.unwrap_or(ty).to_owned());
+    }
     let destination = text(s, "messaging.destination.name")?;
     let key = text(s, "messaging.rabbitmq.destination.routing_key").filter(|k| !k.is_empty());
     Some(match key {
